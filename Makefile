@@ -1,0 +1,36 @@
+# lossgrad-ops: the two commands of the README, and a few developer targets.
+#   make demo   - set up .venv (build + install) and run the main example
+#   make test   - set up .venv if needed and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+NATIVE_SOURCES := $(wildcard framework/csrc/*.cc framework/csrc/*/*.cc framework/csrc/*/*.h) framework/definitions.py framework/_codegen.py setup.py setup.cfg
+
+.PHONY: demo test setup bench asan clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: $(NATIVE_SOURCES)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: setup
+	$(PY) examples/train_and_export.py
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/bench_kernels.py
+
+# Build the native kernels with AddressSanitizer + UBSan and run the kernel tests.
+asan: setup
+	LOSSGRAD_SANITIZE=1 $(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0 $(PY) -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/test_errors.py
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+
+clean:
+	rm -rf build *.egg-info framework/*.so framework/csrc/lossgrad/generated_defs.h

@@ -1,0 +1,193 @@
+"""NumPy face of the native CPU kernels (``framework/_lossgrad_native*.so``).
+
+``framework.cpu.mse_loss_grad(predict, label, dout, reduction="mean")`` and its
+siblings take NumPy arrays of any supported dtype (float16, bfloat16 via
+``ml_dtypes``, float32, float64; mixed dtypes promote), any strides and any
+broadcastable shapes, validate them with the shared definitions, and return a
+new contiguous array computed by the native kernel. Used by the tests and the
+benchmarks; the MindSpore and onnxruntime bindings call the same kernel core
+through their own entry points.
+
+The library is built at install time (``pip install .``); importing this module
+never compiles anything. The thread count of the native pool defaults to the
+number of hardware threads (``LOSSGRAD_NUM_THREADS`` overrides it) and can be
+changed with :func:`set_num_threads`.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import importlib.machinery
+import os
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .arrays import dtype_name, np_dtype
+from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MSE_LOSS, MSE_LOSS_GRAD, OpDef,
+                          REDUCTIONS, ReductionArg)
+from .reference import plan_for
+
+__all__ = ["library_path", "mse_loss_grad", "l1_loss_grad", "mse_loss", "l1_loss", "run",
+           "num_threads", "set_num_threads", "parallel_threshold", "stream_floor", "NativeLibraryError"]
+
+_ABI_VERSION = 1
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class NativeLibraryError(ImportError):
+    """The native kernel library is missing or does not match this Python code."""
+
+
+def library_path(stem: str = "_lossgrad_native") -> str:
+    """Path of a native library built into the ``framework`` package at install time."""
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(_HERE, stem + suffix)
+        if os.path.exists(path):
+            return path
+    found = sorted(glob.glob(os.path.join(_HERE, stem + "*.so")))
+    if found:
+        return found[0]
+    raise NativeLibraryError(
+        f"the native library {stem} was not built; install the package first "
+        f"(`pip install -e .` from the repository root builds it)")
+
+
+class _TensorRef(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("dtype", ctypes.c_int32),
+        ("ndim", ctypes.c_int32),
+        ("shape", ctypes.c_int64 * MAX_RANK),
+        ("strides", ctypes.c_int64 * MAX_RANK),
+    ]
+
+
+def _load() -> ctypes.CDLL:
+    lib = ctypes.CDLL(library_path())  # CDLL releases the GIL during calls
+    lib.lossgrad_abi_version.restype = ctypes.c_int
+    if lib.lossgrad_abi_version() != _ABI_VERSION:
+        raise NativeLibraryError("the native library is stale; reinstall the package to rebuild it")
+    lib.lossgrad_run.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(_TensorRef),
+                                 ctypes.POINTER(_TensorRef), ctypes.c_char_p, ctypes.c_int64]
+    lib.lossgrad_run.restype = ctypes.c_int
+    lib.lossgrad_num_threads.restype = ctypes.c_int
+    lib.lossgrad_set_num_threads.argtypes = [ctypes.c_int]
+    lib.lossgrad_parallel_threshold.restype = ctypes.c_int64
+    return lib
+
+
+_lib: Optional[ctypes.CDLL] = None
+
+
+def _library() -> ctypes.CDLL:
+    global _lib
+    if _lib is None:
+        _lib = _load()
+    return _lib
+
+
+def num_threads() -> int:
+    """Threads of the native pool (including the calling thread)."""
+    return _library().lossgrad_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Resize the native pool (n >= 1). Results do not depend on it, only speed."""
+    if int(n) < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1; got {n}")
+    _library().lossgrad_set_num_threads(int(n))
+
+
+def parallel_threshold() -> int:
+    """Element count from which a call is split over the pool."""
+    return int(_library().lossgrad_parallel_threshold())
+
+
+def _ref(a: np.ndarray) -> _TensorRef:
+    t = _TensorRef()
+    t.data = a.ctypes.data if a.size else None
+    t.dtype = DTYPES.index(dtype_name(a.dtype))
+    t.ndim = a.ndim
+    for k, (dim, st) in enumerate(zip(a.shape, a.strides)):
+        t.shape[k] = dim
+        t.strides[k] = st // a.itemsize
+    return t
+
+
+def _prepare(a: np.ndarray) -> np.ndarray:
+    # The kernel takes any element strides, but needs aligned data and strides
+    # that are whole elements (not true of e.g. a field of a structured array).
+    if not a.flags.aligned or any(st % a.itemsize for st in a.strides):
+        return np.ascontiguousarray(a)
+    return a
+
+
+def _call(op: OpDef, inputs: Sequence[Any], reduction: ReductionArg,
+          out: Optional[np.ndarray] = None) -> np.ndarray:
+    arrays = [np.asarray(x) for x in inputs]
+    plan = plan_for(op, arrays, reduction)  # raises the SPEC.md errors before any native code runs
+    arrays = [_prepare(a) for a in arrays]
+    if out is None:
+        out = np.empty(plan.out_shape, dtype=np_dtype(plan.dtype))
+    elif out.shape != plan.out_shape or out.dtype != np_dtype(plan.dtype) or not out.flags.c_contiguous:
+        raise ValueError(f"{op.name}: out must be a C-contiguous {plan.dtype} array of shape {plan.out_shape}")
+    refs = (_TensorRef * len(arrays))(*[_ref(a) for a in arrays])
+    out_ref = _ref(out)
+    err = ctypes.create_string_buffer(1024)
+    rc = _library().lossgrad_run(op.native_id, REDUCTIONS.index(plan.reduction), len(arrays),
+                                 refs, ctypes.byref(out_ref), err, len(err))
+    if rc:
+        raise (TypeError if rc == 2 else ValueError)(err.value.decode())
+    return out
+
+
+def mse_loss_grad(predict: Any, label: Any, dout: Any, reduction: ReductionArg = "mean", *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Native ``MseLossGrad``: ``dout * (predict - label) * s`` over the broadcast shape."""
+    return _call(MSE_LOSS_GRAD, (predict, label, dout), reduction, out)
+
+
+def l1_loss_grad(grads: Any, predict: Any, label: Any, reduction: ReductionArg = "mean", *,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Native ``L1LossGrad``: ``grads * sign(predict - label) * s`` over the broadcast shape."""
+    return _call(L1_LOSS_GRAD, (grads, predict, label), reduction, out)
+
+
+def mse_loss(predict: Any, label: Any, reduction: ReductionArg = "mean", *,
+             out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Native ``MseLoss``: squared error, then none/mean/sum (rank-0 result when reduced)."""
+    return _call(MSE_LOSS, (predict, label), reduction, out)
+
+
+def l1_loss(predict: Any, label: Any, reduction: ReductionArg = "mean", *,
+            out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Native ``L1Loss``: absolute error, then none/mean/sum (rank-0 result when reduced)."""
+    return _call(L1_LOSS, (predict, label), reduction, out)
+
+
+_BY_NAME = {"MseLossGrad": mse_loss_grad, "L1LossGrad": l1_loss_grad, "MseLoss": mse_loss, "L1Loss": l1_loss}
+
+
+def run(op_name: str, *inputs: Any, reduction: ReductionArg = "mean") -> np.ndarray:
+    """Native kernel of the op called ``op_name``."""
+    return _BY_NAME[op_name](*inputs, reduction=reduction)
+
+
+def stream_floor(inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
+    """Benchmark helper: one native pass reading every byte of ``inputs`` and writing
+    every byte of ``out`` (XOR of 64-bit words), on the same thread pool and task
+    size as the kernels: the memory-bandwidth floor of an op with these buffers.
+    Inputs must be C-contiguous and of equal byte size."""
+    arrays = [np.ascontiguousarray(a) for a in inputs]
+    if len({a.nbytes for a in arrays}) != 1 or not out.flags.c_contiguous:
+        raise ValueError("stream_floor: inputs must have equal byte sizes and out must be contiguous")
+    lib = _library()
+    lib.lossgrad_stream_floor.restype = None
+    ptrs = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+    if out.nbytes < 8:  # a reduced loss: the floor is a read-only pass (out gets a scratch word)
+        out, out_bytes = np.empty(1, np.uint64), 0
+    else:
+        out_bytes = out.nbytes
+    lib.lossgrad_stream_floor(ctypes.c_int32(len(arrays)), ptrs, ctypes.c_int64(arrays[0].nbytes),
+                              ctypes.c_void_p(out.ctypes.data), ctypes.c_int64(out_bytes))

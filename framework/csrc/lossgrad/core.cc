@@ -1,0 +1,597 @@
+// The lossgrad kernel core. See core.h for the contract and SPEC.md for the math.
+//
+// Structure of a call:
+//   1. Infer(): validate and compute the broadcast shape B and the output dtype.
+//   2. Broadcast every input to B with zero strides, then coalesce dimensions
+//      that are contiguous for every operand (a (4,5,6) contiguous tensor with a
+//      scalar dout becomes one dimension of 120 with strides 1, 1, 0).
+//   3. If the result is one dimension, every input already has the output dtype
+//      and each inner stride is 1 or 0, run the fused fast loop (templated on
+//      which inputs are scalars); otherwise run the tiled general loop, which
+//      gathers up to kTile elements of each operand (any dtype, any stride) into
+//      compute-type buffers, applies the op and stores or accumulates.
+//   4. Work above ParallelThreshold() is cut into fixed tasks (kTaskElements for
+//      elementwise outputs, kReduceBlock for reductions) that the executor may
+//      run in parallel. Reductions keep one partial per block, summed in block
+//      order, so results are bitwise independent of the thread count.
+#include "lossgrad/core.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include "lossgrad/generated_defs.h"
+#include "lossgrad/half.h"
+
+namespace lossgrad {
+
+static_assert(gen::kMaxRank == kMaxRank, "MAX_RANK differs between definitions.py and core.h");
+static_assert(gen::kMaxInputs == kMaxInputs, "input count differs between definitions.py and core.h");
+static_assert(gen::kNumDTypes == 4 && gen::kNumReductions == 3 && gen::kNumOps == 4,
+              "definitions.py grew: extend the native enums");
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Element types: storage type T, compute type C (float for half types and
+// float32, double for float64) and accumulator type A for reductions (float for
+// half types, double otherwise).
+template <class T> struct Elem;
+template <> struct Elem<Half> {
+  using C = float; using A = float;
+  static float Load(Half v) { return HalfToFloat(v); }
+  static Half Store(float v) { return FloatToHalf(v); }
+};
+template <> struct Elem<BFloat16> {
+  using C = float; using A = float;
+  static float Load(BFloat16 v) { return BFloat16ToFloat(v); }
+  static BFloat16 Store(float v) { return FloatToBFloat16(v); }
+};
+template <> struct Elem<float> {
+  using C = float; using A = double;
+  static float Load(float v) { return v; }
+  static float Store(float v) { return v; }
+};
+template <> struct Elem<double> {
+  using C = double; using A = double;
+  static double Load(double v) { return v; }
+  static double Store(double v) { return v; }
+};
+
+int64_t ItemSize(int32_t dtype) { return dtype == kFloat64 ? 8 : dtype == kFloat32 ? 4 : 2; }
+
+// ---------------------------------------------------------------------------
+// The element formulas of SPEC.md. Every op is seen as ternary; the losses
+// ignore their third operand and the scale.
+template <class C> inline C Sign(C x) {
+  C r = x > C(0) ? C(1) : C(0);
+  r = x < C(0) ? C(-1) : r;
+  return x != x ? x : r;  // sign(NaN) = NaN
+}
+struct MseGradF {
+  template <class C> static C Apply(C predict, C label, C dout, C s) { return dout * (predict - label) * s; }
+};
+struct L1GradF {
+  template <class C> static C Apply(C grads, C predict, C label, C s) { return grads * Sign(predict - label) * s; }
+};
+struct MseF {
+  template <class C> static C Apply(C predict, C label, C, C) { const C d = predict - label; return d * d; }
+};
+struct L1F {
+  template <class C> static C Apply(C predict, C label, C, C) { return std::fabs(predict - label); }
+};
+
+// ---------------------------------------------------------------------------
+// Running tasks on an executor with a typed closure.
+template <class Fn> void ParallelTasks(Executor* exec, int64_t ntasks, Fn& fn) {
+  auto trampoline = [](void* arg, int64_t task) { (*static_cast<Fn*>(arg))(task); };
+  if (exec == nullptr || ntasks <= 1) {
+    for (int64_t t = 0; t < ntasks; ++t) fn(t);
+  } else {
+    exec->ParallelFor(ntasks, trampoline, &fn);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Geometry after broadcasting and coalescing.
+struct Operand {
+  const char* base;
+  int32_t dtype;
+  int64_t itemsize;
+  int64_t stride[kMaxRank];  // elements
+};
+struct Geometry {
+  int ndim = 0;  // >= 1 after Coalesce()
+  int64_t shape[kMaxRank] = {};
+  int nops = 0;
+  Operand op[kMaxInputs] = {};
+};
+
+void Coalesce(Geometry* g) {
+  // Drop size-1 dimensions (their strides never matter).
+  int nd = 0;
+  for (int k = 0; k < g->ndim; ++k) {
+    if (g->shape[k] == 1) continue;
+    g->shape[nd] = g->shape[k];
+    for (int i = 0; i < g->nops; ++i) g->op[i].stride[nd] = g->op[i].stride[k];
+    ++nd;
+  }
+  if (nd == 0) {  // a single element
+    g->ndim = 1;
+    g->shape[0] = 1;
+    for (int i = 0; i < g->nops; ++i) g->op[i].stride[0] = 0;
+    return;
+  }
+  // Merge dimension k into k-1 (outer) when every operand steps uniformly across them.
+  int out = 0;
+  for (int k = 1; k < nd; ++k) {
+    bool mergeable = true;
+    for (int i = 0; i < g->nops && mergeable; ++i)
+      mergeable = g->op[i].stride[out] == g->op[i].stride[k] * g->shape[k];
+    if (mergeable) {
+      g->shape[out] *= g->shape[k];
+      for (int i = 0; i < g->nops; ++i) g->op[i].stride[out] = g->op[i].stride[k];
+    } else {
+      ++out;
+      g->shape[out] = g->shape[k];
+      for (int i = 0; i < g->nops; ++i) g->op[i].stride[out] = g->op[i].stride[k];
+    }
+  }
+  g->ndim = out + 1;
+}
+
+// ---------------------------------------------------------------------------
+// Fast path: one dimension, same dtype everywhere, each input contiguous (S=false)
+// or a broadcast scalar (S=true). The compiler vectorizes these loops.
+template <class T, class F, bool S0, bool S1, bool S2>
+void FastElementwise(const T* a, const T* b, const T* c, T* y, int64_t lo, int64_t hi,
+                     typename Elem<T>::C s) {
+  using E = Elem<T>;
+  using C = typename E::C;
+  const C a0 = E::Load(a[0]), b0 = E::Load(b[0]), c0 = E::Load(c[0]);
+  for (int64_t i = lo; i < hi; ++i) {
+    const C va = S0 ? a0 : E::Load(a[i]);
+    const C vb = S1 ? b0 : E::Load(b[i]);
+    const C vc = S2 ? c0 : E::Load(c[i]);
+    y[i] = E::Store(F::Apply(va, vb, vc, s));
+  }
+}
+
+constexpr int kLanes = 8;
+
+template <class A> double CombineLanes(const A* acc) {
+  // Fixed pairwise tree: the order never changes.
+  return static_cast<double>(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+}
+
+template <class T, class F, bool S0, bool S1>
+double FastReduceBlock(const T* a, const T* b, int64_t lo, int64_t hi) {
+  using E = Elem<T>;
+  using C = typename E::C;
+  using A = typename E::A;
+  const C a0 = E::Load(a[0]), b0 = E::Load(b[0]);
+  A acc[kLanes] = {};
+  int64_t i = lo;
+  for (; i + kLanes <= hi; i += kLanes) {
+    for (int k = 0; k < kLanes; ++k) {
+      const C va = S0 ? a0 : E::Load(a[i + k]);
+      const C vb = S1 ? b0 : E::Load(b[i + k]);
+      acc[k] += static_cast<A>(F::Apply(va, vb, C(0), C(0)));
+    }
+  }
+  for (int k = 0; i < hi; ++i, ++k) {
+    const C va = S0 ? a0 : E::Load(a[i]);
+    const C vb = S1 ? b0 : E::Load(b[i]);
+    acc[k] += static_cast<A>(F::Apply(va, vb, C(0), C(0)));
+  }
+  return CombineLanes(acc);
+}
+
+// ---------------------------------------------------------------------------
+// General path: gather segments of each operand into compute-type buffers.
+constexpr int64_t kTile = 512;
+
+template <class C, class T>
+void GatherTyped(C* dst, const T* src, int64_t stride, int64_t n) {
+  using E = Elem<T>;
+  if (stride == 1) {
+    for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<C>(E::Load(src[j]));
+  } else if (stride == 0) {
+    const C v = static_cast<C>(E::Load(src[0]));
+    for (int64_t j = 0; j < n; ++j) dst[j] = v;
+  } else {
+    for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<C>(E::Load(src[j * stride]));
+  }
+}
+
+template <class C>
+void Gather(C* dst, const char* src, int32_t dtype, int64_t stride, int64_t n) {
+  switch (dtype) {
+    case kFloat16: GatherTyped(dst, reinterpret_cast<const Half*>(src), stride, n); break;
+    case kBFloat16: GatherTyped(dst, reinterpret_cast<const BFloat16*>(src), stride, n); break;
+    case kFloat32: GatherTyped(dst, reinterpret_cast<const float*>(src), stride, n); break;
+    default: GatherTyped(dst, reinterpret_cast<const double*>(src), stride, n); break;
+  }
+}
+
+template <class T, class C>
+void StoreTyped(T* dst, const C* src, int64_t n) {
+  using E = Elem<T>;
+  for (int64_t j = 0; j < n; ++j) dst[j] = E::Store(static_cast<typename E::C>(src[j]));
+}
+
+template <class C>
+void Scatter(char* dst, int32_t dtype, const C* src, int64_t n) {
+  switch (dtype) {
+    case kFloat16: StoreTyped(reinterpret_cast<Half*>(dst), src, n); break;
+    case kBFloat16: StoreTyped(reinterpret_cast<BFloat16*>(dst), src, n); break;
+    case kFloat32: StoreTyped(reinterpret_cast<float*>(dst), src, n); break;
+    default: StoreTyped(reinterpret_cast<double*>(dst), src, n); break;
+  }
+}
+
+// Walks the flat output range [lo, hi) of a coalesced geometry in row segments
+// of at most kTile elements, calling visit(values, count, flat_position).
+template <class C, class F, class Visit>
+void WalkTiles(const Geometry& g, int64_t lo, int64_t hi, C s, Visit&& visit) {
+  const int nd = g.ndim;
+  int64_t idx[kMaxRank];
+  int64_t off[kMaxInputs] = {0, 0, 0};
+  int64_t rem = lo;
+  for (int k = nd - 1; k >= 0; --k) {
+    idx[k] = rem % g.shape[k];
+    rem /= g.shape[k];
+    for (int i = 0; i < g.nops; ++i) off[i] += idx[k] * g.op[i].stride[k];
+  }
+  C buf[kMaxInputs][kTile];
+  C res[kTile];
+  const int64_t inner = g.shape[nd - 1];
+  int64_t pos = lo;
+  while (pos < hi) {
+    const int64_t seg = std::min({inner - idx[nd - 1], hi - pos, kTile});
+    for (int i = 0; i < g.nops; ++i) {
+      const Operand& o = g.op[i];
+      Gather(buf[i], o.base + off[i] * o.itemsize, o.dtype, o.stride[nd - 1], seg);
+    }
+    if (g.nops < 3) std::fill(buf[2], buf[2] + seg, C(0));
+    for (int64_t j = 0; j < seg; ++j) res[j] = F::Apply(buf[0][j], buf[1][j], buf[2][j], s);
+    visit(static_cast<const C*>(res), seg, pos);
+    pos += seg;
+    idx[nd - 1] += seg;
+    for (int i = 0; i < g.nops; ++i) off[i] += seg * g.op[i].stride[nd - 1];
+    if (idx[nd - 1] == inner && pos < hi) {  // carry into the outer dimensions
+      for (int i = 0; i < g.nops; ++i) off[i] -= inner * g.op[i].stride[nd - 1];
+      idx[nd - 1] = 0;
+      for (int k = nd - 2; k >= 0; --k) {
+        ++idx[k];
+        for (int i = 0; i < g.nops; ++i) off[i] += g.op[i].stride[k];
+        if (idx[k] < g.shape[k]) break;
+        for (int i = 0; i < g.nops; ++i) off[i] -= g.shape[k] * g.op[i].stride[k];
+        idx[k] = 0;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Dispatch helpers.
+int64_t g_parallel_threshold = [] {
+  const char* env = std::getenv("LOSSGRAD_PARALLEL_THRESHOLD");
+  if (env != nullptr) {
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    if (end != env && v >= 0) return static_cast<int64_t>(v);
+  }
+  return int64_t{1} << 18;  // measured: below this the wake-up of a second thread costs more than it saves
+}();
+
+int64_t NumTasks(int64_t n, int64_t grain) { return n == 0 ? 0 : (n + grain - 1) / grain; }
+
+struct Call {
+  int32_t op;
+  int32_t reduction;
+  int32_t out_dtype;
+  int64_t n;        // numel(B)
+  double scale;     // s, double precision
+  Geometry geo;
+  char* out;
+  Executor* exec;   // null below the parallel threshold
+};
+
+template <class T, class F>
+void ElementwiseFast(const Call& c) {
+  using C = typename Elem<T>::C;
+  const T* a = reinterpret_cast<const T*>(c.geo.op[0].base);
+  const T* b = reinterpret_cast<const T*>(c.geo.op[1].base);
+  const T* cc = c.geo.nops > 2 ? reinterpret_cast<const T*>(c.geo.op[2].base) : a;
+  T* y = reinterpret_cast<T*>(c.out);
+  const C s = static_cast<C>(c.scale);
+  const int mask = (c.geo.op[0].stride[0] == 0 ? 1 : 0) | (c.geo.op[1].stride[0] == 0 ? 2 : 0) |
+                   (c.geo.nops < 3 || c.geo.op[2].stride[0] == 0 ? 4 : 0);
+  using Kernel = void (*)(const T*, const T*, const T*, T*, int64_t, int64_t, C);
+  static constexpr Kernel kKernels[8] = {
+      FastElementwise<T, F, false, false, false>, FastElementwise<T, F, true, false, false>,
+      FastElementwise<T, F, false, true, false>,  FastElementwise<T, F, true, true, false>,
+      FastElementwise<T, F, false, false, true>,  FastElementwise<T, F, true, false, true>,
+      FastElementwise<T, F, false, true, true>,   FastElementwise<T, F, true, true, true>};
+  const Kernel kernel = kKernels[mask];
+  const int64_t n = c.n;
+  auto task = [&](int64_t t) {
+    const int64_t lo = t * kTaskElements;
+    kernel(a, b, cc, y, lo, std::min(n, lo + kTaskElements), s);
+  };
+  if (c.exec == nullptr) {
+    kernel(a, b, cc, y, 0, n, s);
+  } else {
+    ParallelTasks(c.exec, NumTasks(n, kTaskElements), task);
+  }
+}
+
+template <class C, class F>
+void ElementwiseGeneral(const Call& c) {
+  const int64_t isz = ItemSize(c.out_dtype);
+  auto run = [&](int64_t lo, int64_t hi) {
+    WalkTiles<C, F>(c.geo, lo, hi, static_cast<C>(c.scale), [&](const C* v, int64_t cnt, int64_t pos) {
+      Scatter(c.out + pos * isz, c.out_dtype, v, cnt);
+    });
+  };
+  auto task = [&](int64_t t) {
+    const int64_t lo = t * kTaskElements;
+    run(lo, std::min(c.n, lo + kTaskElements));
+  };
+  if (c.exec == nullptr) {
+    run(0, c.n);
+  } else {
+    ParallelTasks(c.exec, NumTasks(c.n, kTaskElements), task);
+  }
+}
+
+// Reductions: one double partial per kReduceBlock block (inside a block,
+// kLanes accumulators of the accumulator type A), blocks summed in order.
+template <class T, class F>
+double ReduceFast(const Call& c) {
+  const T* a = reinterpret_cast<const T*>(c.geo.op[0].base);
+  const T* b = reinterpret_cast<const T*>(c.geo.op[1].base);
+  const int mask = (c.geo.op[0].stride[0] == 0 ? 1 : 0) | (c.geo.op[1].stride[0] == 0 ? 2 : 0);
+  using Block = double (*)(const T*, const T*, int64_t, int64_t);
+  static constexpr Block kBlocks[4] = {FastReduceBlock<T, F, false, false>, FastReduceBlock<T, F, true, false>,
+                                       FastReduceBlock<T, F, false, true>, FastReduceBlock<T, F, true, true>};
+  const Block block = kBlocks[mask];
+  const int64_t nblocks = NumTasks(c.n, kReduceBlock);
+  std::vector<double> partial(static_cast<size_t>(nblocks));
+  auto task = [&](int64_t t) {
+    const int64_t lo = t * kReduceBlock;
+    partial[static_cast<size_t>(t)] = block(a, b, lo, std::min(c.n, lo + kReduceBlock));
+  };
+  ParallelTasks(c.exec, nblocks, task);
+  double total = 0.0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+template <class C, class A, class F>
+double ReduceGeneral(const Call& c) {
+  const int64_t nblocks = NumTasks(c.n, kReduceBlock);
+  std::vector<double> partial(static_cast<size_t>(nblocks));
+  auto task = [&](int64_t t) {
+    const int64_t lo = t * kReduceBlock;
+    A acc[kLanes] = {};
+    WalkTiles<C, F>(c.geo, lo, std::min(c.n, lo + kReduceBlock), C(0), [&](const C* v, int64_t cnt, int64_t pos) {
+      for (int64_t j = 0; j < cnt; ++j) acc[(pos + j - lo) % kLanes] += static_cast<A>(v[j]);
+    });
+    partial[static_cast<size_t>(t)] = CombineLanes(acc);
+  };
+  ParallelTasks(c.exec, nblocks, task);
+  double total = 0.0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+bool IsFast(const Call& c) {
+  if (c.geo.ndim != 1) return false;
+  for (int i = 0; i < c.geo.nops; ++i) {
+    const Operand& o = c.geo.op[i];
+    if (o.dtype != c.out_dtype || (o.stride[0] != 0 && o.stride[0] != 1)) return false;
+  }
+  return true;
+}
+
+template <class T, class F>
+void ElementwiseTyped(const Call& c) {
+  if (IsFast(c)) {
+    ElementwiseFast<T, F>(c);
+  } else {
+    ElementwiseGeneral<typename Elem<T>::C, F>(c);
+  }
+}
+
+template <class T, class F>
+void ReduceTyped(const Call& c) {
+  using E = Elem<T>;
+  const double total = IsFast(c) ? ReduceFast<T, F>(c) : ReduceGeneral<typename E::C, typename E::A, F>(c);
+  const double value = c.reduction == kMean ? total / static_cast<double>(c.n) : total;
+  // Half types: the result is an fp32 value rounded once to the storage type.
+  *reinterpret_cast<T*>(c.out) = E::Store(static_cast<typename E::C>(value));
+}
+
+template <class F>
+void Dispatch(const Call& c, bool reduce) {
+  switch (c.out_dtype) {
+    case kFloat16: reduce ? ReduceTyped<Half, F>(c) : ElementwiseTyped<Half, F>(c); break;
+    case kBFloat16: reduce ? ReduceTyped<BFloat16, F>(c) : ElementwiseTyped<BFloat16, F>(c); break;
+    case kFloat32: reduce ? ReduceTyped<float, F>(c) : ElementwiseTyped<float, F>(c); break;
+    default: reduce ? ReduceTyped<double, F>(c) : ElementwiseTyped<double, F>(c); break;
+  }
+}
+
+int32_t Promote(int32_t a, int32_t b) {
+  if (a == b) return a;
+  const auto rank = [](int32_t d) { return d == kFloat64 ? 2 : d == kFloat32 ? 1 : 0; };
+  if (rank(a) == rank(b)) return kFloat32;  // float16 with bfloat16
+  return rank(a) > rank(b) ? a : b;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+const char* OpName(int32_t op) { return op >= 0 && op < gen::kNumOps ? gen::kOpNames[op] : "lossgrad"; }
+int32_t OpArity(int32_t op) { return op >= 0 && op < gen::kNumOps ? gen::kOpArity[op] : 0; }
+const char* DTypeName(int32_t dtype) {
+  return dtype >= 0 && dtype < gen::kNumDTypes ? gen::kDTypeNames[dtype] : "unsupported";
+}
+int64_t ParallelThreshold() { return g_parallel_threshold; }
+
+std::string FormatMessage(const char* tmpl, std::initializer_list<std::pair<const char*, std::string>> fields) {
+  std::string out;
+  for (const char* p = tmpl; *p != '\0';) {
+    if (*p == '{') {
+      const char* close = p + 1;
+      while (*close != '\0' && *close != '}') ++close;
+      if (*close == '}') {
+        const std::string key(p + 1, close);
+        bool found = false;
+        for (const auto& kv : fields) {
+          if (key == kv.first) { out += kv.second; found = true; break; }
+        }
+        if (found) { p = close + 1; continue; }
+      }
+    }
+    out += *p++;
+  }
+  return out;
+}
+
+Error ParseReduction(int32_t op, const std::string& name, int32_t* reduction) {
+  for (int r = 0; r < gen::kNumReductions; ++r) {
+    if (name == gen::kReductionNames[r]) { *reduction = r; return {}; }
+  }
+  return {kValueError, FormatMessage(gen::kMsgBadReduction, {{"op", OpName(op)}, {"value", "'" + name + "'"}})};
+}
+
+static std::string ShapeString(const int64_t* shape, int ndim) {
+  std::string s = "(";
+  for (int k = 0; k < ndim; ++k) {
+    if (k) s += ", ";
+    s += std::to_string(shape[k]);
+  }
+  if (ndim == 1) s += ",";
+  return s + ")";
+}
+
+Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, OutInfo* info,
+            const char* const* arg_names) {
+  if (op < 0 || op >= gen::kNumOps) return {kValueError, "lossgrad: unknown op id " + std::to_string(op)};
+  const char* name = gen::kOpNames[op];
+  const int arity = gen::kOpArity[op];
+  const char* const* names = arg_names != nullptr ? arg_names : gen::kOpInputs[op];
+  if (ninputs != arity) {
+    std::string list;
+    for (int i = 0; i < arity; ++i) list += (i ? ", " : "") + std::string(gen::kOpInputs[op][i]);
+    return {kTypeError, FormatMessage(gen::kMsgBadArity, {{"op", name}, {"expected", std::to_string(arity)},
+                                                         {"names", list}, {"got", std::to_string(ninputs)}})};
+  }
+  if (reduction < 0 || reduction >= gen::kNumReductions)
+    return {kValueError, FormatMessage(gen::kMsgBadReduction, {{"op", name}, {"value", std::to_string(reduction)}})};
+  int32_t dtype = -1;
+  for (int i = 0; i < arity; ++i) {
+    if (in[i].dtype < 0 || in[i].dtype >= gen::kNumDTypes)
+      return {kTypeError, FormatMessage(gen::kMsgBadDtype, {{"op", name}, {"arg", names[i]}, {"dtype", "unsupported"}})};
+    dtype = i == 0 ? in[i].dtype : Promote(dtype, in[i].dtype);
+  }
+  for (int i = 0; i < arity; ++i) {
+    if (in[i].ndim < 0 || in[i].ndim > kMaxRank)
+      return {kValueError, FormatMessage(gen::kMsgBadRank, {{"op", name}, {"arg", names[i]}, {"rank", std::to_string(in[i].ndim)}})};
+  }
+  int nd = 0;
+  for (int i = 0; i < arity; ++i) nd = std::max(nd, static_cast<int>(in[i].ndim));
+  info->bcast_ndim = nd;
+  for (int k = 0; k < nd; ++k) {
+    int64_t dim = 1;
+    for (int i = 0; i < arity; ++i) {
+      const int kk = k - (nd - in[i].ndim);
+      if (kk < 0) continue;
+      const int64_t d = in[i].shape[kk];
+      if (d < 0) return {kValueError, std::string(name) + ": " + names[i] + " has a negative dimension"};
+      if (d == 1 || d == dim) continue;
+      if (dim == 1) {
+        dim = d;
+      } else {
+        std::string shapes;
+        for (int j = 0; j < arity; ++j)
+          shapes += (j ? ", " : "") + std::string(names[j]) + " " + ShapeString(in[j].shape, in[j].ndim);
+        return {kValueError, FormatMessage(gen::kMsgNotBroadcastable, {{"op", name}, {"shapes", shapes}})};
+      }
+    }
+    info->bcast_shape[k] = dim;
+  }
+  int64_t n = 1;
+  for (int k = 0; k < nd; ++k) {
+    if (info->bcast_shape[k] != 0 && n > std::numeric_limits<int64_t>::max() / info->bcast_shape[k])
+      return {kValueError, std::string(name) + ": the broadcast shape has more than 2^63 elements"};
+    n *= info->bcast_shape[k];
+  }
+  info->numel = n;
+  info->dtype = dtype;
+  const bool reduced = gen::kOpIsLoss[op] && reduction != kNone;
+  info->ndim = reduced ? 0 : nd;
+  for (int k = 0; k < info->ndim; ++k) info->shape[k] = info->bcast_shape[k];
+  return {};
+}
+
+Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, TensorRef* out, Executor* exec) {
+  OutInfo info;
+  if (Error e = Infer(op, reduction, ninputs, in, &info)) return e;
+  bool shape_ok = out->ndim == info.ndim && out->dtype == info.dtype;
+  for (int k = 0; shape_ok && k < info.ndim; ++k) shape_ok = out->shape[k] == info.shape[k];
+  if (!shape_ok)
+    return {kValueError, std::string(OpName(op)) + ": the output buffer has the wrong shape or dtype (expected " +
+                             DTypeName(info.dtype) + " " + ShapeString(info.shape, info.ndim) + ")"};
+  const bool is_loss = gen::kOpIsLoss[op];
+  const bool reduce = is_loss && reduction != kNone;
+
+  Call c;
+  c.op = op;
+  c.reduction = reduction;
+  c.out_dtype = info.dtype;
+  c.n = info.numel;
+  c.out = static_cast<char*>(out->data);
+  c.exec = info.numel >= g_parallel_threshold ? exec : nullptr;
+  c.scale = is_loss ? 1.0
+                    : (reduction == kMean ? gen::kOpScaleNumerator[op] / static_cast<double>(info.numel)
+                                          : gen::kOpScaleNumerator[op]);
+  if (c.n == 0) {
+    if (reduce) {  // sum of nothing is 0; mean of nothing is NaN (as numpy.mean)
+      const double v = reduction == kSum ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+      Scatter(c.out, c.out_dtype, &v, 1);
+    }
+    return {};
+  }
+  // Broadcast every input to B (zero strides), then coalesce.
+  Geometry& g = c.geo;
+  g.ndim = info.bcast_ndim;
+  for (int k = 0; k < g.ndim; ++k) g.shape[k] = info.bcast_shape[k];
+  g.nops = ninputs;
+  for (int i = 0; i < ninputs; ++i) {
+    Operand& o = g.op[i];
+    o.base = static_cast<const char*>(in[i].data);
+    o.dtype = in[i].dtype;
+    o.itemsize = ItemSize(in[i].dtype);
+    const int lead = g.ndim - in[i].ndim;
+    for (int k = 0; k < g.ndim; ++k) {
+      const int kk = k - lead;
+      o.stride[k] = (kk < 0 || in[i].shape[kk] == 1) ? 0 : in[i].strides[kk];
+    }
+  }
+  Coalesce(&g);
+  switch (op) {
+    case kMseLossGrad: Dispatch<MseGradF>(c, false); break;
+    case kL1LossGrad: Dispatch<L1GradF>(c, false); break;
+    case kMseLoss: Dispatch<MseF>(c, reduce); break;
+    default: Dispatch<L1F>(c, reduce); break;
+  }
+  return {};
+}
+
+}  // namespace lossgrad

@@ -1,0 +1,92 @@
+// The lossgrad kernel core: one implementation of the four ops of SPEC.md,
+// shared by every ABI face (ctypes C API, MindSpore aot entries, onnxruntime
+// custom ops). Faces translate their tensors into TensorRef and call Run().
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lossgrad {
+
+// Values match framework/definitions.py (checked by generated static_asserts).
+enum DType : int32_t { kFloat16 = 0, kBFloat16 = 1, kFloat32 = 2, kFloat64 = 3 };
+enum Reduction : int32_t { kNone = 0, kMean = 1, kSum = 2 };
+enum OpKind : int32_t { kMseLossGrad = 0, kL1LossGrad = 1, kMseLoss = 2, kL1Loss = 3 };
+constexpr int kMaxRank = 8;
+constexpr int kMaxInputs = 3;
+
+// A strided view of a tensor. Strides are in elements (not bytes) and may be
+// zero or negative. The output of Run() must be contiguous (strides ignored).
+struct TensorRef {
+  void* data;
+  int32_t dtype;   // DType, or -1 for a dtype the face could not map
+  int32_t ndim;
+  int64_t shape[kMaxRank];
+  int64_t strides[kMaxRank];
+};
+
+// Error categories: the faces map them to ValueError/TypeError or ORT statuses.
+enum ErrorKind : int { kOk = 0, kValueError = 1, kTypeError = 2 };
+
+struct Error {
+  int kind = kOk;
+  std::string message;
+  explicit operator bool() const { return kind != kOk; }
+};
+
+// Runs fn(arg, task) for every task in [0, ntasks), possibly in parallel.
+// Task boundaries are chosen by the core from the data size only, so results
+// do not depend on the executor.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void ParallelFor(int64_t ntasks, void (*fn)(void*, int64_t), void* arg) = 0;
+};
+
+// Runs tasks inline, in order.
+class SerialExecutor final : public Executor {
+ public:
+  void ParallelFor(int64_t ntasks, void (*fn)(void*, int64_t), void* arg) override {
+    for (int64_t t = 0; t < ntasks; ++t) fn(arg, t);
+  }
+};
+
+// Output geometry of a validated call.
+struct OutInfo {
+  int32_t dtype;
+  int32_t ndim;
+  int64_t shape[kMaxRank];
+  int32_t bcast_ndim;              // the broadcast shape B of all inputs
+  int64_t bcast_shape[kMaxRank];
+  int64_t numel;                   // numel(B), 64-bit
+};
+
+// Validates an op call (arity, reduction, dtypes, ranks, broadcast) with the
+// messages of framework/definitions.py and returns the output geometry.
+// `arg_names` may be null (the op's input names are used).
+Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
+            OutInfo* info, const char* const* arg_names = nullptr);
+
+// Validates and computes. `out` must have the dtype and shape that Infer()
+// reports and be contiguous. `exec` may be null (serial).
+Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
+          TensorRef* out, Executor* exec);
+
+// Parses a reduction name ("none", "mean", "sum"); kValueError otherwise.
+Error ParseReduction(int32_t op, const std::string& name, int32_t* reduction);
+
+// Formats one of the message templates of framework/definitions.py.
+std::string FormatMessage(const char* tmpl, std::initializer_list<std::pair<const char*, std::string>> fields);
+
+// The op's name and input names (from the generated definitions).
+const char* OpName(int32_t op);
+int32_t OpArity(int32_t op);
+const char* DTypeName(int32_t dtype);
+
+// Work size (elements) below which Run() never asks the executor for parallelism,
+// and the fixed task size used above it (results never depend on either being used).
+int64_t ParallelThreshold();
+constexpr int64_t kTaskElements = int64_t{1} << 16;
+constexpr int64_t kReduceBlock = int64_t{1} << 15;
+
+}  // namespace lossgrad

@@ -1,0 +1,1 @@
+"""MindSpore binding of lossgrad-ops (see the README)."""

@@ -1,0 +1,1 @@
+"""ONNX binding of lossgrad-ops (see the README)."""

@@ -1,0 +1,66 @@
+"""Shared test helpers: random data and the comparison rules of the issue.
+
+Tolerances: float32/float64 within a few machine epsilons of the float64
+reference (relative); float16/bfloat16 within one rounding (one ulp of the half
+type) of the exact result.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from framework.arrays import bfloat16
+
+ALL_DTYPES = [np.dtype(np.float16), bfloat16, np.dtype(np.float32), np.dtype(np.float64)]
+DTYPE_IDS = ["float16", "bfloat16", "float32", "float64"]
+REDUCTIONS = ["none", "mean", "sum"]
+
+
+def rand(rng: np.random.Generator, shape, dtype, low: float = 0.25, high: float = 2.0) -> np.ndarray:
+    """Random values bounded away from zero (never zeros), random signs."""
+    mag = rng.uniform(low, high, size=shape)
+    sign = rng.choice([-1.0, 1.0], size=shape)
+    return np.asarray(mag * sign).astype(dtype)
+
+
+def _half_ulp(ref: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    mant_bits, min_exp = (10, -14) if dtype == np.float16 else (7, -126)
+    mag = np.abs(ref)
+    with np.errstate(divide="ignore"):
+        exp = np.floor(np.log2(np.where(mag > 0, mag, 1.0)))
+    exp = np.maximum(exp, min_exp)
+    return np.exp2(exp - mant_bits)
+
+
+def assert_close(actual: np.ndarray, expected64: np.ndarray, dtype, *, eps_factor: float = 8.0,
+                 reduction_terms: int = 1) -> None:
+    """Compare a kernel result of dtype ``dtype`` with the float64 reference value.
+
+    ``expected64`` must be the *float64* reference (before rounding to ``dtype``).
+    ``reduction_terms`` widens the float32 bound for sums (accumulation error).
+    """
+    dtype = np.dtype(dtype)
+    actual = np.asarray(actual)
+    assert actual.dtype == dtype, (actual.dtype, dtype)
+    assert actual.shape == np.shape(expected64), (actual.shape, np.shape(expected64))
+    a = actual.astype(np.float64)
+    e = np.asarray(expected64, dtype=np.float64)
+    nan_a, nan_e = np.isnan(a), np.isnan(e)
+    np.testing.assert_array_equal(nan_a, nan_e, err_msg="NaN positions differ")
+    fin = ~nan_e
+    with np.errstate(invalid="ignore"):  # inf - inf where both are infinite is handled by inf_e
+        ok = _within(a[fin], e[fin], dtype, reduction_terms, eps_factor)
+    if not np.all(ok):
+        bad = np.flatnonzero(~ok)[:5]
+        raise AssertionError(f"{dtype}: {np.count_nonzero(~ok)} mismatches, e.g. actual {a[fin][bad]} "
+                             f"vs expected {e[fin][bad]}")
+
+
+def _within(a: np.ndarray, e: np.ndarray, dtype: np.dtype, reduction_terms: int,
+            eps_factor: float) -> np.ndarray:
+    if dtype in (np.float16, bfloat16):
+        # exact value rounded twice at most (fp32 then half): one half ulp of slack
+        tol = _half_ulp(e, dtype) + np.abs(e) * 2.0 ** -20 * reduction_terms
+        inf_e = np.isinf(e) | (np.abs(e) > (65504 if dtype == np.float16 else 3.3e38))
+        return np.where(inf_e, np.isinf(a) & (np.sign(a) == np.sign(e)), np.abs(a - e) <= tol)
+    eps = np.finfo(dtype).eps * eps_factor * (1 if reduction_terms == 1 else 4)
+    return np.where(np.isinf(e), a == e, np.abs(a - e) <= eps * np.abs(e) + np.finfo(dtype).tiny)
