@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(HERE, "framework"))
 import _codegen  # noqa: E402  (pure stdlib; does not import the framework package)
 
 CSRC = "framework/csrc"
-CORE_SOURCES = [f"{CSRC}/lossgrad/core.cc", f"{CSRC}/lossgrad/thread_pool.cc"]
+CORE_SOURCES = [f"{CSRC}/lossgrad/core.cc", f"{CSRC}/lossgrad/convert.cc", f"{CSRC}/lossgrad/thread_pool.cc"]
 
 # MindSpore loads our library into a process built with the pre-C++11 std::string ABI.
 COMMON_FLAGS = ["-std=c++17", "-D_GLIBCXX_USE_CXX11_ABI=0", "-fvisibility=hidden", "-pthread",

@@ -185,7 +185,7 @@ def stream_floor(inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
     lib = _library()
     lib.lossgrad_stream_floor.restype = None
     ptrs = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
-    if out.nbytes < 8:  # a reduced loss: the floor is a read-only pass (out gets a scratch word)
+    if out.nbytes != arrays[0].nbytes:  # a reduced loss: a read-only pass (out gets a scratch word)
         out, out_bytes = np.empty(1, np.uint64), 0
     else:
         out_bytes = out.nbytes

@@ -282,3 +282,18 @@ def test_all_op_combinations_smoke():
     for op, reduction, dtype in itertools.product(OPS, REDUCTIONS, ALL_DTYPES):
         for n in (1, 7, 8, 9, 1023, 4099):
             check(op, [rand(rng, (n,), dtype) for _ in range(ARITY[op])], reduction)
+
+
+@pytest.mark.parametrize("op", ["MseLoss", "L1Loss"])
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=DTYPE_IDS)
+def test_reductions_are_layout_independent(op, dtype):
+    """A strided input reduces to the same bits as its contiguous copy (the tiled and
+    the fast path share one accumulation order), across sub-block and block edges."""
+    rng = np.random.default_rng(8)
+    p = rand(rng, (300, 2 * 257), dtype)[:, ::2]        # 300 x 257 strided, odd rows
+    l = rand(rng, (257, 300), dtype).T                  # transposed
+    for reduction in ("mean", "sum"):
+        a = cpu.run(op, p, l, reduction=reduction)
+        b = cpu.run(op, np.ascontiguousarray(p), np.ascontiguousarray(l), reduction=reduction)
+        assert a.tobytes() == b.tobytes()
+        check(op, [p, l], reduction)

@@ -43,44 +43,60 @@ LOSSGRAD_EXPORT void lossgrad_set_num_threads(int n) { lossgrad::DefaultPool().s
 LOSSGRAD_EXPORT int64_t lossgrad_parallel_threshold() { return lossgrad::ParallelThreshold(); }
 
 // The memory-bandwidth floor for the benchmarks: one pass that reads `ninputs`
-// buffers of `in_bytes` each and writes `out_bytes`, doing no arithmetic beyond
-// an XOR of 64-bit words, split over the same pool and task size as the kernels.
+// contiguous buffers of `in_bytes` each and writes `out_bytes` (equal to
+// `in_bytes`, or 0 for a read-only pass), doing nothing but an XOR of 64-bit
+// words, split over the same pool and task size as the kernels.
+namespace {
+struct FloorCtx {
+  int32_t n;
+  const uint64_t* in[lossgrad::kMaxInputs];
+  uint64_t* out;  // null: read only
+  int64_t words;
+  uint64_t sink[1024];
+};
+
+template <int N>
+void FloorRange(const uint64_t* const* in, uint64_t* __restrict out, int64_t lo, int64_t hi, uint64_t* sink) {
+  const uint64_t* __restrict a = in[0];
+  const uint64_t* __restrict b = N > 1 ? in[1] : in[0];
+  const uint64_t* __restrict c = N > 2 ? in[2] : in[0];
+  if (out != nullptr) {
+    for (int64_t j = lo; j < hi; ++j) out[j] = a[j] ^ (N > 1 ? b[j] : 0) ^ (N > 2 ? c[j] : 0);
+  } else {
+    uint64_t acc = 0;
+    for (int64_t j = lo; j < hi; ++j) acc ^= a[j] ^ (N > 1 ? b[j] : 0) ^ (N > 2 ? c[j] : 0);
+    *sink ^= acc;
+  }
+}
+
+void FloorTask(void* arg, int64_t t) {
+  FloorCtx& c = *static_cast<FloorCtx*>(arg);
+  const int64_t grain = lossgrad::kTaskElements;
+  const int64_t lo = t * grain, hi = std::min(c.words, lo + grain);
+  uint64_t* sink = &c.sink[t % 1024];
+  if (c.n == 1) FloorRange<1>(c.in, c.out, lo, hi, sink);
+  else if (c.n == 2) FloorRange<2>(c.in, c.out, lo, hi, sink);
+  else FloorRange<3>(c.in, c.out, lo, hi, sink);
+}
+}  // namespace
+
 LOSSGRAD_EXPORT void lossgrad_stream_floor(int32_t ninputs, const void* const* inputs, int64_t in_bytes, void* out,
                                            int64_t out_bytes) {
-  struct Ctx {
-    int32_t n;
-    const uint64_t* in[lossgrad::kMaxInputs];
-    uint64_t* out;
-    int64_t in_words, out_words, grain;
-  } ctx{std::min<int32_t>(ninputs, lossgrad::kMaxInputs), {}, static_cast<uint64_t*>(out), in_bytes / 8,
-        out_bytes / 8, lossgrad::kTaskElements};
+  FloorCtx ctx{};
+  ctx.n = std::max(1, std::min<int32_t>(ninputs, lossgrad::kMaxInputs));
   for (int i = 0; i < ctx.n; ++i) ctx.in[i] = static_cast<const uint64_t*>(inputs[i]);
-  const int64_t words = ctx.out_words == 0 ? ctx.in_words : ctx.out_words;
-  const int64_t ntasks = (words + ctx.grain - 1) / ctx.grain;
-  auto body = [](void* arg, int64_t t) {
-    const Ctx& c = *static_cast<const Ctx*>(arg);
-    const int64_t lo = t * c.grain;
-    if (c.out_words == 0) {  // a reduction: read only
-      const int64_t hi = std::min(c.in_words, lo + c.grain);
-      uint64_t acc = 0;
-      for (int i = 0; i < c.n; ++i)
-        for (int64_t j = lo; j < hi; ++j) acc ^= c.in[i][j];
-      static_cast<volatile uint64_t*>(c.out)[0] = acc;  // out holds at least one word
-      return;
-    }
-    // Output word j takes input words j * ratio .. (ratio = in/out words, 1 when equal sizes).
-    const int64_t ratio = std::max<int64_t>(1, c.in_words / c.out_words);
-    const int64_t hi = std::min(c.out_words, lo + c.grain);
-    for (int64_t j = lo; j < hi; ++j) {
-      uint64_t acc = 0;
-      for (int i = 0; i < c.n; ++i)
-        for (int64_t r = 0; r < ratio; ++r) acc ^= c.in[i][j * ratio + r];
-      c.out[j] = acc;
-    }
-  };
-  if (words >= lossgrad::ParallelThreshold() / 2) {
-    lossgrad::DefaultPool().ParallelFor(ntasks, body, &ctx);
+  ctx.out = out_bytes >= in_bytes ? static_cast<uint64_t*>(out) : nullptr;  // else read only
+  ctx.words = in_bytes / 8;
+  const int64_t ntasks = (ctx.words + lossgrad::kTaskElements - 1) / lossgrad::kTaskElements;
+  // Same threshold as the kernels, counted in elements of the narrowest dtype we report against.
+  if (ctx.words * 2 >= lossgrad::ParallelThreshold()) {
+    lossgrad::DefaultPool().ParallelFor(ntasks, FloorTask, &ctx);
   } else {
-    for (int64_t t = 0; t < ntasks; ++t) body(&ctx, t);
+    for (int64_t t = 0; t < ntasks; ++t) FloorTask(&ctx, t);
+  }
+  if (ctx.out == nullptr && out != nullptr && out_bytes >= 8) {
+    uint64_t acc = 0;
+    for (uint64_t v : ctx.sink) acc ^= v;
+    *static_cast<uint64_t*>(out) = acc;
   }
 }

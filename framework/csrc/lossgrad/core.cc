@@ -20,8 +20,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
+#include "lossgrad/convert.h"
 #include "lossgrad/generated_defs.h"
 #include "lossgrad/half.h"
 
@@ -166,27 +168,73 @@ template <class A> double CombineLanes(const A* acc) {
   return static_cast<double>(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
 }
 
+// Inside a block, sub-blocks of kSubBlock elements accumulate in the compute
+// type across kLanes lanes (vectorizable), then fold into accumulators of type A.
+constexpr int64_t kSubBlock = 256;
+
+template <class C, class A, class Value>
+void AccumulateRange(A* total, int64_t lo, int64_t hi, Value&& value) {
+  for (int64_t s = lo; s < hi; s += kSubBlock) {
+    const int64_t e = std::min(hi, s + kSubBlock);
+    C acc[kLanes] = {};
+    int64_t i = s;
+    for (; i + kLanes <= e; i += kLanes)
+      for (int k = 0; k < kLanes; ++k) acc[k] += value(i + k);
+    for (int k = 0; i < e; ++i, ++k) acc[k] += value(i);
+    for (int k = 0; k < kLanes; ++k) total[k] += static_cast<A>(acc[k]);
+  }
+}
+
+// The same accumulation fed segment by segment (the tiled path): lane and
+// sub-block positions are counted from the block start exactly as in
+// AccumulateRange, so both paths add the same values in the same order and a
+// strided input reduces to the same bits as its contiguous copy.
+template <class C, class A>
+struct LaneAccumulator {
+  C acc[kLanes] = {};
+  A total[kLanes] = {};
+  int64_t count = 0;  // elements in the current sub-block
+
+  void Add(const C* v, int64_t n) {
+    int64_t j = 0;
+    while (j < n) {
+      if (count % kLanes != 0 || n - j < kLanes) {
+        acc[count % kLanes] += v[j++];
+        ++count;
+      } else {
+        const int64_t take = std::min(kSubBlock - count, n - j) / kLanes * kLanes;
+        for (int64_t i = 0; i < take; i += kLanes)
+          for (int k = 0; k < kLanes; ++k) acc[k] += v[j + i + k];
+        j += take;
+        count += take;
+      }
+      if (count == kSubBlock) Flush();
+    }
+  }
+  void Flush() {
+    for (int k = 0; k < kLanes; ++k) {
+      total[k] += static_cast<A>(acc[k]);
+      acc[k] = C(0);
+    }
+    count = 0;
+  }
+  double Finish() {
+    if (count != 0) Flush();
+    return CombineLanes(total);
+  }
+};
+
 template <class T, class F, bool S0, bool S1>
 double FastReduceBlock(const T* a, const T* b, int64_t lo, int64_t hi) {
   using E = Elem<T>;
   using C = typename E::C;
   using A = typename E::A;
   const C a0 = E::Load(a[0]), b0 = E::Load(b[0]);
-  A acc[kLanes] = {};
-  int64_t i = lo;
-  for (; i + kLanes <= hi; i += kLanes) {
-    for (int k = 0; k < kLanes; ++k) {
-      const C va = S0 ? a0 : E::Load(a[i + k]);
-      const C vb = S1 ? b0 : E::Load(b[i + k]);
-      acc[k] += static_cast<A>(F::Apply(va, vb, C(0), C(0)));
-    }
-  }
-  for (int k = 0; i < hi; ++i, ++k) {
-    const C va = S0 ? a0 : E::Load(a[i]);
-    const C vb = S1 ? b0 : E::Load(b[i]);
-    acc[k] += static_cast<A>(F::Apply(va, vb, C(0), C(0)));
-  }
-  return CombineLanes(acc);
+  A total[kLanes] = {};
+  AccumulateRange<C>(total, lo, hi, [&](int64_t i) {
+    return F::Apply(S0 ? a0 : E::Load(a[i]), S1 ? b0 : E::Load(b[i]), C(0), C(0));
+  });
+  return CombineLanes(total);
 }
 
 // ---------------------------------------------------------------------------
@@ -208,6 +256,9 @@ void GatherTyped(C* dst, const T* src, int64_t stride, int64_t n) {
 
 template <class C>
 void Gather(C* dst, const char* src, int32_t dtype, int64_t stride, int64_t n) {
+  if constexpr (std::is_same<C, float>::value) {
+    if (dtype == kFloat16 && stride == 1) return HalfToFloatN(reinterpret_cast<const Half*>(src), dst, n);
+  }
   switch (dtype) {
     case kFloat16: GatherTyped(dst, reinterpret_cast<const Half*>(src), stride, n); break;
     case kBFloat16: GatherTyped(dst, reinterpret_cast<const BFloat16*>(src), stride, n); break;
@@ -224,6 +275,9 @@ void StoreTyped(T* dst, const C* src, int64_t n) {
 
 template <class C>
 void Scatter(char* dst, int32_t dtype, const C* src, int64_t n) {
+  if constexpr (std::is_same<C, float>::value) {
+    if (dtype == kFloat16) return FloatToHalfN(src, reinterpret_cast<Half*>(dst), n);
+  }
   switch (dtype) {
     case kFloat16: StoreTyped(reinterpret_cast<Half*>(dst), src, n); break;
     case kBFloat16: StoreTyped(reinterpret_cast<BFloat16*>(dst), src, n); break;
@@ -377,11 +431,10 @@ double ReduceGeneral(const Call& c) {
   std::vector<double> partial(static_cast<size_t>(nblocks));
   auto task = [&](int64_t t) {
     const int64_t lo = t * kReduceBlock;
-    A acc[kLanes] = {};
-    WalkTiles<C, F>(c.geo, lo, std::min(c.n, lo + kReduceBlock), C(0), [&](const C* v, int64_t cnt, int64_t pos) {
-      for (int64_t j = 0; j < cnt; ++j) acc[(pos + j - lo) % kLanes] += static_cast<A>(v[j]);
-    });
-    partial[static_cast<size_t>(t)] = CombineLanes(acc);
+    LaneAccumulator<C, A> acc;
+    WalkTiles<C, F>(c.geo, lo, std::min(c.n, lo + kReduceBlock), C(0),
+                    [&](const C* v, int64_t cnt, int64_t) { acc.Add(v, cnt); });
+    partial[static_cast<size_t>(t)] = acc.Finish();
   };
   ParallelTasks(c.exec, nblocks, task);
   double total = 0.0;
@@ -390,7 +443,8 @@ double ReduceGeneral(const Call& c) {
 }
 
 bool IsFast(const Call& c) {
-  if (c.geo.ndim != 1) return false;
+  // float16 takes the tiled path, whose bulk conversions use F16C where available.
+  if (c.geo.ndim != 1 || c.out_dtype == kFloat16) return false;
   for (int i = 0; i < c.geo.nops; ++i) {
     const Operand& o = c.geo.op[i];
     if (o.dtype != c.out_dtype || (o.stride[0] != 0 && o.stride[0] != 1)) return false;

@@ -1,0 +1,128 @@
+"""Speed of the native CPU kernels, as ratios measured side by side in one run.
+
+For every op, dtype and size it times, on the same inputs:
+  * ``native``: ``framework.cpu.<op>`` writing into a preallocated output;
+  * ``numpy``: the NumPy expression of the op (in the input dtype, as a NumPy
+    user would write it);
+  * ``floor``: one native pass that reads the same input bytes and writes the
+    same output bytes doing nothing but an XOR (``framework.cpu.stream_floor``),
+    on the same thread pool: the memory-bandwidth floor.
+and prints ``numpy/native`` (speed-up, higher is better) and ``native/floor``
+(1.0 is the floor) as a Markdown table. Each time is the median of repeated runs.
+
+    python benchmarks/bench_kernels.py [--sizes 1e3,1e5,1e7] [--ops MseLossGrad] [--readme]
+
+``--readme`` replaces the table between the ``bench-kernels`` markers in README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from framework import cpu  # noqa: E402
+from framework.arrays import NP_DTYPES  # noqa: E402
+from framework.definitions import OPS  # noqa: E402
+
+NUMPY_EXPR = {
+    "MseLossGrad": lambda p, l, d, s: d * (p - l) * s,
+    "L1LossGrad": lambda g, p, l, s: g * np.sign(p - l) * s,
+    "MseLoss": lambda p, l, s: np.mean(np.square(p - l)),
+    "L1Loss": lambda p, l, s: np.mean(np.abs(p - l)),
+}
+
+
+def timeit(fn, budget: float = 0.25, min_reps: int = 3, max_reps: int = 200) -> float:
+    """Median wall time of ``fn()`` over repetitions that fill about ``budget`` seconds."""
+    fn()  # warm-up (page faults of fresh buffers, lazy initialisation)
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < budget and len(times) < max_reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_one(op_name: str, dtype_name: str, n: int, rng: np.random.Generator) -> dict:
+    op = OPS[op_name]
+    dtype = NP_DTYPES[dtype_name]
+    inputs = [rng.uniform(0.5, 2.0, n).astype(dtype) for _ in op.inputs]
+    reduction = "mean"
+    out = cpu.run(op_name, *inputs, reduction=reduction)
+    scale = dtype.type(op.scale(reduction, n))
+    floor_out = np.empty_like(out)
+    t_native = timeit(lambda: cpu.run(op_name, *inputs, reduction=reduction) if out.ndim == 0 else
+                      getattr(cpu, _fn_name(op_name))(*inputs, reduction, out=out))
+    t_numpy = timeit(lambda: NUMPY_EXPR[op_name](*inputs, scale))
+    t_floor = timeit(lambda: cpu.stream_floor(inputs, floor_out))
+    return {"op": op_name, "dtype": dtype_name, "n": n, "native": t_native, "numpy": t_numpy, "floor": t_floor}
+
+
+def _fn_name(op_name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", op_name).lower()
+
+
+def fmt_n(n: int) -> str:
+    exp = int(np.log10(n))
+    mant = n / 10 ** exp
+    return f"1e{exp}" if mant == 1 else f"{mant:g}e{exp}"
+
+
+def table(rows: list) -> str:
+    lines = ["| op | dtype | n | native ms | numpy/native | native/floor |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['op']} | {r['dtype']} | {fmt_n(r['n'])} | {r['native'] * 1e3:.3f} | "
+                     f"{r['numpy'] / r['native']:.2f} | {r['native'] / r['floor']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_readme(text: str, marker: str) -> None:
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    with open(path, encoding="utf-8") as f:
+        readme = f.read()
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    if begin not in readme:
+        raise SystemExit(f"README.md has no {begin} marker")
+    head, rest = readme.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1e3,1e5,1e6,1e7,5e7")
+    ap.add_argument("--ops", default=",".join(OPS))
+    ap.add_argument("--dtypes", default=",".join(NP_DTYPES))
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    args = ap.parse_args()
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    rng = np.random.default_rng(0)
+    rows = []
+    combos = [(o, d, n) for o in args.ops.split(",") for d in args.dtypes.split(",") for n in sizes]
+    t0 = time.time()
+    for i, (o, d, n) in enumerate(combos, 1):
+        rows.append(bench_one(o, d, n, rng))
+        r = rows[-1]
+        print(f"[{i}/{len(combos)} {time.time() - t0:.0f}s] {o} {d} {fmt_n(n)}: native {r['native'] * 1e3:.3f} ms, "
+              f"numpy/native {r['numpy'] / r['native']:.2f}, native/floor {r['native'] / r['floor']:.2f}",
+              file=sys.stderr, flush=True)
+    header = (f"threads: {cpu.num_threads()}, reduction mean, equal shapes, uniform data; "
+              f"numpy {np.__version__}")
+    text = f"{header}\n\n{table(rows)}"
+    print(text)
+    if args.readme:
+        write_readme(text, "bench-kernels")
+
+
+if __name__ == "__main__":
+    main()
