@@ -1,10 +1,20 @@
 """Native build only (metadata lives in setup.cfg).
 
-Builds ``framework/_lossgrad_native*.so`` from the C++ kernel core at install
-time (``pip install .`` or ``pip install -e .``). Before compiling, the C++ view of
-``framework/definitions.py`` is generated, so native and Python definitions
-cannot drift. Set ``LOSSGRAD_SANITIZE=1`` to build with AddressSanitizer and
-UBSan (see the README), ``LOSSGRAD_DEBUG=1`` for -O0 -g.
+Builds, at install time (``pip install .`` or ``pip install -e .``):
+
+* ``framework/_lossgrad_native*.so``: the C++ kernel core with its C API (ctypes,
+  ``framework.cpu``) and the MindSpore aot entry points (``ms_ops``);
+* the onnxruntime custom-op library (``ort_extension``), optional: when it cannot
+  be built, ``onnx_ops`` runs the ONNX function bodies instead;
+* the Ascend C CPU simulation library (``ascend_sim_extension``) used by the
+  Ascend-side tests.
+
+Before compiling, the C++ view of ``framework/definitions.py`` is generated, so
+native and Python definitions cannot drift.
+
+Environment: ``LOSSGRAD_SANITIZE=1`` builds with AddressSanitizer and UBSan,
+``LOSSGRAD_DEBUG=1`` with -O0 -g; ``LOSSGRAD_BUILD_ONLY=core,ort,ascend`` limits a
+development rebuild (``python setup.py build_ext --inplace``) to some libraries.
 """
 import os
 import sys
@@ -32,22 +42,68 @@ else:
     OPT_FLAGS, LINK_FLAGS = ["-O3", "-fno-math-errno"], []
 
 
+def native_extension(name, sources, include_dirs=(), optional=False, **kwargs):
+    """An Extension with the project's C++ flags (``optional`` ones may fail to build)."""
+    ext = Extension(
+        name,
+        sources=list(sources),
+        include_dirs=[CSRC, *include_dirs],
+        language="c++",
+        extra_compile_args=COMMON_FLAGS + OPT_FLAGS + kwargs.pop("extra_compile_args", []),
+        extra_link_args=["-pthread"] + LINK_FLAGS + kwargs.pop("extra_link_args", []),
+        **kwargs,
+    )
+    ext.optional = optional
+    return ext
+
+
+def core_extension():
+    """Kernel core + C API (ctypes) + MindSpore aot entries."""
+    return native_extension("framework._lossgrad_native",
+                            CORE_SOURCES + [f"{CSRC}/capi.cc", f"{CSRC}/ms_aot.cc"])
+
+
+def ort_extension():
+    """The onnxruntime custom-op library (issue: ONNX binding). None until it exists."""
+    return None
+
+
+def ascend_sim_extension():
+    """The Ascend C kernel + tiling compiled for the CPU (issue: Ascend side). None until it exists."""
+    return None
+
+
 class BuildNative(build_ext):
-    """Generate the definitions header, then build as usual with our flags."""
+    """Generate the definitions header, then build with our flags.
+
+    In-place builds replace each library with a new file (unlink, then copy), so a
+    process that has the old one loaded keeps a valid mapping.
+    """
 
     def run(self):
         path = _codegen.write_header()
         print(f"lossgrad-ops: generated {os.path.relpath(path, HERE)}")
         super().run()
 
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001 - report and continue for optional libraries
+            if not getattr(ext, "optional", False):
+                raise
+            print(f"lossgrad-ops: WARNING: optional library {ext.name} was not built: {exc}")
 
-native = Extension(
-    "framework._lossgrad_native",
-    sources=CORE_SOURCES + [f"{CSRC}/capi.cc"],
-    include_dirs=[CSRC],
-    language="c++",
-    extra_compile_args=COMMON_FLAGS + OPT_FLAGS,
-    extra_link_args=["-pthread"] + LINK_FLAGS,
-)
+    def copy_extensions_to_source(self):
+        build_py = self.get_finalized_command("build_py")
+        for ext in self.extensions:
+            inplace_file, regular_file = self._get_inplace_equivalent(build_py, ext)
+            if os.path.exists(regular_file) and os.path.exists(inplace_file):
+                os.unlink(inplace_file)
+        super().copy_extensions_to_source()
 
-setup(ext_modules=[native], cmdclass={"build_ext": BuildNative})
+
+_ONLY = {s.strip() for s in os.environ.get("LOSSGRAD_BUILD_ONLY", "").split(",") if s.strip()}
+_PARTS = {"core": core_extension, "ort": ort_extension, "ascend": ascend_sim_extension}
+EXTENSIONS = [e for key, make in _PARTS.items() if not _ONLY or key in _ONLY for e in [make()] if e is not None]
+
+setup(ext_modules=EXTENSIONS, cmdclass={"build_ext": BuildNative})

@@ -20,7 +20,8 @@ __all__ = [
     "DTYPES", "REDUCTIONS", "DEFAULT_REDUCTION", "MAX_RANK", "DOMAIN", "OPSET_VERSION",
     "MESSAGES", "OpDef", "Plan", "OPS", "MSE_LOSS_GRAD", "L1_LOSS_GRAD", "MSE_LOSS",
     "L1_LOSS", "normalize_reduction", "reduction_index", "promote_dtypes",
-    "broadcast_shapes", "check_dtype", "check_rank", "numel",
+    "broadcast_shapes", "check_dtype", "check_rank", "numel", "custom_reg_name",
+    "parse_custom_reg_name",
 ]
 
 #: Supported floating dtypes, in the order of the native ``DType`` enum.
@@ -256,3 +257,23 @@ L1_LOSS = OpDef(
 #: All ops by name, in native-id order.
 OPS: Dict[str, OpDef] = {op.name: op for op in (MSE_LOSS_GRAD, L1_LOSS_GRAD, MSE_LOSS, L1_LOSS)}
 assert [op.native_id for op in OPS.values()] == list(range(len(OPS)))
+
+
+def custom_reg_name(op: str, reduction: ReductionArg) -> str:
+    """Name of the MindSpore CPU Custom-op registration of ``op`` with ``reduction``.
+
+    MindSpore's ONNX exporter writes a Custom op as a bare node whose op_type is
+    this name (and drops attributes), so the name carries both; the ONNX exporter
+    of ``onnx_ops`` parses it back with :func:`parse_custom_reg_name`.
+    """
+    if op not in OPS:
+        raise ValueError(f"unknown lossgrad op {op!r}; known: {', '.join(OPS)}")
+    return f"{op}_{normalize_reduction(reduction, op)}"
+
+
+def parse_custom_reg_name(name: str) -> Optional[Tuple[str, str]]:
+    """``(op, reduction)`` of a name made by :func:`custom_reg_name`, else None."""
+    op, sep, red = name.rpartition("_")
+    if sep and op in OPS and red in REDUCTIONS:
+        return op, red
+    return None

@@ -1,0 +1,181 @@
+// MindSpore aot face of the kernel core: the entry points that
+// mindspore.ops.Custom(func="<lib>:<Op>", func_type="aot") calls on CPU.
+//
+// For each op (MseLossGrad, L1LossGrad, MseLoss, L1Loss) this file exports
+//   int  <Op>Init(int* ndims, int64_t** shapes, const char** dtypes, AotExtra* extra)
+//   int  <Op>(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes, void* stream, void* extra)
+//   std::vector<int64_t> <Op>InferShape(int* ndims, int64_t** shapes, AotExtra* extra)
+// Init reads the string attribute "reduction" once per kernel; InferShape lets
+// graph mode handle dynamic shapes without calling back into Python.
+// Inputs and outputs arrive dense and row-major (MindSpore makes them so).
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "lossgrad/core.h"
+#include "lossgrad/generated_defs.h"
+#include "lossgrad/thread_pool.h"
+
+#define LOSSGRAD_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace mindspore {
+
+// Our declaration of the object MindSpore passes as `extra`: the same virtual
+// methods in the same order as MindSpore 2.x's AotExtra (kernel/cpu custom aot),
+// so that calls through the vtable land on MindSpore's implementation. Only the
+// members we use are named; the layout is pinned by the static_assert below.
+class AotKernelData {
+ public:
+  virtual ~AotKernelData() = default;
+};
+
+class AotExtra {
+ public:
+  virtual ~AotExtra() = default;
+  virtual bool HasAttr(std::string name) = 0;
+
+  void SetKernelData(AotKernelData* data) { kernel_data_ = data; }
+  AotKernelData* KernelData() const { return kernel_data_; }
+  std::string AttrString(const std::string& name) { return GetAttrStr(name); }
+
+ protected:
+  virtual bool GetAttrBool(std::string name) = 0;
+  virtual int64_t GetAttrInt(std::string name) = 0;
+  virtual float GetAttrFloat(std::string name) = 0;
+  virtual std::string GetAttrStr(std::string name) = 0;
+  virtual std::vector<int64_t> GetAttrIntVec(std::string name) = 0;
+  virtual std::vector<float> GetAttrFloatVec(std::string name) = 0;
+  virtual std::vector<std::vector<int64_t>> GetAttrInt2DVec(std::string name) = 0;
+  virtual std::vector<std::vector<float>> GetAttrFloat2DVec(std::string name) = 0;
+
+ private:
+  std::vector<size_t> workspace_;
+  AotKernelData* kernel_data_ = nullptr;
+};
+static_assert(sizeof(AotExtra) == 40, "AotExtra layout must match MindSpore's (vptr, vector, pointer)");
+
+}  // namespace mindspore
+
+namespace {
+
+using mindspore::AotExtra;
+
+struct OpData final : mindspore::AotKernelData {
+  int32_t reduction = lossgrad::gen::kDefaultReduction;
+};
+
+int32_t DTypeFromString(const char* s) {
+  for (int d = 0; d < lossgrad::gen::kNumDTypes; ++d)
+    if (std::strcmp(s, lossgrad::gen::kDTypeNames[d]) == 0) return d;
+  return -1;
+}
+
+// The reduction attribute, parsed; invalid values were rejected in Python before
+// the graph was built, so a failure here means the op was built by hand.
+int32_t ReadReduction(AotExtra* extra, int32_t op, std::string* error) {
+  if (extra == nullptr || !extra->HasAttr("reduction")) return lossgrad::gen::kDefaultReduction;
+  int32_t r = lossgrad::gen::kDefaultReduction;
+  if (lossgrad::Error e = lossgrad::ParseReduction(op, extra->AttrString("reduction"), &r)) *error = e.message;
+  return r;
+}
+
+lossgrad::TensorRef Dense(void* data, int ndim, const int64_t* shape, const char* dtype) {
+  lossgrad::TensorRef t{};
+  t.data = data;
+  t.dtype = DTypeFromString(dtype);
+  t.ndim = ndim;
+  int64_t stride = 1;
+  for (int k = ndim - 1; k >= 0 && k < lossgrad::kMaxRank; --k) {
+    t.shape[k] = shape[k];
+    t.strides[k] = stride;
+    stride *= shape[k];
+  }
+  return t;
+}
+
+int InitOp(int32_t op, AotExtra* extra) {
+  std::string error;
+  const int32_t reduction = ReadReduction(extra, op, &error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "lossgrad-ops: %s\n", error.c_str());
+    return 1;
+  }
+  auto* data = new OpData();
+  data->reduction = reduction;
+  extra->SetKernelData(data);  // MindSpore deletes it through the virtual destructor
+  return 0;
+}
+
+int RunOp(int32_t op, int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes, void* extra) {
+  const int arity = lossgrad::gen::kOpArity[op];
+  if (nparam != arity + 1) {
+    std::fprintf(stderr, "lossgrad-ops: %s expects %d inputs and 1 output, got %d tensors\n",
+                 lossgrad::OpName(op), arity, nparam);
+    return 1;
+  }
+  int32_t reduction = lossgrad::gen::kDefaultReduction;
+  auto* ext = static_cast<AotExtra*>(extra);
+  if (ext != nullptr && ext->KernelData() != nullptr) {
+    reduction = static_cast<const OpData*>(ext->KernelData())->reduction;
+  }
+  lossgrad::TensorRef in[lossgrad::kMaxInputs];
+  for (int i = 0; i < arity; ++i) in[i] = Dense(params[i], ndims[i], shapes[i], dtypes[i]);
+  lossgrad::TensorRef out = Dense(params[arity], ndims[arity], shapes[arity], dtypes[arity]);
+  try {
+    if (lossgrad::Error e = lossgrad::Run(op, reduction, arity, in, &out, &lossgrad::DefaultPool())) {
+      std::fprintf(stderr, "lossgrad-ops: %s\n", e.message.c_str());
+      return 2;
+    }
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "lossgrad-ops: %s: %s\n", lossgrad::OpName(op), ex.what());
+    return 3;
+  }
+  return 0;
+}
+
+// Output shape for graph-mode shape inference, including unknown (-1) dims and
+// unknown rank (-2). Shapes that cannot broadcast were rejected in Python.
+std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra* extra) {
+  const int arity = lossgrad::gen::kOpArity[op];
+  std::string error;
+  const int32_t reduction = ReadReduction(extra, op, &error);
+  if (lossgrad::gen::kOpIsLoss[op] && reduction != lossgrad::kNone) return {};
+  int nd = 0;
+  for (int i = 0; i < arity; ++i) {
+    if (ndims[i] == 1 && shapes[i][0] == -2) return {-2};  // unknown rank stays unknown
+    nd = std::max(nd, ndims[i]);
+  }
+  std::vector<int64_t> out(static_cast<size_t>(nd), 1);
+  for (int k = 0; k < nd; ++k) {
+    int64_t dim = 1;
+    for (int i = 0; i < arity; ++i) {
+      const int kk = k - (nd - ndims[i]);
+      if (kk < 0) continue;
+      const int64_t d = shapes[i][kk];
+      if (d == 1) continue;
+      if (dim == 1 || dim == -1) dim = d;  // a known size beats unknown; unknown beats 1
+    }
+    out[static_cast<size_t>(k)] = dim;
+  }
+  return out;
+}
+
+}  // namespace
+
+#define LOSSGRAD_MS_ENTRIES(Name, OP)                                                                        \
+  LOSSGRAD_EXPORT int Name##Init(int*, int64_t**, const char**, AotExtra* extra) { return InitOp(OP, extra); } \
+  LOSSGRAD_EXPORT int Name(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes,    \
+                           void* /*stream*/, void* extra) {                                                 \
+    return RunOp(OP, nparam, params, ndims, shapes, dtypes, extra);                                         \
+  }                                                                                                         \
+  LOSSGRAD_EXPORT std::vector<int64_t> Name##InferShape(int* ndims, int64_t** shapes, AotExtra* extra) {    \
+    return InferOp(OP, ndims, shapes, extra);                                                               \
+  }
+
+LOSSGRAD_MS_ENTRIES(MseLossGrad, lossgrad::kMseLossGrad)
+LOSSGRAD_MS_ENTRIES(L1LossGrad, lossgrad::kL1LossGrad)
+LOSSGRAD_MS_ENTRIES(MseLoss, lossgrad::kMseLoss)
+LOSSGRAD_MS_ENTRIES(L1Loss, lossgrad::kL1Loss)
