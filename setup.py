@@ -63,9 +63,86 @@ def core_extension():
                             CORE_SOURCES + [f"{CSRC}/capi.cc", f"{CSRC}/ms_aot.cc"])
 
 
+ORT_MIN_API_VERSION = 17  # KernelContext_ParallelFor; onnxruntime >= 1.17
+
+
+def _ort_api_version(include_dir):
+    """ORT_API_VERSION of the onnxruntime_c_api.h in ``include_dir`` (None if absent)."""
+    import re
+
+    try:
+        with open(os.path.join(include_dir, "onnxruntime_c_api.h"), encoding="utf-8", errors="replace") as f:
+            match = re.search(r"^#define ORT_API_VERSION (\d+)", f.read(), re.M)
+    except OSError:
+        return None
+    return int(match.group(1)) if match else None
+
+
+def _ort_include_dir():
+    """Directory with onnxruntime's C API headers, or None (after printing why).
+
+    Looked up in order: ``$ORT_INCLUDE_DIR``; ``/usr/include/onnxruntime`` and
+    ``/usr/local/include/onnxruntime``; a cache under ``build/ort-headers`` (or
+    ``$LOSSGRAD_ORT_HEADERS_CACHE``), filled on first use by
+    ``tools/fetch_ort_headers.sh`` from Debian's libonnxruntime-dev package
+    (set ``LOSSGRAD_ORT_FETCH=0`` to forbid the download). The headers are
+    never copied into the source tree.
+    """
+    import subprocess
+
+    def usable(path):
+        version = _ort_api_version(path)
+        return version is not None and version >= ORT_MIN_API_VERSION
+
+    explicit = os.environ.get("ORT_INCLUDE_DIR")
+    if explicit:
+        if usable(explicit):
+            return explicit
+        print(f"lossgrad-ops: WARNING: ORT_INCLUDE_DIR={explicit} has no onnxruntime_c_api.h with "
+              f"ORT_API_VERSION >= {ORT_MIN_API_VERSION}")
+        return None
+    for path in ("/usr/include/onnxruntime", "/usr/local/include/onnxruntime"):
+        if usable(path):
+            return path
+    cache = os.environ.get("LOSSGRAD_ORT_HEADERS_CACHE") or os.path.join(HERE, "build", "ort-headers")
+    cached = os.path.join(cache, "include", "onnxruntime")
+    if usable(cached):
+        return cached
+    if os.environ.get("LOSSGRAD_ORT_FETCH", "1") == "0":
+        print("lossgrad-ops: WARNING: no onnxruntime headers found and LOSSGRAD_ORT_FETCH=0")
+        return None
+    script = os.path.join(HERE, "tools", "fetch_ort_headers.sh")
+    print(f"lossgrad-ops: fetching onnxruntime headers into {cache} ({os.path.relpath(script, HERE)})")
+    try:
+        subprocess.run(["sh", script, cache], check=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"lossgrad-ops: WARNING: fetching the onnxruntime headers failed: {exc}")
+        return None
+    return cached if usable(cached) else None
+
+
 def ort_extension():
-    """The onnxruntime custom-op library (issue: ONNX binding). None until it exists."""
-    return None
+    """The onnxruntime custom-op library ``onnx_ops._lossgrad_ort`` (optional).
+
+    Built from the shared kernel core and the onnxruntime face in
+    ``framework/csrc/ort``. Without onnxruntime's C API headers it is skipped
+    with a warning, and ``onnx_ops`` runs the ONNX function bodies instead.
+    """
+    include_dir = _ort_include_dir()
+    if include_dir is None:
+        print("lossgrad-ops: WARNING: the onnxruntime custom-op library (onnx_ops._lossgrad_ort) will not be "
+              "built; onnx_ops will run the ONNX function bodies. Set ORT_INCLUDE_DIR to a directory with "
+              "onnxruntime_c_api.h to build it.")
+        return None
+    print(f"lossgrad-ops: onnxruntime headers: {include_dir} (ORT_API_VERSION {_ort_api_version(include_dir)})")
+    return native_extension(
+        "onnx_ops._lossgrad_ort",
+        CORE_SOURCES + [f"{CSRC}/ort/lossgrad_ort.cc"],
+        include_dirs=[include_dir],
+        optional=True,
+        depends=[f"{CSRC}/lossgrad/{h}" for h in ("core.h", "convert.h", "half.h", "thread_pool.h")],
+        extra_compile_args=[f"-DLOSSGRAD_ORT_MIN_API_VERSION={ORT_MIN_API_VERSION}"],
+    )
 
 
 def ascend_sim_extension():
