@@ -1,0 +1,207 @@
+"""Export of MindSpore networks that use ``ms_ops`` to ONNX models with ``ai.lossgrad`` nodes.
+
+Route: MindSpore's own ONNX exporter, then a rewrite of its output.
+
+MindSpore writes a ``Custom`` primitive as a bare node in the default domain
+whose op type is the primitive's reg_info name, without attributes. ``ms_ops``
+registers its CPU primitives under
+``framework.definitions.custom_reg_name(op, reduction)`` (``"MseLossGrad_mean"``),
+so the name carries both the op and the reduction. :func:`rewrite_mindspore_model`
+turns every such node into an ``ai.lossgrad`` node with its ``reduction``
+attribute, casts inputs of mixed element types to the promoted type (ONNX has
+no implicit promotion; the MindSpore kernels promote), attaches the function
+bodies and opset imports (:func:`onnx_ops.add_functions`), runs strict shape
+inference and ``onnx.checker.check_model(full_check=True)``.
+
+Anything that cannot be exported raises :class:`ExportError` naming the
+primitives concerned: ``Custom`` primitives without reg_info (MindSpore's
+exporter fails on them; the network's MINDIR tells which they are) and op types
+left in the default domain that are not standard ONNX ops.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Dict, List, Optional
+
+import onnx
+from onnx import ModelProto, helper
+
+from framework.definitions import DOMAIN, OPS, parse_custom_reg_name, promote_dtypes
+
+from .functions import _node_label, _opset_version, _value_types, _walk, add_functions
+from .schemas import ONNX_DTYPES, elem_type_name
+
+__all__ = ["ExportError", "export", "rewrite_mindspore_model"]
+
+
+class ExportError(RuntimeError):
+    """A network (or a MindSpore ONNX model) cannot be exported as an ai.lossgrad ONNX model."""
+
+
+def _is_standard(op_type: str, opset: int) -> bool:
+    try:
+        onnx.defs.get_schema(op_type, opset, "")
+    except onnx.defs.SchemaError:
+        return False
+    return True
+
+
+def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelProto:
+    """Turn the output of MindSpore's ONNX exporter into a valid ``ai.lossgrad`` model.
+
+    Every default-domain node whose op type is a ``custom_reg_name``
+    (``"<Op>_<reduction>"``) becomes an ``ai.lossgrad`` ``<Op>`` node with the
+    ``reduction`` attribute. Inputs of mixed element types get ``Cast`` nodes to
+    the promoted type. Then :func:`onnx_ops.add_functions`, strict shape
+    inference and (``check``) ``onnx.checker.check_model(full_check=True)``.
+    Returns a new model; raises :class:`ExportError` for default-domain op types
+    that are neither standard ONNX ops nor lossgrad registrations.
+    """
+    m = ModelProto()
+    m.CopyFrom(model)
+    opset = _opset_version(m, "")
+    if opset is None:
+        raise ExportError("the model imports no default-domain opset; is it a MindSpore ONNX export?")
+    unknown: List[str] = []
+    rewritten = []
+    for _, node in _walk(m.graph):
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        parsed = parse_custom_reg_name(node.op_type)
+        if parsed is not None:
+            op, reduction = parsed
+            node.op_type = op
+            node.domain = DOMAIN
+            keep = [a for a in node.attribute if a.name != "reduction"]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+            node.attribute.append(helper.make_attribute("reduction", reduction))
+            rewritten.append(node)
+        elif not _is_standard(node.op_type, opset):
+            unknown.append(f"{node.op_type!r} (node {node.name or list(node.output)})")
+    if unknown:
+        raise ExportError(
+            "cannot export: these primitives are neither standard ONNX ops (opset "
+            f"{opset}) nor lossgrad ops registered by ms_ops: {', '.join(unknown)}. Custom ops must be the "
+            f"ms_ops ones (reg_info named {', '.join(OPS)} + '_<reduction>').")
+    if rewritten:
+        _promote_mixed_inputs(m)
+    m = add_functions(m, inplace=True)
+    try:
+        m = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+        if check:
+            onnx.checker.check_model(m, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError, TypeError) as exc:
+        raise ExportError(f"the rewritten model does not validate: {exc}") from exc
+    return m
+
+
+def _promote_mixed_inputs(m: ModelProto) -> None:
+    """Insert Casts so every ai.lossgrad node has inputs of one (the promoted) type."""
+    types: Dict[str, int] = {}
+    _value_types(m.graph, types)
+    _value_types(onnx.shape_inference.infer_shapes(m).graph, types)
+    counter = 0
+    for graph, node in list(_walk(m.graph)):
+        if node.domain != DOMAIN:
+            continue
+        elems = [types.get(name) for name in node.input]
+        if any(e is None for e in elems) or len(set(elems)) == 1:
+            continue  # unknown types are reported by add_functions
+        names = [elem_type_name(e) for e in elems]
+        if not all(n in ONNX_DTYPES for n in names):
+            continue  # unsupported types: the shared TypeError comes from add_functions
+        target = ONNX_DTYPES[promote_dtypes(names)]
+        position = next(k for k, n in enumerate(graph.node) if list(n.output) == list(node.output))
+        for i, (name, elem) in enumerate(zip(list(node.input), elems)):
+            if elem == target:
+                continue
+            counter += 1
+            cast_out = f"{name}__lossgrad_cast{counter}"
+            cast = helper.make_node("Cast", [name], [cast_out], name=f"lossgrad_promote_{counter}", to=target)
+            graph.node.insert(position, cast)
+            position += 1
+            node.input[i] = cast_out
+
+
+def _mindir_custom_primitives(net: Any, inputs: tuple) -> List[Dict[str, str]]:
+    """Custom primitives of ``net`` as seen in its MINDIR (name, func, reg_op_name)."""
+    import mindspore as ms
+    from mindspore.train import mind_ir_pb2
+
+    with tempfile.TemporaryDirectory(prefix="lossgrad_mindir_") as tmp:
+        base = os.path.join(tmp, "net")
+        ms.export(net, *inputs, file_name=base, file_format="MINDIR")
+        proto = mind_ir_pb2.ModelProto()
+        with open(base + ".mindir", "rb") as f:
+            proto.ParseFromString(f.read())
+    found = []
+    for prim in proto.primitives:
+        if prim.op_type != "Custom":
+            continue
+        attrs = {a.name: a.s.decode("utf-8", "replace") for a in prim.attribute if a.s}
+        found.append({"instance": prim.instance_name or prim.name, "func": attrs.get("func_name", "?"),
+                      "func_type": attrs.get("func_type", "?"), "reg_op_name": attrs.get("reg_op_name", "")})
+    return found
+
+
+def _mindspore_onnx_export(net: Any, inputs: tuple, path: str, **kwargs: Any) -> None:
+    import mindspore as ms
+
+    exporter = getattr(getattr(ms, "onnx", None), "export", None)
+    if exporter is not None:
+        exporter(net, *inputs, file_name=path, **kwargs)
+    else:  # older MindSpore
+        if kwargs:
+            raise TypeError(f"this MindSpore's exporter takes no {', '.join(kwargs)}")
+        ms.export(net, *inputs, file_name=path, file_format="ONNX")
+
+
+def export(net: Any, *inputs: Any, file_name: Optional[str] = None, check: bool = True,
+           **mindspore_kwargs: Any) -> ModelProto:
+    """Export a MindSpore network that uses ``ms_ops`` ops to an ONNX model.
+
+    ``inputs`` are example inputs (as for ``mindspore.export``). The result has
+    ``ai.lossgrad`` nodes with their ``reduction`` attribute, the function bodies
+    and opset imports, inferred shapes, and passes
+    ``onnx.checker.check_model(full_check=True)`` (unless ``check=False``). It is
+    written to ``file_name`` (``.onnx`` appended when missing) if given, and
+    returned. Extra keyword arguments go to ``mindspore.onnx.export``
+    (``input_names``, ``output_names``, ``dynamic_axes``...).
+
+    Raises :class:`ExportError` naming the primitives that cannot be exported.
+    Only forward (inference) graphs export: MindSpore's exporter does not
+    export backward graphs.
+    """
+    with tempfile.TemporaryDirectory(prefix="lossgrad_onnx_") as tmp:
+        path = os.path.join(tmp, "net.onnx")
+        try:
+            _mindspore_onnx_export(net, inputs, path, **mindspore_kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ExportError(f"MindSpore's ONNX exporter rejected the call: {exc}") from exc
+        except RuntimeError as exc:
+            raise _explain_failure(net, inputs, exc) from exc
+        model = onnx.load(path)  # loads external data (models > 2 GB) from tmp too
+    result = rewrite_mindspore_model(model, check=check)
+    if file_name is not None:
+        if not file_name.endswith(".onnx"):
+            file_name += ".onnx"
+        onnx.save(result, file_name)
+    return result
+
+
+def _explain_failure(net: Any, inputs: tuple, exc: Exception) -> ExportError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    try:
+        customs = _mindir_custom_primitives(net, inputs)
+    except Exception as inner:  # noqa: BLE001 - the diagnosis is best effort
+        return ExportError(f"MindSpore's ONNX exporter failed ({first}); the network could not be inspected "
+                           f"either ({inner})")
+    bad = [c for c in customs if not c["reg_op_name"]]
+    if bad:
+        names = "; ".join(f"Custom {c['instance']!r} (func_type {c['func_type']}, func {c['func']})" for c in bad)
+        return ExportError(
+            f"cannot export: MindSpore's ONNX exporter cannot write Custom primitives without reg_info: {names}. "
+            f"Use the ms_ops ops, which carry reg_info ({first})")
+    return ExportError(f"MindSpore's ONNX exporter failed: {first}")

@@ -1,0 +1,214 @@
+"""ONNX schemas of the ``ai.lossgrad`` ops, derived from :mod:`framework.definitions`.
+
+One schema per op of ``framework.definitions.OPS``: the op's input names in its
+order, one output, a single type parameter ``T`` (float16, bfloat16, float,
+double) shared by all inputs and the output, the string attribute
+``reduction`` with its default, and a type-and-shape inference function that
+validates the node with :meth:`framework.definitions.OpDef.plan` (so the
+shared error messages apply) and infers the broadcast shape, keeping symbolic
+dimensions, or rank 0 for a reduced loss.
+
+ONNX has no implicit type promotion, so a node takes one element type; inputs
+of mixed types are cast to the promoted type by whoever builds the graph
+(:func:`onnx_ops.export` does it for MindSpore networks).
+
+Registration is per Python process (``onnx.defs.register_schema``) and
+idempotent; importing :mod:`onnx_ops` registers the schemas.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Dict, List, Optional, Sequence, Union
+
+import onnx
+import onnx.defs
+from onnx import AttributeProto, TensorProto, TypeProto, helper
+
+from framework.arrays import np_dtype
+from framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, OPS, OPSET_VERSION, REDUCTIONS, OpDef,
+                                   check_dtype, check_rank, normalize_reduction)
+
+__all__ = ["ONNX_DTYPES", "DTYPE_NAMES", "TYPE_PARAM", "register_schemas", "make_schema", "get_schema",
+           "elem_type_name", "reduction_of", "attribute_type_message"]
+
+#: canonical dtype name -> ONNX ``TensorProto`` element type
+ONNX_DTYPES: Dict[str, int] = {name: int(helper.np_dtype_to_tensor_dtype(np_dtype(name))) for name in DTYPES}
+#: ONNX element type -> canonical dtype name
+DTYPE_NAMES: Dict[int, str] = {v: k for k, v in ONNX_DTYPES.items()}
+#: the type parameter shared by all inputs and the output
+TYPE_PARAM = "T"
+_TYPE_STRINGS = [f"tensor({TensorProto.DataType.Name(ONNX_DTYPES[n]).lower()})" for n in DTYPES]
+
+_lock = threading.Lock()
+
+
+def elem_type_name(elem_type: int) -> str:
+    """Canonical dtype name of an ONNX element type (ONNX's own lower-case name if unsupported)."""
+    if elem_type in DTYPE_NAMES:
+        return DTYPE_NAMES[elem_type]
+    try:
+        return TensorProto.DataType.Name(elem_type).lower()
+    except ValueError:
+        return f"element type {elem_type}"
+
+
+def attribute_type_message(op: str, attr: AttributeProto) -> str:
+    """Message for a ``reduction`` attribute that is not a STRING (same text as the native library)."""
+    names = ", ".join(repr(r) for r in REDUCTIONS)
+    kind = AttributeProto.AttributeType.Name(attr.type)
+    article = "an" if kind[0] in "AEIOU" else "a"
+    return f"{op}: the reduction attribute must be a STRING (one of {names}); got {article} {kind} attribute"
+
+
+def reduction_of(node: onnx.NodeProto) -> str:
+    """The canonical reduction of an ``ai.lossgrad`` node (the default when absent).
+
+    Raises ``ValueError`` (the shared message) for a value that is not a
+    reduction name, or for an attribute that is not a string.
+    """
+    for attr in node.attribute:
+        if attr.name == "reduction":
+            return _reduction_from_attribute(node.op_type, attr)
+    return DEFAULT_REDUCTION
+
+
+def _reduction_from_attribute(op: str, attr: Optional[AttributeProto]) -> str:
+    if attr is None:
+        return DEFAULT_REDUCTION
+    if attr.type != AttributeProto.STRING:
+        raise ValueError(attribute_type_message(op, attr))
+    try:
+        value = attr.s.decode("utf-8")
+    except UnicodeDecodeError:
+        value = attr.s  # named as bytes in the message
+    # Only the names are valid in ONNX (a string attribute); anything else
+    # raises the shared ValueError naming the value and the allowed ones.
+    return normalize_reduction(value, op)
+
+
+# -- type and shape inference --------------------------------------------------
+
+_Dim = Union[int, str, None]  # known size, symbolic name, or unknown
+
+
+def _dims(tp: TypeProto) -> Optional[List[_Dim]]:
+    """Dimensions of a tensor type (None when the rank is unknown)."""
+    if not tp.tensor_type.HasField("shape"):
+        return None
+    out: List[_Dim] = []
+    for d in tp.tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            out.append(int(d.dim_value))
+        elif d.HasField("dim_param") and d.dim_param:
+            out.append(d.dim_param)
+        else:
+            out.append(None)
+    return out
+
+
+def _broadcast_dims(shapes: Sequence[Sequence[_Dim]]) -> List[_Dim]:
+    """NumPy broadcast of already-validated shapes, keeping symbolic names where sound."""
+    rank = max((len(s) for s in shapes), default=0)
+    out: List[_Dim] = []
+    for axis in range(rank):
+        entries = [s[axis - (rank - len(s))] for s in shapes if axis - (rank - len(s)) >= 0]
+        known = {d for d in entries if isinstance(d, int) and d != 1}
+        unknown = [d for d in entries if not isinstance(d, int)]
+        if known:
+            out.append(known.pop())  # plan() made sure there is at most one
+        elif not unknown:
+            out.append(1)
+        elif all(isinstance(d, str) for d in unknown) and len(set(unknown)) == 1:
+            out.append(unknown[0])  # N broadcast with 1 (or N) is N
+        else:
+            out.append(None)
+    return out
+
+
+def _infer(op: OpDef, ctx) -> None:
+    """Type-and-shape inference of one node (raises the shared errors for invalid nodes)."""
+    reduction = _reduction_from_attribute(op.name, ctx.get_attribute("reduction"))
+    n = ctx.get_num_inputs()
+    present = sum(bool(ctx.has_input(i)) for i in range(n))
+    if present != len(op.inputs):
+        # Only reachable without the checker (which reports arity first): the
+        # shared TypeError of plan().
+        op.plan([()] * present, ["float32"] * present, reduction)
+    types = [ctx.get_input_type(i) for i in range(n)]
+    if any(t is None for t in types):
+        return  # input types not known yet
+    for t, name in zip(types, op.inputs):
+        if not t.HasField("tensor_type"):
+            raise TypeError(f"{op.name}: {name} must be a tensor")
+    elem_types = [t.tensor_type.elem_type for t in types]
+    if any(e == TensorProto.UNDEFINED for e in elem_types):
+        return  # nothing sound to say yet
+    dtypes = [elem_type_name(e) for e in elem_types]
+    for dt, name in zip(dtypes, op.inputs):
+        check_dtype(dt, name, op.name)
+    shapes = [_dims(t) for t in types]
+    for s, name in zip(shapes, op.inputs):
+        if s is not None:
+            check_rank(s, name, op.name)
+    out_dims: Optional[List[_Dim]] = None
+    if all(s is not None for s in shapes):
+        numeric = [[d if isinstance(d, int) else -1 for d in s] for s in shapes]
+        plan = op.plan(numeric, dtypes, reduction)  # raises for shapes that cannot broadcast
+        out_dims = _broadcast_dims(shapes)
+        out_elem = ONNX_DTYPES[plan.dtype]
+    else:
+        out_elem = elem_types[0]
+    if op.is_loss and reduction != "none":
+        out_dims = []
+    out = TypeProto()
+    out.tensor_type.elem_type = out_elem
+    if out_dims is not None:
+        shape = out.tensor_type.shape  # present even for rank 0
+        shape.SetInParent()
+        for d in out_dims:
+            dim = shape.dim.add()
+            if isinstance(d, int) and d >= 0:
+                dim.dim_value = d
+            elif isinstance(d, str):
+                dim.dim_param = d
+    ctx.set_output_type(0, out)
+
+
+# -- schemas ---------------------------------------------------------------------
+
+def _doc(op: OpDef) -> str:
+    return (f"{op.doc}\n\nInputs ({', '.join(op.inputs)}) broadcast together (NumPy rules, rank <= 8); "
+            f"N is the element count of the broadcast shape. Attribute 'reduction': one of "
+            f"{', '.join(repr(r) for r in REDUCTIONS)} (default {DEFAULT_REDUCTION!r}). Float16 and bfloat16 "
+            f"are computed in float32 and rounded once.")
+
+
+def make_schema(op: Union[str, OpDef]) -> onnx.defs.OpSchema:
+    """A fresh (unregistered) ``OpSchema`` for ``op`` with its inference function."""
+    op = OPS[op] if isinstance(op, str) else op
+    S = onnx.defs.OpSchema
+    schema = S(
+        op.name, DOMAIN, OPSET_VERSION, _doc(op),
+        inputs=[S.FormalParameter(name, TYPE_PARAM, f"input {i} of {op.name}") for i, name in enumerate(op.inputs)],
+        outputs=[S.FormalParameter(op.output, TYPE_PARAM, "the result")],
+        type_constraints=[(TYPE_PARAM, list(_TYPE_STRINGS), "the supported floating types")],
+        attributes=[S.Attribute("reduction", helper.make_attribute("reduction", DEFAULT_REDUCTION),
+                                "'none', 'mean' or 'sum'")],
+    )
+    schema.set_type_and_shape_inference_function(lambda ctx, _op=op: _infer(_op, ctx))
+    return schema
+
+
+def register_schemas() -> List[onnx.defs.OpSchema]:
+    """Register the four schemas with ``onnx.defs`` (idempotent, thread-safe); return them."""
+    with _lock:
+        for op in OPS.values():
+            if not onnx.defs.has(op.name, OPSET_VERSION, DOMAIN):
+                onnx.defs.register_schema(make_schema(op))
+        return [onnx.defs.get_schema(op.name, OPSET_VERSION, DOMAIN) for op in OPS.values()]
+
+
+def get_schema(op: str) -> onnx.defs.OpSchema:
+    """The registered schema of ``op`` (registering the schemas if needed)."""
+    register_schemas()
+    return onnx.defs.get_schema(op, OPSET_VERSION, DOMAIN)
