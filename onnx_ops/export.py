@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 import onnx
 from onnx import ModelProto, helper
 
-from framework.definitions import DOMAIN, OPS, parse_custom_reg_name, promote_dtypes
+from framework.definitions import DOMAIN, OPS, OPSET_VERSION, parse_custom_reg_name, promote_dtypes
 
 from .functions import _node_label, _opset_version, _value_types, _walk, add_functions
 from .schemas import ONNX_DTYPES, elem_type_name
@@ -86,6 +86,14 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
             f"{opset}) nor lossgrad ops registered by ms_ops: {', '.join(unknown)}. Custom ops must be the "
             f"ms_ops ones (reg_info named {', '.join(OPS)} + '_<reduction>').")
     if rewritten:
+        # MindSpore declares the outputs of Custom ops with the example shapes even
+        # when dynamic_axes made the inputs dynamic: let shape inference redo them.
+        produced = {name for node in rewritten for name in node.output}
+        for vi in list(m.graph.output) + list(m.graph.value_info):
+            if vi.name in produced and vi.type.HasField("tensor_type"):
+                vi.type.tensor_type.ClearField("shape")
+        if _opset_version(m, DOMAIN) is None:
+            m.opset_import.append(helper.make_opsetid(DOMAIN, OPSET_VERSION))
         _promote_mixed_inputs(m)
     m = add_functions(m, inplace=True)
     try:

@@ -1,0 +1,203 @@
+"""Export to ONNX: the rewrite of MindSpore's ONNX output, and real MindSpore networks using ms_ops."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as TP
+from onnx import helper, numpy_helper
+
+import onnx_ops
+from framework import reference as ref
+from framework.definitions import DOMAIN, custom_reg_name
+from tests.helpers import assert_close
+
+PATHS = ["functions", "reference"] + (["native"] if onnx_ops.native_available() else [])
+
+
+def run(model, feeds, path):
+    if path == "reference":
+        return onnx_ops.reference_evaluator(model).run(None, feeds)
+    return onnx_ops.inference_session(model, native=path == "native").run(None, feeds)
+
+
+# -- the rewrite, on models built to look like MindSpore's exporter output -------------------
+
+def mindspore_like_model(loss_type=TP.FLOAT):
+    """Gemm + two Custom nodes as MindSpore writes them: bare default-domain nodes named by reg_info."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((3, 4)).astype(np.float32), "fc.weight")
+    b = numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "fc.bias")
+    nodes = [
+        helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["1"], transB=1),
+        helper.make_node(custom_reg_name("MseLoss", "mean"), ["1", "y"], ["2-Default/loss-MSELoss/Custom-op0"],
+                         name="Custom_1"),
+        helper.make_node(custom_reg_name("L1LossGrad", 2), ["g", "1", "y"], ["3-Default/Custom-op1"],
+                         name="Custom_2"),
+    ]
+    graph = helper.make_graph(
+        nodes, "Default",
+        [helper.make_tensor_value_info("x", TP.FLOAT, [2, 4]), helper.make_tensor_value_info("y", loss_type, [2, 3]),
+         helper.make_tensor_value_info("g", TP.FLOAT, [])],
+        [helper.make_tensor_value_info("2-Default/loss-MSELoss/Custom-op0", TP.FLOAT, []),
+         helper.make_tensor_value_info("3-Default/Custom-op1", TP.FLOAT, [2, 3])],
+        initializer=[w, b])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=6,
+                             producer_name="MindSpore")
+
+
+def feeds_and_expected(model, y_dtype=np.float32):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    y = rng.standard_normal((2, 3)).astype(y_dtype)
+    g = np.array(0.5, np.float32)
+    inits = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in model.graph.initializer}
+    h = x.astype(np.float64) @ inits["fc.weight"].T + inits["fc.bias"]
+    h32 = h.astype(np.float32).astype(np.float64)  # Gemm runs in float32
+    yy = y.astype(np.float64)
+    expected = [ref.mse_loss(h32, yy, "mean"), ref.l1_loss_grad(np.float64(g), h32, yy, "sum")]
+    return {"x": x, "y": y, "g": g}, expected
+
+
+def test_rewrite_makes_lossgrad_nodes_with_their_reduction():
+    original = mindspore_like_model()
+    model = onnx_ops.rewrite_mindspore_model(original)
+    assert original.graph.node[1].domain == "", "the input model must not change"
+    lossgrad = [n for n in model.graph.node if n.domain == DOMAIN]
+    assert [(n.op_type, helper.get_attribute_value(n.attribute[0])) for n in lossgrad] == [
+        ("MseLoss", b"mean"), ("L1LossGrad", b"sum")]
+    assert [n.overload for n in lossgrad] == ["mean_float32", "sum_float32"]
+    assert onnx_ops.functions_for(model) == {("MseLoss", "mean_float32"), ("L1LossGrad", "sum_float32")}
+    assert {(o.domain, o.version) for o in model.opset_import} == {("", 11), (DOMAIN, 1)}
+    onnx.checker.check_model(model, full_check=True)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_rewritten_model_runs_and_matches_the_reference(path):
+    model = onnx_ops.rewrite_mindspore_model(mindspore_like_model())
+    feeds, expected = feeds_and_expected(model)
+    outputs = run(model, feeds, path)
+    assert_close(outputs[0], expected[0], np.float32, reduction_terms=64)
+    assert_close(outputs[1], expected[1], np.float32, eps_factor=64)  # Gemm's float32 rounding feeds in
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_mixed_input_types_get_casts_to_the_promoted_type(path):
+    model = onnx_ops.rewrite_mindspore_model(mindspore_like_model(loss_type=TP.FLOAT16))
+    casts = [n for n in model.graph.node if n.op_type == "Cast"]
+    assert casts and all(helper.get_attribute_value(n.attribute[0]) == TP.FLOAT for n in casts)
+    assert all(n.overload.endswith("_float32") for n in model.graph.node if n.domain == DOMAIN)
+    feeds, expected = feeds_and_expected(model, y_dtype=np.float16)
+    outputs = run(model, feeds, path)
+    assert_close(outputs[0], expected[0], np.float32, reduction_terms=64)
+
+
+@pytest.mark.parametrize("name", ["MyCustomOp", "MseLoss_max", "mseloss_mean"])
+def test_unknown_custom_op_types_are_named_in_the_error(name):
+    model = mindspore_like_model()
+    model.graph.node[1].op_type = name
+    with pytest.raises(onnx_ops.ExportError, match=f"'{name}'"):
+        onnx_ops.rewrite_mindspore_model(model)
+
+
+# -- real MindSpore networks ------------------------------------------------------------------
+
+ms = pytest.importorskip("mindspore")
+ms_ops = pytest.importorskip("ms_ops")
+if not hasattr(ms_ops, "mse_loss"):
+    pytest.skip("ms_ops has no functional API yet", allow_module_level=True)
+from mindspore import nn, ops  # noqa: E402
+
+
+class DenseMse(nn.Cell):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.fc = nn.Dense(4, 3)
+        self.loss = ms_ops.MSELoss(reduction=reduction)
+
+    def construct(self, x, y):
+        return self.loss(self.fc(x), y)
+
+
+class GradOps(nn.Cell):
+    """The grad ops in a forward graph, inputs of mixed dtypes."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(4, 3)
+
+    def construct(self, x, y, d):
+        h = self.fc(x)
+        return (ms_ops.mse_loss_grad(h, y, d, reduction="sum"), ms_ops.l1_loss_grad(d, h, y, reduction="none"),
+                ms_ops.l1_loss(h, y, reduction="mean"))
+
+
+def tensors(*arrays):
+    return [ms.Tensor(a) for a in arrays]
+
+
+def compare_with_mindspore(net, arrays, model, path, **tolerance):
+    expected = net(*tensors(*arrays))
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    names = [i.name for i in model.graph.input if i.name not in {x.name for x in model.graph.initializer}]
+    outputs = run(model, dict(zip(names, arrays)), path)
+    assert len(outputs) == len(expected)
+    for out, exp in zip(outputs, expected):
+        exp = exp.asnumpy()
+        assert out.dtype == exp.dtype and out.shape == exp.shape
+        np.testing.assert_allclose(out, exp, **tolerance)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_exported_network_matches_mindspore(path, reduction):
+    rng = np.random.default_rng(2)
+    net = DenseMse(reduction)
+    arrays = [rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)]
+    model = onnx_ops.export(net, *tensors(*arrays))
+    (node,) = [n for n in model.graph.node if n.domain == DOMAIN]
+    assert node.op_type == "MseLoss" and helper.get_attribute_value(node.attribute[0]) == reduction.encode()
+    onnx.checker.check_model(model, full_check=True)
+    compare_with_mindspore(net, arrays, model, path, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_exported_grad_ops_with_mixed_dtypes_match_mindspore(path):
+    rng = np.random.default_rng(3)
+    net = GradOps()
+    arrays = [rng.standard_normal((2, 4)).astype(np.float32), rng.standard_normal((3,)).astype(np.float16),
+              np.array(0.5, np.float16)]
+    model = onnx_ops.export(net, *tensors(*arrays))
+    assert sorted(n.op_type for n in model.graph.node if n.domain == DOMAIN) == ["L1Loss", "L1LossGrad",
+                                                                                "MseLossGrad"]
+    compare_with_mindspore(net, arrays, model, path, rtol=1e-5, atol=1e-6)
+
+
+def test_export_with_dynamic_axes_and_file(tmp_path):
+    net = DenseMse("none")
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)]
+    model = onnx_ops.export(net, *tensors(*arrays), file_name=str(tmp_path / "net"), input_names=["x", "y"],
+                            dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    saved = onnx.load(str(tmp_path / "net.onnx"))
+    assert saved.SerializeToString() == model.SerializeToString()
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and dims[1].dim_value == 3
+    for batch in (1, 7):
+        other = [rng.standard_normal((batch, 4)).astype(np.float32), rng.standard_normal((batch, 3)).astype(np.float32)]
+        compare_with_mindspore(net, other, model, PATHS[-1], rtol=1e-5, atol=1e-6)
+
+
+def test_custom_op_without_reg_info_is_named_in_the_error():
+    class WithPyfunc(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.twice = ops.Custom(lambda a: a * 2, out_shape=lambda a: a, out_dtype=lambda a: a,
+                                    func_type="pyfunc")
+
+        def construct(self, x, y):
+            return ms_ops.mse_loss(self.twice(x), y)
+
+    x = ms.Tensor(np.ones((2, 3), np.float32))
+    with pytest.raises(onnx_ops.ExportError, match=r"without reg_info: Custom 'twice' \(func_type pyfunc"):
+        onnx_ops.export(WithPyfunc(), x, x)
