@@ -145,9 +145,23 @@ def ort_extension():
     )
 
 
+ASCEND = "framework/ascend"
+
+
 def ascend_sim_extension():
-    """The Ascend C kernel + tiling compiled for the CPU (issue: Ascend side). None until it exists."""
-    return None
+    """The Ascend C kernel + tiling compiled for the CPU (issue: Ascend side).
+
+    ``framework/_lossgrad_ascend_sim*.so``: the op package's CANN-free tiling
+    planner (op_host/lossgrad_tiling_plan.h), the real kernel sources
+    (op_kernel/*.cpp) compiled against the host stand-in of the Ascend C API
+    (sim/include/kernel_operator.h) and run on simulated AI cores, and the ONNX
+    plugin's attribute parser, behind a C API for ctypes (tests/test_ascend_*.py).
+    """
+    return native_extension(
+        "framework._lossgrad_ascend_sim",
+        [f"{ASCEND}/sim/sim_capi.cc", f"{ASCEND}/sim/sim_kernels.cc"],
+        include_dirs=[f"{ASCEND}/sim/include"],
+    )
 
 
 class BuildNative(build_ext):

@@ -1,0 +1,81 @@
+// The op table of the lossgrad Ascend op package: op types, input names and
+// order, output, attribute and its default, reduction names, scale numerators,
+// supported dtypes, error-message templates, vendor and ONNX names.
+//
+// Plain C++17 with no CANN dependency. It is the Ascend-side copy of
+// framework/definitions.py: op_host (OpDef, InferShape, tiling), the ONNX parser
+// plugin and the CPU simulation library all read their names from here, and the
+// simulation library static_asserts every entry against the generated C++ view
+// of framework/definitions.py (framework/csrc/lossgrad/generated_defs.h), while
+// tests/test_ascend_defs.py checks the compiled values against the Python module.
+// So the Python and NPU sides cannot drift apart silently.
+#ifndef LOSSGRAD_ASCEND_DEFS_H_
+#define LOSSGRAD_ASCEND_DEFS_H_
+
+#include <cstdint>
+
+namespace lossgrad {
+namespace ascend {
+
+//! Ops of the package, in the order of framework.definitions.OPS (native ids 0, 1).
+enum OpId : int { kMseLossGrad = 0, kL1LossGrad = 1, kNumOps = 2 };
+
+//! CANN op types (also the ONNX op types of the ai.lossgrad domain).
+constexpr const char* kOpTypes[kNumOps] = {"MseLossGrad", "L1LossGrad"};
+//! Kernel entry names: CANN derives them from the op type (snake case).
+constexpr const char* kKernelNames[kNumOps] = {"mse_loss_grad", "l1_loss_grad"};
+
+constexpr int kNumInputs = 3;
+//! Input names in the CANN order of SPEC.md (the incoming gradient of L1LossGrad comes first).
+constexpr const char* kInputNames[kNumOps][kNumInputs] = {
+    {"predict", "label", "dout"},
+    {"grads", "predict", "label"},
+};
+constexpr const char* kOutputName = "y";
+
+//! Roles of the inputs in y = m * f(a - b) * s: the operands a, b of the
+//! difference and the multiplier m (dout / grads), as input indices.
+constexpr int kDiffLhs[kNumOps] = {0, 1};
+constexpr int kDiffRhs[kNumOps] = {1, 2};
+constexpr int kMultiplier[kNumOps] = {2, 0};
+
+//! s = numerator / N for "mean", numerator for "none" and "sum".
+constexpr double kScaleNumerator[kNumOps] = {2.0, 1.0};
+
+constexpr const char* kAttrName = "reduction";
+constexpr int kNumReductions = 3;
+//! Reduction names; the position is the aclnn integer (0 none, 1 mean, 2 sum).
+constexpr const char* kReductionNames[kNumReductions] = {"none", "mean", "sum"};
+constexpr int kReductionMean = 1;
+constexpr const char* kDefaultReduction = "mean";
+
+//! dtypes of the Ascend kernel; the index equals the position in
+//! framework.definitions.DTYPES (float64 is not supported on the NPU).
+enum DType : int { kFloat16 = 0, kBFloat16 = 1, kFloat32 = 2, kNumDTypes = 3 };
+constexpr const char* kDTypeNames[kNumDTypes] = {"float16", "bfloat16", "float32"};
+constexpr uint64_t kDTypeSize[kNumDTypes] = {2, 2, 4};
+
+constexpr int kMaxRank = 8;
+
+//! Error-message templates ("{field}" placeholders, as str.format in Python).
+//! The first three are framework.definitions.MESSAGES verbatim (checked by tests).
+constexpr const char* kMsgBadReduction =
+    "{op}: reduction must be one of 'none', 'mean', 'sum' (or the aclnn integers 0, 1, 2); got {value}";
+constexpr const char* kMsgBadRank = "{op}: {arg} has rank {rank}; at most 8 dimensions are supported";
+constexpr const char* kMsgNotBroadcastable = "{op}: shapes are not broadcastable: {shapes}";
+//! Ascend-only messages (the NPU kernel has no float64 and no mixed dtypes).
+constexpr const char* kMsgBadAscendDtype =
+    "{op}: {arg} has dtype {dtype}; the Ascend kernel supports float16, bfloat16, float32";
+constexpr const char* kMsgMixedDtypes =
+    "{op}: the Ascend kernel needs one dtype for all inputs; got {dtypes} (cast to the promoted dtype first)";
+
+//! Vendor name of the op package: it installs into <opp>/vendors/lossgrad.
+constexpr const char* kVendorName = "lossgrad";
+//! ONNX custom domain and opset of the nodes the ATC parser plugin maps.
+constexpr const char* kOnnxDomain = "ai.lossgrad";
+constexpr int kOnnxOpset = 1;
+
+}  // namespace ascend
+}  // namespace lossgrad
+
+#endif  // LOSSGRAD_ASCEND_DEFS_H_

@@ -1,0 +1,391 @@
+// Host-side planning of one MseLossGrad / L1LossGrad launch, in plain C++17
+// with no CANN dependency: validation (reduction, dtype, ranks, broadcasting),
+// the broadcast shape, input modes and coalesced strides, the balanced split
+// over the AI cores, the unified-buffer tile size, the workspace layout and the
+// scale factor. op_host/lossgrad_ops.cpp's TilingFunc and InferShape are thin
+// CANN adapters around these functions; the CPU simulation library links the
+// very same code, so what the tests check is what the NPU build runs.
+//
+// Rules that make the kernel fast and safe on the NPU, and that the CPU tests
+// verify for every dtype and sizes from 0 to beyond 2^32 elements:
+//   * all 64-bit: the element count N, offsets, per-core counts;
+//   * every core starts on a 32-byte boundary and gets ceil or floor of
+//     ceil(N / alignElems) / cores blocks (see LossGradCoreSlice);
+//   * the tile length is derived from the unified-buffer size and the dtype:
+//     double-buffered queues for every non-scalar input and the output, fp32
+//     work buffers for half types, the compare mask and the 8 KB that Select
+//     needs (L1LossGrad), all within the UB; a multiple of 256 elements so that
+//     every buffer and every compare count are 256-byte aligned;
+//   * the scale is computed in double from the 64-bit N and rounded once.
+#ifndef LOSSGRAD_TILING_PLAN_H_
+#define LOSSGRAD_TILING_PLAN_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "lossgrad_defs.h"
+#include "../op_kernel/lossgrad_tiling_data.h"
+
+namespace lossgrad {
+namespace ascend {
+
+//! A shape; dims of -1 mean "unknown" (dynamic shapes in InferShape only).
+struct Shape {
+  int rank = 0;
+  int64_t dims[kMaxRank] = {0, 0, 0, 0, 0, 0, 0, 0};
+};
+
+//! What the tiling needs to know about the target core type.
+struct Platform {
+  uint64_t coreNum = 1;   //!< vector (AIV) cores available for the launch
+  uint64_t ubBytes = 0;   //!< unified-buffer bytes per core
+};
+
+//! Tunables of the plan (constants of the kernel design).
+constexpr uint64_t kBufferNum = 2;              //!< double buffering of every queue
+constexpr uint64_t kBlockBytes = 32;            //!< UB / DMA data block
+constexpr uint64_t kTileAlignElems = 256;       //!< tile granularity (256-byte fp32 compares, 32-byte masks)
+constexpr uint64_t kCompareAlignElems = 64;     //!< fp32 elements per 256 bytes (Compares count unit)
+constexpr uint64_t kSelectReserveBytes = 8192;  //!< UB that Select (modes 1, 2) needs free on A2/A3
+constexpr uint64_t kMinBlocksPerCore = 64;      //!< at least 2 KB per launched core
+constexpr uint64_t kMaxCopyBytes = 2097151;     //!< DataCopyPad blockLen limit
+constexpr uint64_t kWorkspaceAlign = 512;       //!< alignment of workspace regions
+constexpr uint64_t kMaxElements = uint64_t(1) << 62;  //!< keeps every byte offset in 64 bits
+
+//! Number of fp32 work buffers the kernel allocates (see op_kernel/lossgrad_kernel.h).
+inline uint64_t F32WorkBuffers(int op, int dtype)
+{
+  const bool isFloat = dtype == kFloat32;
+  if (op == kMseLossGrad) {
+    return isFloat ? 0 : 2;  // half types: a (difference, result) and b (second operand, multiplier)
+  }
+  return isFloat ? 2 : 3;    // L1: plus the sign z; float reuses the input buffers for a and b
+}
+
+//! Exact unified-buffer bytes the kernel's TPipe::InitBuffer calls take for a
+//! tile of `tileLength` elements with `queueInputs` non-scalar inputs.
+inline uint64_t UbBytesForTile(int op, int dtype, uint64_t queueInputs, uint64_t tileLength)
+{
+  const uint64_t size = kDTypeSize[dtype];
+  uint64_t bytes = (queueInputs + 1) * kBufferNum * tileLength * size;  // input queues + output queue
+  bytes += F32WorkBuffers(op, dtype) * tileLength * 4;
+  if (op == kL1LossGrad) {
+    bytes += tileLength / 8;  // compare mask, one bit per element
+  }
+  return bytes;
+}
+
+//! UB that must stay unallocated (Select's temporary space).
+inline uint64_t UbReserveBytes(int op) { return op == kL1LossGrad ? kSelectReserveBytes : 0; }
+
+//! Replace "{name}" in `tmpl` by `value`.
+inline std::string FillTemplate(std::string tmpl, const char* name, const std::string& value)
+{
+  const std::string key = std::string("{") + name + "}";
+  for (size_t pos = tmpl.find(key); pos != std::string::npos; pos = tmpl.find(key, pos + value.size())) {
+    tmpl.replace(pos, key.size(), value);
+  }
+  return tmpl;
+}
+
+//! Python repr of a shape: (), (3,), (2, 3).
+inline std::string ShapeRepr(const Shape& s)
+{
+  std::string out = "(";
+  for (int i = 0; i < s.rank; ++i) {
+    out += (i ? ", " : "") + std::to_string(s.dims[i]);
+  }
+  if (s.rank == 1) {
+    out += ",";
+  }
+  return out + ")";
+}
+
+//! Python repr of a plain string (single quotes; good enough for messages).
+inline std::string StrRepr(const char* s) { return std::string("'") + s + "'"; }
+
+//! Index of a reduction name (nullptr means the default), or -1.
+inline int ReductionIndex(const char* reduction)
+{
+  if (reduction == nullptr) {
+    reduction = kDefaultReduction;
+  }
+  for (int i = 0; i < kNumReductions; ++i) {
+    if (std::strcmp(reduction, kReductionNames[i]) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+//! The bad-reduction message of framework.definitions.MESSAGES for op `op`.
+inline std::string BadReductionMessage(int op, const char* reduction)
+{
+  std::string msg = FillTemplate(kMsgBadReduction, "op", kOpTypes[op]);
+  return FillTemplate(msg, "value", StrRepr(reduction));
+}
+
+//! NumPy broadcast of the three input shapes, with the -1 rule of
+//! framework.definitions.broadcast_shapes (unknown broadcasts with anything and
+//! stays unknown unless another input fixes it to a size > 1). Returns false
+//! with the message of SPEC.md's error table when the ranks or shapes are bad.
+inline bool BroadcastShapes(int op, const Shape* in, Shape* out, std::string* error)
+{
+  int rank = 0;
+  for (int k = 0; k < kNumInputs; ++k) {
+    if (in[k].rank < 0 || in[k].rank > kMaxRank) {
+      std::string msg = FillTemplate(kMsgBadRank, "op", kOpTypes[op]);
+      msg = FillTemplate(msg, "arg", kInputNames[op][k]);
+      *error = FillTemplate(msg, "rank", std::to_string(in[k].rank));
+      return false;
+    }
+    rank = in[k].rank > rank ? in[k].rank : rank;
+  }
+  out->rank = rank;
+  for (int axis = 0; axis < rank; ++axis) {
+    int64_t dim = 1;
+    for (int k = 0; k < kNumInputs; ++k) {
+      const int j = axis - (rank - in[k].rank);
+      if (j < 0) {
+        continue;
+      }
+      const int64_t d = in[k].dims[j];
+      if (d == 1 || d == dim) {
+        continue;
+      }
+      if (dim == 1) {
+        dim = d;
+      } else if (d == -1) {
+        continue;
+      } else if (dim == -1) {
+        dim = d;
+      } else {
+        std::string shapes;
+        for (int m = 0; m < kNumInputs; ++m) {
+          shapes += std::string(m ? ", " : "") + kInputNames[op][m] + " " + ShapeRepr(in[m]);
+        }
+        *error = FillTemplate(FillTemplate(kMsgNotBroadcastable, "op", kOpTypes[op]), "shapes", shapes);
+        return false;
+      }
+    }
+    out->dims[axis] = dim;
+  }
+  return true;
+}
+
+//! The result of planning one launch.
+struct Plan {
+  bool ok = false;
+  std::string message;             //!< why not, when !ok
+  LossGradTilingPlain tiling{};    //!< what the kernel reads (GET_TILING_DATA)
+  uint64_t blockDim = 1;           //!< cores to launch
+  uint64_t userWorkspaceBytes = 0; //!< broadcast copies (on top of the system workspace)
+  uint64_t ubBytesNeeded = 0;      //!< bytes the kernel allocates in the UB
+  Shape outShape;                  //!< the broadcast shape (the output shape)
+  uint32_t modes[kNumInputs] = {0, 0, 0};
+  int reduction = kReductionMean;
+  double scale = 0.0;              //!< the double-precision scale before rounding to float
+};
+
+namespace detail {
+
+inline uint64_t CeilDiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+inline uint64_t RoundUp(uint64_t a, uint64_t b) { return CeilDiv(a, b) * b; }
+
+inline int64_t* StridesOf(LossGradTilingPlain& t, int k)
+{
+  return k == 0 ? t.strides0 : (k == 1 ? t.strides1 : t.strides2);
+}
+
+inline uint64_t& WsOffsetOf(LossGradTilingPlain& t, int k)
+{
+  return k == 0 ? t.wsOffset0 : (k == 1 ? t.wsOffset1 : t.wsOffset2);
+}
+
+//! Coalesce the broadcast: drop size-1 axes and merge neighbouring axes along
+//! which every input is either contiguous or broadcast alike. Fills outDims and
+//! the per-input element strides (0 on axes the input is broadcast along).
+inline void Coalesce(const Shape* in, const Shape& out, LossGradTilingPlain& t)
+{
+  int64_t dims[kMaxRank];
+  int64_t strides[kNumInputs][kMaxRank];
+  int rank = 0;
+  for (int axis = 0; axis < out.rank; ++axis) {
+    if (out.dims[axis] == 1) {
+      continue;
+    }
+    dims[rank] = out.dims[axis];
+    for (int k = 0; k < kNumInputs; ++k) {
+      const int j = axis - (out.rank - in[k].rank);
+      int64_t stride = 0;
+      if (j >= 0 && in[k].dims[j] != 1) {
+        stride = 1;
+        for (int m = j + 1; m < in[k].rank; ++m) {
+          stride *= in[k].dims[m];
+        }
+      }
+      strides[k][rank] = stride;
+    }
+    ++rank;
+  }
+  // Merge axis i into axis i-1 when, for every input, stride[i-1] == stride[i] * dims[i].
+  int merged = 0;
+  for (int i = 0; i < rank; ++i) {
+    bool mergeable = merged > 0;
+    for (int k = 0; k < kNumInputs && mergeable; ++k) {
+      mergeable = strides[k][merged - 1] == strides[k][i] * dims[i];
+    }
+    if (mergeable) {
+      dims[merged - 1] *= dims[i];
+      for (int k = 0; k < kNumInputs; ++k) {
+        strides[k][merged - 1] = strides[k][i];
+      }
+    } else {
+      dims[merged] = dims[i];
+      for (int k = 0; k < kNumInputs; ++k) {
+        strides[k][merged] = strides[k][i];
+      }
+      ++merged;
+    }
+  }
+  t.bcastRank = static_cast<uint64_t>(merged);
+  for (int i = 0; i < kMaxRank; ++i) {
+    t.outDims[i] = i < merged ? dims[i] : 1;
+    for (int k = 0; k < kNumInputs; ++k) {
+      StridesOf(t, k)[i] = i < merged ? strides[k][i] : 0;
+    }
+  }
+}
+
+}  // namespace detail
+
+//! Plan one launch of op `op` (kMseLossGrad / kL1LossGrad) for inputs of dtype
+//! `dtype` (all three equal) and shapes `in` (CANN input order), with the
+//! `reduction` attribute (nullptr: the default "mean") on `platform`.
+inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* in, const Platform& platform)
+{
+  Plan plan;
+  if (op < 0 || op >= kNumOps) {
+    plan.message = "lossgrad: unknown op id " + std::to_string(op);
+    return plan;
+  }
+  // Checks in the order of SPEC.md's error table: reduction, dtype, ranks, broadcast.
+  plan.reduction = ReductionIndex(reduction);
+  if (plan.reduction < 0) {
+    plan.message = BadReductionMessage(op, reduction);
+    return plan;
+  }
+  if (dtype < 0 || dtype >= kNumDTypes) {
+    std::string msg = FillTemplate(kMsgBadAscendDtype, "op", kOpTypes[op]);
+    msg = FillTemplate(msg, "arg", kInputNames[op][0]);
+    plan.message = FillTemplate(msg, "dtype", "#" + std::to_string(dtype));
+    return plan;
+  }
+  if (!BroadcastShapes(op, in, &plan.outShape, &plan.message)) {
+    return plan;
+  }
+  uint64_t n = 1;
+  for (int axis = 0; axis < plan.outShape.rank; ++axis) {
+    const int64_t d = plan.outShape.dims[axis];
+    if (d < 0) {
+      plan.message = std::string(kOpTypes[op]) + ": tiling needs known shapes; got " + ShapeRepr(plan.outShape);
+      return plan;
+    }
+    if (d != 0 && n > kMaxElements / static_cast<uint64_t>(d)) {
+      plan.message = std::string(kOpTypes[op]) + ": " + ShapeRepr(plan.outShape) + " has more than 2^62 elements";
+      return plan;
+    }
+    n *= static_cast<uint64_t>(d);
+  }
+  for (int k = 0; k < kNumInputs; ++k) {
+    for (int j = 0; j < in[k].rank; ++j) {
+      if (in[k].dims[j] < 0) {
+        plan.message = std::string(kOpTypes[op]) + ": tiling needs known shapes; got " + kInputNames[op][k] + " " +
+                       ShapeRepr(in[k]);
+        return plan;
+      }
+    }
+  }
+
+  LossGradTilingPlain& t = plan.tiling;
+  std::memset(&t, 0, sizeof t);
+  const uint64_t size = kDTypeSize[dtype];
+  t.totalLength = n;
+  t.alignElems = kBlockBytes / size;
+
+  // Input modes: full (same element count as the output: same flat layout),
+  // scalar (one element, N > 1) or broadcast through the workspace.
+  uint64_t queueInputs = 0;
+  bool anyBcast = false;
+  for (int k = 0; k < kNumInputs; ++k) {
+    uint64_t numel = 1;
+    for (int j = 0; j < in[k].rank; ++j) {
+      numel *= static_cast<uint64_t>(in[k].dims[j]);
+    }
+    uint32_t mode = kLossGradFull;
+    if (numel != n) {
+      mode = numel == 1 ? kLossGradScalar : kLossGradBcast;
+    }
+    plan.modes[k] = mode;
+    t.inputModes |= static_cast<uint64_t>(mode) << (2 * k);
+    queueInputs += mode == kLossGradScalar ? 0 : 1;
+    anyBcast = anyBcast || mode == kLossGradBcast;
+  }
+  if (anyBcast) {
+    detail::Coalesce(in, plan.outShape, t);
+    uint64_t offset = 0;
+    for (int k = 0; k < kNumInputs; ++k) {
+      if (plan.modes[k] == kLossGradBcast) {
+        detail::WsOffsetOf(t, k) = offset;
+        offset += detail::RoundUp(n * size, kWorkspaceAlign);
+      }
+    }
+    plan.userWorkspaceBytes = offset;
+  } else {
+    for (int i = 0; i < kMaxRank; ++i) {
+      t.outDims[i] = 1;
+    }
+  }
+
+  // Balanced split over the cores, in 32-byte blocks.
+  const uint64_t blocks = detail::CeilDiv(n, t.alignElems);
+  uint64_t cores = detail::CeilDiv(blocks, kMinBlocksPerCore);
+  cores = cores < 1 ? 1 : cores;
+  const uint64_t coreNum = platform.coreNum < 1 ? 1 : platform.coreNum;
+  cores = cores > coreNum ? coreNum : cores;
+  t.usedCores = cores;
+  t.blocksPerCore = blocks / cores;
+  t.bigCores = blocks % cores;
+  plan.blockDim = cores;
+
+  // Tile length from the UB size: the largest multiple of 256 elements whose
+  // buffers fit next to the reserve, but no longer than the largest core slice.
+  const uint64_t reserve = UbReserveBytes(op);
+  const uint64_t perElem = UbBytesForTile(op, dtype, queueInputs, kTileAlignElems);  // bytes per 256 elements
+  if (platform.ubBytes <= reserve || (platform.ubBytes - reserve) / perElem == 0) {
+    plan.message = std::string(kOpTypes[op]) + ": unified buffer of " + std::to_string(platform.ubBytes) +
+                   " bytes is too small for one tile";
+    return plan;
+  }
+  uint64_t tile = (platform.ubBytes - reserve) / perElem * kTileAlignElems;
+  const uint64_t copyCap = kMaxCopyBytes / size / kTileAlignElems * kTileAlignElems;
+  tile = tile > copyCap ? copyCap : tile;
+  const uint64_t largestSlice = (t.blocksPerCore + (t.bigCores ? 1 : 0)) * t.alignElems;
+  const uint64_t needed = detail::RoundUp(largestSlice < 1 ? 1 : largestSlice, kTileAlignElems);
+  t.tileLength = tile < needed ? tile : needed;
+  plan.ubBytesNeeded = UbBytesForTile(op, dtype, queueInputs, t.tileLength);
+
+  // The scale s, in double from the 64-bit N, rounded once to float.
+  const double numer = kScaleNumerator[op];
+  plan.scale = plan.reduction == kReductionMean ? (n ? numer / static_cast<double>(n) : 0.0) : numer;
+  t.scale = static_cast<float>(plan.scale);
+  t.reserved = 0.0f;
+  plan.ok = true;
+  return plan;
+}
+
+}  // namespace ascend
+}  // namespace lossgrad
+
+#endif  // LOSSGRAD_TILING_PLAN_H_

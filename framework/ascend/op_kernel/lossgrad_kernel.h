@@ -1,0 +1,434 @@
+// Ascend C kernel of MseLossGrad and L1LossGrad (one template, two entries).
+//
+//   MseLossGrad(predict, label, dout):  y = dout  * (predict - label)       * s
+//   L1LossGrad(grads, predict, label):  y = grads * sign(predict - label)   * s
+//
+// Design (what improves on the CANN seeds, see SPEC.md):
+//  * every vector core gets a balanced, 32-byte aligned slice of the N elements
+//    (LossGradCoreSlice, the same formula the host tiling checks), N 64-bit;
+//  * each core streams its slice through the unified buffer in tiles of
+//    tileLength elements (sized on the host from the UB size and the dtype),
+//    with double-buffered queues, so MTE2 copy-in, vector compute and MTE3
+//    copy-out of consecutive tiles overlap;
+//  * whole tiles move with DataCopy; an unaligned tail moves with DataCopyPad
+//    (padded to 32 bytes in the UB, exact bytes in GM): no scalar loops;
+//  * float16/bfloat16 are widened to fp32, all arithmetic is fp32, and the
+//    result is rounded once, to nearest even (Cast CAST_RINT), on store, with
+//    the hardware's float saturation switched off so Inf/NaN propagate;
+//  * the scale s arrives from the host as a float computed in double;
+//  * broadcasting: inputs with the output's element count stream like the
+//    output; one-element inputs are read once into a scalar (Adds/Muls);
+//    any other shape is first materialized by this core, for its own slice,
+//    into the workspace (an explicit broadcast), then streamed;
+//  * sign() of L1LossGrad is built from Compares/Select so that sign(0) = 0 and
+//    sign(NaN) = NaN exactly as SPEC.md says.
+//
+// The file compiles against the real kernel_operator.h (CANN) and against the
+// host stand-in in framework/ascend/sim/include (CPU verification).
+#ifndef LOSSGRAD_KERNEL_H_
+#define LOSSGRAD_KERNEL_H_
+
+#include "kernel_operator.h"
+#include "lossgrad_tiling_data.h"
+
+namespace lossgrad_kernel {
+
+constexpr int32_t kOpMse = 0;
+constexpr int32_t kOpL1 = 1;
+constexpr int32_t kNumIn = 3;
+constexpr uint32_t kBufferNum = 2;         // double buffering (must match the host plan)
+constexpr uint32_t kBlockBytes = 32;       // DMA / UB data block
+constexpr uint32_t kCompareElems = 64;     // fp32 elements per 256 bytes (Compares count unit)
+constexpr uint32_t kMaxRank = 8;
+
+template <typename T>
+struct IsF32 {
+  static constexpr bool value = false;
+};
+template <>
+struct IsF32<float> {
+  static constexpr bool value = true;
+};
+
+//! A scalar of the input dtype, widened exactly to fp32 on the scalar unit.
+template <typename T>
+__aicore__ inline float ScalarToF32(T v);
+template <>
+__aicore__ inline float ScalarToF32<float>(float v)
+{
+  return v;
+}
+template <>
+__aicore__ inline float ScalarToF32<half>(half v)
+{
+  return static_cast<float>(v);
+}
+template <>
+__aicore__ inline float ScalarToF32<bfloat16_t>(bfloat16_t v)
+{
+  return AscendC::ToFloat(v);
+}
+
+//! sign() with sign(0) = 0 and sign(NaN) = NaN (x * 0 keeps the NaN; the
+//! comparisons are false for NaN, so the NaN survives both selects).
+__aicore__ inline float ScalarSign(float x)
+{
+  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f);
+}
+
+template <typename T, int32_t OP>
+class LossGradKernel {
+ public:
+  __aicore__ inline LossGradKernel() {}
+
+  //! x0..x2 are the op's inputs in CANN order, y the output.
+  template <class TilingT>
+  __aicore__ inline void Init(GM_ADDR x0, GM_ADDR x1, GM_ADDR x2, GM_ADDR y, GM_ADDR workspace,
+                              const TilingT& t)
+  {
+    uint64_t start = 0;
+    uint64_t count = 0;
+    LossGradCoreSlice(t, static_cast<uint64_t>(AscendC::GetBlockIdx()), start, count);
+    start_ = start;
+    count_ = count;
+    total_ = t.totalLength;
+    tile_ = t.tileLength;
+    scale_ = t.scale;
+    rank_ = static_cast<uint32_t>(t.bcastRank);
+    for (uint32_t i = 0; i < kMaxRank; ++i) {
+      dims_[i] = t.outDims[i];
+      strides_[0][i] = t.strides0[i];
+      strides_[1][i] = t.strides1[i];
+      strides_[2][i] = t.strides2[i];
+    }
+    const uint64_t wsOffsets[kNumIn] = {t.wsOffset0, t.wsOffset1, t.wsOffset2};
+    GM_ADDR inputs[kNumIn] = {x0, x1, x2};
+    bool anyBcast = false;
+    for (int32_t k = 0; k < kNumIn; ++k) {
+      mode_[k] = LossGradInputModeOf(t, static_cast<uint32_t>(k));
+      anyBcast = anyBcast || mode_[k] == kLossGradBcast;
+    }
+    GM_ADDR userWs = anyBcast ? AscendC::GetUserWorkspace(workspace) : nullptr;
+    for (int32_t k = 0; k < kNumIn; ++k) {
+      inBase_[k] = 0;
+      scalar_[k] = 0.0f;
+      if (mode_[k] == kLossGradFull) {
+        inGm_[k].SetGlobalBuffer(reinterpret_cast<__gm__ T*>(inputs[k]), total_);
+      } else if (mode_[k] == kLossGradScalar) {
+        srcGm_[k].SetGlobalBuffer(reinterpret_cast<__gm__ T*>(inputs[k]), 1);
+        scalar_[k] = ScalarToF32<T>(srcGm_[k].GetValue(0));
+      } else {
+        // Broadcast input: its compact source, and its full-size copy in the workspace.
+        srcGm_[k].SetGlobalBuffer(reinterpret_cast<__gm__ T*>(inputs[k]), SourceElems(k));
+        inBase_[k] = wsOffsets[k] / sizeof(T);
+        inGm_[k].SetGlobalBuffer(reinterpret_cast<__gm__ T*>(userWs), inBase_[k] + total_);
+      }
+    }
+    yGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(y), total_);
+    // Both operands of the difference scalar: the (sign of the) difference is a scalar too.
+    diffScalar_ = scalar_[Lhs()] - scalar_[Rhs()];
+    if (OP == kOpL1) {
+      diffScalar_ = ScalarSign(diffScalar_);
+    }
+    if (count_ == 0) {
+      return;
+    }
+    // Unified-buffer layout; the host plan (UbBytesForTile) counts exactly these bytes.
+    const uint32_t tileBytes = static_cast<uint32_t>(tile_ * sizeof(T));
+    const uint32_t f32Bytes = static_cast<uint32_t>(tile_ * sizeof(float));
+    for (int32_t k = 0; k < kNumIn; ++k) {
+      if (mode_[k] != kLossGradScalar) {
+        pipe_.InitBuffer(Queue(k), kBufferNum, tileBytes);
+      }
+    }
+    pipe_.InitBuffer(outQ_, kBufferNum, tileBytes);
+    if (!IsF32<T>::value) {
+      pipe_.InitBuffer(bufA_, f32Bytes);
+    }
+    if (!IsF32<T>::value || OP == kOpL1) {
+      pipe_.InitBuffer(bufB_, f32Bytes);
+    }
+    if (OP == kOpL1) {
+      pipe_.InitBuffer(bufZ_, f32Bytes);
+      pipe_.InitBuffer(maskBuf_, static_cast<uint32_t>(tile_ / 8));
+    }
+  }
+
+  __aicore__ inline void Process()
+  {
+    if (count_ == 0) {
+      return;
+    }
+    // Inf and NaN must survive the fp32 -> half/bfloat16 store (CTRL[48] = 1:
+    // non-saturating); the default would clamp Inf to +-MAX and NaN to 0.
+    AscendC::SetCtrlSpr<48, 48>(1);
+    if (mode_[0] == kLossGradBcast || mode_[1] == kLossGradBcast || mode_[2] == kLossGradBcast) {
+      Materialize();
+    }
+    const uint64_t tiles = (count_ + tile_ - 1) / tile_;
+    for (uint64_t i = 0; i < tiles; ++i) {
+      const uint64_t offset = start_ + i * tile_;
+      const uint64_t left = count_ - i * tile_;
+      const uint32_t n = static_cast<uint32_t>(left < tile_ ? left : tile_);
+      CopyIn(offset, n);
+      Compute(n);
+      CopyOut(offset, n);
+    }
+    AscendC::SetCtrlSpr<48, 48>(0);
+  }
+
+ private:
+  static constexpr int32_t Lhs() { return OP == kOpMse ? 0 : 1; }
+  static constexpr int32_t Rhs() { return OP == kOpMse ? 1 : 2; }
+  static constexpr int32_t Mul() { return OP == kOpMse ? 2 : 0; }
+
+  __aicore__ inline AscendC::TQue<AscendC::TPosition::VECIN, 1>& Queue(int32_t k)
+  {
+    return k == 0 ? inQ0_ : (k == 1 ? inQ1_ : inQ2_);
+  }
+
+  //! Elements of a broadcast input's compact source: 1 + sum (dim - 1) * stride.
+  __aicore__ inline uint64_t SourceElems(int32_t k) const
+  {
+    uint64_t elems = 1;
+    for (uint32_t i = 0; i < rank_; ++i) {
+      elems += static_cast<uint64_t>(dims_[i] - 1) * static_cast<uint64_t>(strides_[k][i]);
+    }
+    return elems;
+  }
+
+  //! GM -> UB: DataCopy when the bytes are a whole number of 32-byte blocks,
+  //! otherwise DataCopyPad (the UB side is padded up to the next 32 bytes).
+  __aicore__ inline void CopyGmToUb(const AscendC::LocalTensor<T>& dst, const AscendC::GlobalTensor<T>& src,
+                                    uint32_t n)
+  {
+    const uint32_t bytes = n * static_cast<uint32_t>(sizeof(T));
+    if (bytes % kBlockBytes == 0) {
+      AscendC::DataCopy(dst, src, n);
+    } else {
+      AscendC::DataCopyExtParams copy;
+      copy.blockCount = 1;
+      copy.blockLen = bytes;
+      copy.srcStride = 0;
+      copy.dstStride = 0;
+      AscendC::DataCopyPadExtParams<T> pad;
+      pad.isPad = false;  // the hardware pads with the block's first element
+      pad.leftPadding = 0;
+      pad.rightPadding = 0;
+      AscendC::DataCopyPad(dst, src, copy, pad);
+    }
+  }
+
+  //! UB -> GM: exact bytes (DataCopyPad drops the padding for unaligned tails).
+  __aicore__ inline void CopyUbToGm(const AscendC::GlobalTensor<T>& dst, const AscendC::LocalTensor<T>& src,
+                                    uint32_t n)
+  {
+    const uint32_t bytes = n * static_cast<uint32_t>(sizeof(T));
+    if (bytes % kBlockBytes == 0) {
+      AscendC::DataCopy(dst, src, n);
+    } else {
+      AscendC::DataCopyExtParams copy;
+      copy.blockCount = 1;
+      copy.blockLen = bytes;
+      copy.srcStride = 0;
+      copy.dstStride = 0;
+      AscendC::DataCopyPad(dst, src, copy);
+    }
+  }
+
+  //! Explicit broadcast: write this core's slice [start_, start_ + count_) of
+  //! every broadcast input, expanded to the output's shape, into its workspace
+  //! region. Walks the coalesced output row by row; a row of an input that is
+  //! contiguous along the innermost axis is one copy, a row broadcast along it
+  //! is one Duplicate. MTE2 -> MTE3 -> MTE2 ordering through PipeBarrier.
+  __aicore__ inline void Materialize()
+  {
+    const uint32_t last = rank_ - 1;
+    for (int32_t k = 0; k < kNumIn; ++k) {
+      if (mode_[k] != kLossGradBcast) {
+        continue;
+      }
+      AscendC::LocalTensor<T> stage = outQ_.template AllocTensor<T>();
+      uint64_t coords[kMaxRank];
+      uint64_t rest = start_;
+      for (int32_t i = static_cast<int32_t>(last); i >= 0; --i) {
+        coords[i] = rest % static_cast<uint64_t>(dims_[i]);
+        rest /= static_cast<uint64_t>(dims_[i]);
+      }
+      const uint64_t end = start_ + count_;
+      for (uint64_t f = start_; f < end;) {
+        uint64_t src = 0;
+        for (uint32_t i = 0; i <= last; ++i) {
+          src += coords[i] * static_cast<uint64_t>(strides_[k][i]);
+        }
+        const uint64_t rowLeft = static_cast<uint64_t>(dims_[last]) - coords[last];
+        const uint64_t seg = rowLeft < end - f ? rowLeft : end - f;
+        for (uint64_t pos = 0; pos < seg; pos += tile_) {
+          const uint64_t chunkLeft = seg - pos;
+          const uint32_t c = static_cast<uint32_t>(chunkLeft < tile_ ? chunkLeft : tile_);
+          if (strides_[k][last] != 0) {
+            CopyGmToUb(stage, srcGm_[k][src + pos], c);
+          } else {
+            AscendC::Duplicate(stage, srcGm_[k].GetValue(src), static_cast<int32_t>(c));
+          }
+          AscendC::PipeBarrier<PIPE_ALL>();
+          CopyUbToGm(inGm_[k][inBase_[k] + f + pos], stage, c);
+          AscendC::PipeBarrier<PIPE_ALL>();
+        }
+        f += seg;
+        // Advance the odometer by seg elements (seg ends the row or the slice).
+        coords[last] += seg;
+        for (uint32_t i = last; i > 0 && coords[i] >= static_cast<uint64_t>(dims_[i]); --i) {
+          coords[i] = 0;
+          coords[i - 1] += 1;
+        }
+      }
+      outQ_.FreeTensor(stage);
+    }
+  }
+
+  __aicore__ inline void CopyIn(uint64_t offset, uint32_t n)
+  {
+    for (int32_t k = 0; k < kNumIn; ++k) {
+      if (mode_[k] == kLossGradScalar) {
+        continue;
+      }
+      AscendC::LocalTensor<T> x = Queue(k).template AllocTensor<T>();
+      CopyGmToUb(x, inGm_[k][inBase_[k] + offset], n);
+      Queue(k).EnQue(x);
+    }
+  }
+
+  //! fp32 view of a tile: the tile itself for float, else widened into `buf`.
+  __aicore__ inline AscendC::LocalTensor<float> ToF32(const AscendC::LocalTensor<T>& x,
+                                                      AscendC::TBuf<AscendC::TPosition::VECCALC>& buf,
+                                                      uint32_t n)
+  {
+    if constexpr (IsF32<T>::value) {
+      return x;
+    } else {
+      AscendC::LocalTensor<float> w = buf.template Get<float>();
+      AscendC::Cast(w, x, AscendC::RoundMode::CAST_NONE, n);  // exact widening
+      return w;
+    }
+  }
+
+  //! z = sign(d) over n elements; c is scratch for the constants +-1.
+  __aicore__ inline void Sign(const AscendC::LocalTensor<float>& z, const AscendC::LocalTensor<float>& d,
+                              const AscendC::LocalTensor<float>& c, uint32_t n)
+  {
+    AscendC::LocalTensor<uint8_t> mask = maskBuf_.template Get<uint8_t>();
+    AscendC::Muls(z, d, 0.0f, static_cast<int32_t>(n));  // +-0, or NaN where d is NaN (or Inf: fixed below)
+    AscendC::Duplicate(c, 1.0f, static_cast<int32_t>(n));
+    AscendC::Compares(mask, d, 0.0f, AscendC::CMPMODE::GT, n);
+    AscendC::Select(z, mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
+    AscendC::Duplicate(c, -1.0f, static_cast<int32_t>(n));
+    AscendC::Compares(mask, d, 0.0f, AscendC::CMPMODE::LT, n);
+    AscendC::Select(z, mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
+  }
+
+  __aicore__ inline void Compute(uint32_t n)
+  {
+    // Vector ops run over n rounded up to 64 fp32 elements (256 bytes, the unit
+    // Compares needs); the extra lanes hold padding or stale data and are never stored.
+    const uint32_t nc = (n + kCompareElems - 1) / kCompareElems * kCompareElems;
+    AscendC::LocalTensor<T> x[kNumIn];
+    for (int32_t k = 0; k < kNumIn; ++k) {
+      if (mode_[k] != kLossGradScalar) {
+        x[k] = Queue(k).template DeQue<T>();
+      }
+    }
+    AscendC::LocalTensor<T> y = outQ_.template AllocTensor<T>();
+    const bool lhsScalar = mode_[Lhs()] == kLossGradScalar;
+    const bool rhsScalar = mode_[Rhs()] == kLossGradScalar;
+
+    // 1. d = a - b in fp32 (a tensor unless both operands are scalars).
+    AscendC::LocalTensor<float> d;
+    const bool dTensor = !(lhsScalar && rhsScalar);
+    if (!lhsScalar && !rhsScalar) {
+      d = ToF32(x[Lhs()], bufA_, nc);
+      AscendC::LocalTensor<float> b = ToF32(x[Rhs()], bufB_, nc);
+      AscendC::Sub(d, d, b, static_cast<int32_t>(nc));
+    } else if (!lhsScalar) {
+      d = ToF32(x[Lhs()], bufA_, nc);
+      AscendC::Adds(d, d, -scalar_[Rhs()], static_cast<int32_t>(nc));
+    } else if (!rhsScalar) {
+      d = ToF32(x[Rhs()], bufA_, nc);
+      AscendC::Muls(d, d, -1.0f, static_cast<int32_t>(nc));  // exact negation: a + (-b) == a - b
+      AscendC::Adds(d, d, scalar_[Lhs()], static_cast<int32_t>(nc));
+    }
+
+    // 2. L1: d = sign(d) (into z; the scalar case was done in Init).
+    if constexpr (OP == kOpL1) {
+      if (dTensor) {
+        AscendC::LocalTensor<float> z = bufZ_.template Get<float>();
+        Sign(z, d, bufB_.template Get<float>(), nc);
+        d = z;
+      }
+    }
+
+    // 3. r = m * d * s in fp32, then store (rounded once for half types).
+    AscendC::LocalTensor<float> r;
+    if constexpr (IsF32<T>::value) {
+      r = y;
+    } else {
+      r = bufA_.template Get<float>();
+    }
+    if (mode_[Mul()] != kLossGradScalar) {
+      AscendC::LocalTensor<float> m = ToF32(x[Mul()], bufB_, nc);
+      if (dTensor) {
+        AscendC::Mul(r, d, m, static_cast<int32_t>(nc));
+      } else {
+        AscendC::Muls(r, m, diffScalar_, static_cast<int32_t>(nc));
+      }
+    } else {
+      AscendC::Muls(r, d, scalar_[Mul()], static_cast<int32_t>(nc));
+    }
+    AscendC::Muls(r, r, scale_, static_cast<int32_t>(nc));
+    if constexpr (!IsF32<T>::value) {
+      AscendC::Cast(y, r, AscendC::RoundMode::CAST_RINT, nc);  // round to nearest even, once
+    }
+    outQ_.EnQue(y);
+    for (int32_t k = 0; k < kNumIn; ++k) {
+      if (mode_[k] != kLossGradScalar) {
+        Queue(k).FreeTensor(x[k]);
+      }
+    }
+  }
+
+  __aicore__ inline void CopyOut(uint64_t offset, uint32_t n)
+  {
+    AscendC::LocalTensor<T> y = outQ_.template DeQue<T>();
+    CopyUbToGm(yGm_[offset], y, n);
+    outQ_.FreeTensor(y);
+  }
+
+  AscendC::TPipe pipe_;
+  AscendC::TQue<AscendC::TPosition::VECIN, 1> inQ0_;
+  AscendC::TQue<AscendC::TPosition::VECIN, 1> inQ1_;
+  AscendC::TQue<AscendC::TPosition::VECIN, 1> inQ2_;
+  AscendC::TQue<AscendC::TPosition::VECOUT, 1> outQ_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> bufA_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> bufB_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> bufZ_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> maskBuf_;
+  AscendC::GlobalTensor<T> inGm_[kNumIn];
+  AscendC::GlobalTensor<T> srcGm_[kNumIn];
+  AscendC::GlobalTensor<T> yGm_;
+  uint64_t start_ = 0;
+  uint64_t count_ = 0;
+  uint64_t total_ = 0;
+  uint64_t tile_ = 0;
+  uint64_t inBase_[kNumIn] = {0, 0, 0};
+  uint32_t mode_[kNumIn] = {0, 0, 0};
+  float scalar_[kNumIn] = {0.0f, 0.0f, 0.0f};
+  float diffScalar_ = 0.0f;
+  float scale_ = 0.0f;
+  uint32_t rank_ = 0;
+  int64_t dims_[kMaxRank] = {1, 1, 1, 1, 1, 1, 1, 1};
+  int64_t strides_[kNumIn][kMaxRank] = {};
+};
+
+}  // namespace lossgrad_kernel
+
+#endif  // LOSSGRAD_KERNEL_H_

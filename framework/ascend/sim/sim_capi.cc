@@ -1,0 +1,587 @@
+// C API of the Ascend CPU simulation library (framework/_lossgrad_ascend_sim*.so),
+// called from the tests through ctypes:
+//
+//  * lgsim_plan:       the host tiling (op_host/lossgrad_tiling_plan.h) for given shapes/dtype/platform;
+//  * lgsim_core_slice: the kernel's core split formula (op_kernel/lossgrad_tiling_data.h);
+//  * lgsim_run:        plan + run the real kernel source on simulated AI cores
+//                      (sim/include/kernel_operator.h), with data or "dry" (no
+//                      memory: index and data-movement logic only, any size),
+//                      then check coverage and report counters and violations;
+//  * lgsim_broadcast:  the InferShape broadcast rule;
+//  * lgsim_onnx_reduction: the ATC plugin's attribute parsing;
+//  * lgsim_defs_json:  the op table, for the drift test against framework/definitions.py.
+//
+// The op table is also checked at compile time against the generated C++ view
+// of framework/definitions.py (static_asserts below).
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kernel_operator.h"
+#include "lossgrad/generated_defs.h"
+#include "sim_kernels.h"
+
+#include "../framework/onnx_plugin/lossgrad_onnx_attr.h"
+#include "../op_host/lossgrad_defs.h"
+#include "../op_host/lossgrad_tiling_plan.h"
+
+#define LGSIM_API extern "C" __attribute__((visibility("default")))
+
+namespace la = lossgrad::ascend;
+namespace gen = lossgrad::gen;
+
+// ---- the op table must equal framework/definitions.py (via generated_defs.h) ----
+namespace {
+
+constexpr bool StrEq(const char* a, const char* b)
+{
+  while (*a != '\0' && *a == *b) {
+    ++a;
+    ++b;
+  }
+  return *a == *b;
+}
+
+constexpr bool OpsMatch()
+{
+  for (int op = 0; op < la::kNumOps; ++op) {
+    if (!StrEq(la::kOpTypes[op], gen::kOpNames[op]) || gen::kOpArity[op] != la::kNumInputs ||
+        gen::kOpIsLoss[op] || !StrEq(la::kOutputName, gen::kOpOutput[op]) ||
+        la::kScaleNumerator[op] != gen::kOpScaleNumerator[op]) {
+      return false;
+    }
+    for (int k = 0; k < la::kNumInputs; ++k) {
+      if (!StrEq(la::kInputNames[op][k], gen::kOpInputs[op][k])) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+constexpr bool ReductionsMatch()
+{
+  if (la::kNumReductions != gen::kNumReductions || la::kReductionMean != 1 ||
+      !StrEq(la::kDefaultReduction, gen::kReductionNames[gen::kDefaultReduction])) {
+    return false;
+  }
+  for (int i = 0; i < la::kNumReductions; ++i) {
+    if (!StrEq(la::kReductionNames[i], gen::kReductionNames[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+constexpr bool DTypesMatch()
+{
+  for (int i = 0; i < la::kNumDTypes; ++i) {
+    if (!StrEq(la::kDTypeNames[i], gen::kDTypeNames[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static_assert(OpsMatch(), "Ascend op table (op types, input names/order, output, scale) differs from definitions.py");
+static_assert(ReductionsMatch(), "Ascend reduction names/default differ from definitions.py");
+static_assert(DTypesMatch(), "Ascend dtype names/order differ from definitions.py");
+static_assert(la::kMaxRank == gen::kMaxRank, "max rank differs from definitions.py");
+static_assert(StrEq(la::kOnnxDomain, gen::kDomain) && la::kOnnxOpset == gen::kOpsetVersion,
+              "ONNX domain/opset differ from definitions.py");
+static_assert(StrEq(la::kMsgBadReduction, gen::kMsgBadReduction) && StrEq(la::kMsgBadRank, gen::kMsgBadRank) &&
+                  StrEq(la::kMsgNotBroadcastable, gen::kMsgNotBroadcastable),
+              "error-message templates differ from definitions.py");
+
+std::mutex g_mutex;
+
+void CopyString(char* dst, uint64_t cap, const std::string& s)
+{
+  if (cap == 0) {
+    return;
+  }
+  const size_t n = s.size() < cap - 1 ? s.size() : static_cast<size_t>(cap - 1);
+  std::memcpy(dst, s.data(), n);
+  dst[n] = '\0';
+}
+
+std::string JsonStr(const char* s)
+{
+  std::string out = "\"";
+  for (const char* p = s; *p != '\0'; ++p) {
+    if (*p == '"' || *p == '\\') {
+      out += '\\';
+    }
+    out += *p;
+  }
+  return out + "\"";
+}
+
+template <class T, size_t N>
+std::string JsonStrList(const T (&items)[N])
+{
+  std::string out = "[";
+  for (size_t i = 0; i < N; ++i) {
+    out += (i ? ", " : "") + JsonStr(items[i]);
+  }
+  return out + "]";
+}
+
+template <size_t N>
+std::string JsonIntList(const int (&items)[N])
+{
+  std::string out = "[";
+  for (size_t i = 0; i < N; ++i) {
+    out += (i ? ", " : "") + std::to_string(items[i]);
+  }
+  return out + "]";
+}
+
+std::string BuildDefsJson()
+{
+  std::string j = "{";
+  j += "\"op_types\": " + JsonStrList(la::kOpTypes);
+  j += ", \"kernel_names\": " + JsonStrList(la::kKernelNames);
+  j += ", \"inputs\": [" + JsonStrList(la::kInputNames[0]) + ", " + JsonStrList(la::kInputNames[1]) + "]";
+  j += ", \"output\": " + JsonStr(la::kOutputName);
+  j += ", \"diff_lhs\": " + JsonIntList(la::kDiffLhs);
+  j += ", \"diff_rhs\": " + JsonIntList(la::kDiffRhs);
+  j += ", \"multiplier\": " + JsonIntList(la::kMultiplier);
+  j += ", \"scale_numerators\": [" + std::to_string(la::kScaleNumerator[0]) + ", " +
+       std::to_string(la::kScaleNumerator[1]) + "]";
+  j += ", \"attr\": " + JsonStr(la::kAttrName);
+  j += ", \"default_reduction\": " + JsonStr(la::kDefaultReduction);
+  j += ", \"reductions\": " + JsonStrList(la::kReductionNames);
+  j += ", \"dtypes\": " + JsonStrList(la::kDTypeNames);
+  j += ", \"max_rank\": " + std::to_string(la::kMaxRank);
+  j += ", \"vendor\": " + JsonStr(la::kVendorName);
+  j += ", \"onnx_domain\": " + JsonStr(la::kOnnxDomain);
+  j += ", \"onnx_opset\": " + std::to_string(la::kOnnxOpset);
+  j += ", \"messages\": {\"bad_reduction\": " + JsonStr(la::kMsgBadReduction) +
+       ", \"bad_rank\": " + JsonStr(la::kMsgBadRank) + ", \"not_broadcastable\": " + JsonStr(la::kMsgNotBroadcastable) +
+       "}";
+  return j + "}";
+}
+
+void ToShapes(const int32_t* ranks, const int64_t* dims, la::Shape* shapes)
+{
+  for (int k = 0; k < la::kNumInputs; ++k) {
+    shapes[k].rank = ranks[k];
+    for (int i = 0; i < la::kMaxRank; ++i) {
+      shapes[k].dims[i] = dims[k * la::kMaxRank + i];
+    }
+  }
+}
+
+}  // namespace
+
+// ---- structures shared with Python (ctypes mirrors them; sizes are checked) ----
+extern "C" {
+
+struct LgPlanOut {
+  LossGradTilingPlain tiling;
+  uint64_t blockDim;
+  uint64_t userWorkspaceBytes;
+  uint64_t ubBytesNeeded;
+  double scale;
+  int64_t outDims[8];
+  int32_t ok;
+  int32_t reduction;
+  int32_t outRank;
+  int32_t modes[3];
+  char message[1024];
+};
+
+struct LgRunArgs {
+  const void* inputs[3];  //!< host data in CANN order (ignored when dry)
+  void* output;           //!< host buffer of numel(broadcast) elements (ignored when dry)
+  const char* reduction;  //!< nullptr: the default
+  uint64_t coreNum;
+  uint64_t ubBytes;
+  int64_t dims[3][8];
+  int32_t ranks[3];
+  int32_t op;
+  int32_t dtype;
+  int32_t dry;
+};
+
+struct LgRunReport {
+  uint64_t blockDim;
+  uint64_t tileLength;
+  uint64_t ubBytesNeeded;
+  uint64_t ubBytesUsedMax;
+  uint64_t userWorkspaceBytes;
+  uint64_t dataCopyIn;
+  uint64_t dataCopyOut;
+  uint64_t dataCopyPadIn;
+  uint64_t dataCopyPadOut;
+  uint64_t truncatedCopies;
+  uint64_t partialCompares;
+  uint64_t vectorOps;
+  uint64_t barriers;
+  uint64_t maxCopyBytes;
+  uint64_t outputUnaligned32;  //!< output DMA transfers not starting on 32 bytes
+  uint64_t inputUnaligned32;   //!< streamed-input DMA transfers not starting on 32 bytes
+  uint64_t violationCount;
+  uint64_t coreOutputElems[64];
+  double scale;
+  int32_t status;  //!< 0 ok, 1 the plan refused (message), 2 violations or coverage errors
+  int32_t modes[3];
+  char message[4096];
+};
+
+}  // extern "C"
+
+// ---- stand-in hooks that need the runner --------------------------------------
+namespace lgsim {
+
+void LoadTiling(void* dst, uint64_t bytes, const uint8_t* src)
+{
+  GmAlloc* a = FindGm(src);
+  if (a == nullptr || a->kind != GmKind::kTiling || a->bytes < bytes || a->data == nullptr) {
+    Violation("GET_TILING_DATA: the tiling argument is not the tiling buffer");
+    std::memset(dst, 0, bytes);
+    return;
+  }
+  std::memcpy(dst, a->data, bytes);
+}
+
+}  // namespace lgsim
+
+namespace AscendC {
+
+GM_ADDR GetUserWorkspace(GM_ADDR workspace)
+{
+  lgsim::State& st = lgsim::S();
+  lgsim::GmAlloc* sys = lgsim::FindGm(workspace);
+  if (sys == nullptr || sys->kind != lgsim::GmKind::kSystem) {
+    lgsim::Violation("GetUserWorkspace: argument is not the kernel's workspace");
+    return nullptr;
+  }
+  for (lgsim::GmAlloc& a : st.gm) {
+    if (a.kind == lgsim::GmKind::kWorkspace) {
+      return const_cast<GM_ADDR>(a.handle);
+    }
+  }
+  lgsim::Violation("GetUserWorkspace: the plan asked for no user workspace");
+  return nullptr;
+}
+
+}  // namespace AscendC
+
+// ---- the C API -------------------------------------------------------------------
+LGSIM_API int lgsim_abi_version() { return 1; }
+
+LGSIM_API uint64_t lgsim_sizeof_tiling() { return sizeof(LossGradTilingPlain); }
+LGSIM_API uint64_t lgsim_sizeof_plan_out() { return sizeof(LgPlanOut); }
+LGSIM_API uint64_t lgsim_sizeof_run_args() { return sizeof(LgRunArgs); }
+LGSIM_API uint64_t lgsim_sizeof_run_report() { return sizeof(LgRunReport); }
+
+//! Field table of the tiling struct: name, byte offset, element size, element
+//! count (1 for scalars) and kind (0 unsigned, 1 signed, 2 float). Returns the
+//! number of fields; fills entry `index` when it exists.
+LGSIM_API int lgsim_tiling_field(int index, const char** name, uint64_t* offset, uint64_t* size, uint64_t* count,
+                                 int* kind)
+{
+  struct Field {
+    const char* name;
+    uint64_t offset;
+    uint64_t size;
+    uint64_t count;
+    int kind;
+  };
+  static const Field fields[] = {
+#define LGSIM_KIND(type) (std::is_floating_point<type>::value ? 2 : (std::is_signed<type>::value ? 1 : 0))
+#define LGSIM_SCALAR_FIELD(type, fname) {#fname, offsetof(LossGradTilingPlain, fname), sizeof(type), 1, LGSIM_KIND(type)},
+#define LGSIM_ARRAY_FIELD(type, n, fname) {#fname, offsetof(LossGradTilingPlain, fname), sizeof(type), n, LGSIM_KIND(type)},
+      LOSSGRAD_TILING_SCALAR_FIELDS(LGSIM_SCALAR_FIELD) LOSSGRAD_TILING_ARRAY_FIELDS(LGSIM_ARRAY_FIELD)
+#undef LGSIM_SCALAR_FIELD
+#undef LGSIM_ARRAY_FIELD
+#undef LGSIM_KIND
+  };
+  const int total = static_cast<int>(sizeof(fields) / sizeof(fields[0]));
+  if (index >= 0 && index < total) {
+    *name = fields[index].name;
+    *offset = fields[index].offset;
+    *size = fields[index].size;
+    *count = fields[index].count;
+    *kind = fields[index].kind;
+  }
+  return total;
+}
+
+//! Constants of the plan the tests check against.
+LGSIM_API uint64_t lgsim_constant(const char* name)
+{
+  const std::string n(name);
+  if (n == "buffer_num") return la::kBufferNum;
+  if (n == "tile_align_elems") return la::kTileAlignElems;
+  if (n == "compare_align_elems") return la::kCompareAlignElems;
+  if (n == "select_reserve_bytes") return la::kSelectReserveBytes;
+  if (n == "min_blocks_per_core") return la::kMinBlocksPerCore;
+  if (n == "max_copy_bytes") return la::kMaxCopyBytes;
+  if (n == "workspace_align") return la::kWorkspaceAlign;
+  if (n == "max_elements") return la::kMaxElements;
+  return 0;
+}
+
+LGSIM_API uint64_t lgsim_ub_bytes_for_tile(int op, int dtype, uint64_t queueInputs, uint64_t tileLength)
+{
+  if (op < 0 || op >= la::kNumOps || dtype < 0 || dtype >= la::kNumDTypes) {
+    return 0;
+  }
+  return la::UbBytesForTile(op, dtype, queueInputs, tileLength);
+}
+
+LGSIM_API int lgsim_plan(int op, int dtype, const char* reduction, const int32_t* ranks, const int64_t* dims,
+                         uint64_t coreNum, uint64_t ubBytes, LgPlanOut* out)
+{
+  std::memset(out, 0, sizeof *out);
+  la::Shape shapes[la::kNumInputs];
+  ToShapes(ranks, dims, shapes);
+  la::Platform pf;
+  pf.coreNum = coreNum;
+  pf.ubBytes = ubBytes;
+  const la::Plan plan = la::PlanLossGrad(op, dtype, reduction, shapes, pf);
+  out->ok = plan.ok ? 1 : 0;
+  CopyString(out->message, sizeof out->message, plan.message);
+  out->reduction = plan.reduction;
+  if (!plan.ok) {
+    return 0;
+  }
+  out->tiling = plan.tiling;
+  out->blockDim = plan.blockDim;
+  out->userWorkspaceBytes = plan.userWorkspaceBytes;
+  out->ubBytesNeeded = plan.ubBytesNeeded;
+  out->scale = plan.scale;
+  out->outRank = plan.outShape.rank;
+  for (int i = 0; i < 8; ++i) {
+    out->outDims[i] = i < plan.outShape.rank ? plan.outShape.dims[i] : 0;
+  }
+  for (int k = 0; k < 3; ++k) {
+    out->modes[k] = static_cast<int32_t>(plan.modes[k]);
+  }
+  return 1;
+}
+
+LGSIM_API void lgsim_core_slice(const LossGradTilingPlain* tiling, uint64_t core, uint64_t* start, uint64_t* count)
+{
+  LossGradCoreSlice(*tiling, core, *start, *count);
+}
+
+LGSIM_API int lgsim_broadcast(int op, const int32_t* ranks, const int64_t* dims, int32_t* outRank, int64_t* outDims,
+                              char* message, uint64_t messageLen)
+{
+  la::Shape shapes[la::kNumInputs];
+  ToShapes(ranks, dims, shapes);
+  la::Shape out;
+  std::string error;
+  if (op < 0 || op >= la::kNumOps || !la::BroadcastShapes(op, shapes, &out, &error)) {
+    CopyString(message, messageLen, error);
+    return 0;
+  }
+  *outRank = out.rank;
+  for (int i = 0; i < 8; ++i) {
+    outDims[i] = i < out.rank ? out.dims[i] : 0;
+  }
+  return 1;
+}
+
+LGSIM_API int lgsim_onnx_reduction(const char* opType, const char* json, char* reduction, uint64_t reductionLen,
+                                   char* error, uint64_t errorLen)
+{
+  std::string r;
+  std::string e;
+  const int status = lossgrad::onnx_attr::ParseReduction(opType, json, &r, &e);
+  CopyString(reduction, reductionLen, r);
+  CopyString(error, errorLen, e);
+  return status;
+}
+
+LGSIM_API const char* lgsim_defs_json()
+{
+  static const std::string json = BuildDefsJson();
+  return json.c_str();
+}
+
+namespace {
+
+//! Intervals of `items` inside [lo, hi) cover it exactly once.
+std::string CheckRegion(const std::vector<lgsim::Interval>& items, uint64_t lo, uint64_t hi)
+{
+  std::vector<lgsim::Interval> inside;
+  for (const lgsim::Interval& it : items) {
+    if (it.begin < hi && lo < it.end) {
+      inside.push_back(it);
+    }
+  }
+  return lgsim::CheckExactlyOnce(inside, lo, hi);
+}
+
+uint64_t TotalBytes(const std::vector<lgsim::Interval>& items)
+{
+  uint64_t total = 0;
+  for (const lgsim::Interval& it : items) {
+    total += it.end - it.begin;
+  }
+  return total;
+}
+
+}  // namespace
+
+//! Plan and run one launch on simulated cores; see the file comment.
+LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
+{
+  std::lock_guard<std::mutex> lock(g_mutex);
+  std::memset(report, 0, sizeof *report);
+  la::Shape shapes[la::kNumInputs];
+  ToShapes(args->ranks, &args->dims[0][0], shapes);
+  la::Platform pf;
+  pf.coreNum = args->coreNum;
+  pf.ubBytes = args->ubBytes;
+  const la::Plan plan = la::PlanLossGrad(args->op, args->dtype, args->reduction, shapes, pf);
+  if (!plan.ok) {
+    report->status = 1;
+    CopyString(report->message, sizeof report->message, plan.message);
+    return report->status;
+  }
+  const uint64_t size = la::kDTypeSize[args->dtype];
+  const uint64_t n = plan.tiling.totalLength;
+  report->blockDim = plan.blockDim;
+  report->tileLength = plan.tiling.tileLength;
+  report->ubBytesNeeded = plan.ubBytesNeeded;
+  report->userWorkspaceBytes = plan.userWorkspaceBytes;
+  report->scale = plan.scale;
+  for (int k = 0; k < 3; ++k) {
+    report->modes[k] = static_cast<int32_t>(plan.modes[k]);
+  }
+
+  lgsim::State& st = lgsim::S();
+  st = lgsim::State();
+  st.dry = args->dry != 0;
+  st.ubBytes = args->ubBytes;
+  st.blockNum = plan.blockDim;
+
+  // GM: inputs, output, system and user workspace, tiling. In dry mode the
+  // allocations are handles without memory (sized virtually).
+  std::vector<std::vector<uint8_t>> storage;
+  storage.reserve(8);
+  auto add = [&](lgsim::GmKind kind, int index, uint64_t bytes, const void* init, const char* name) {
+    lgsim::GmAlloc a;
+    a.kind = kind;
+    a.index = index;
+    a.bytes = bytes;
+    a.name = name;
+    const bool backed = !st.dry || kind == lgsim::GmKind::kTiling;
+    storage.emplace_back(backed ? static_cast<size_t>(bytes) + 1 : 1, uint8_t{0});
+    if (backed && init != nullptr && bytes != 0) {
+      std::memcpy(storage.back().data(), init, static_cast<size_t>(bytes));
+    }
+    a.handle = storage.back().data();
+    a.data = backed ? storage.back().data() : nullptr;
+    st.gm.push_back(a);
+  };
+  static const char* kInputLabels[3] = {"input 0", "input 1", "input 2"};
+  for (int k = 0; k < 3; ++k) {
+    uint64_t numel = 1;
+    for (int i = 0; i < shapes[k].rank; ++i) {
+      numel *= static_cast<uint64_t>(shapes[k].dims[i]);
+    }
+    add(lgsim::GmKind::kInput, k, numel * size, args->inputs[k], kInputLabels[k]);
+  }
+  add(lgsim::GmKind::kOutput, 0, n * size, nullptr, "output");
+  add(lgsim::GmKind::kSystem, 0, 64, nullptr, "system workspace");
+  if (plan.userWorkspaceBytes != 0) {
+    add(lgsim::GmKind::kWorkspace, 0, plan.userWorkspaceBytes, nullptr, "user workspace");
+  }
+  add(lgsim::GmKind::kTiling, 0, sizeof(LossGradTilingPlain), &plan.tiling, "tiling");
+  auto handle = [&](lgsim::GmKind kind, int index) -> uint8_t* {
+    for (lgsim::GmAlloc& a : st.gm) {
+      if (a.kind == kind && a.index == index) {
+        return const_cast<uint8_t*>(a.handle);
+      }
+    }
+    return nullptr;
+  };
+
+  const lgsim::KernelEntry entry = lgsim::GetKernel(args->op, args->dtype);
+  for (uint64_t core = 0; core < plan.blockDim; ++core) {
+    lgsim::BeginCore(core);
+    entry(handle(lgsim::GmKind::kInput, 0), handle(lgsim::GmKind::kInput, 1), handle(lgsim::GmKind::kInput, 2),
+          handle(lgsim::GmKind::kOutput, 0), handle(lgsim::GmKind::kSystem, 0), handle(lgsim::GmKind::kTiling, 0));
+    lgsim::EndCore();
+    if (core < 64) {
+      report->coreOutputElems[core] = st.coreOutputBytes / size;
+    }
+  }
+
+  // Coverage: every output byte written once; streamed inputs read once;
+  // broadcast copies written and read once; nothing else touched.
+  std::vector<std::string> problems;
+  for (const lgsim::GmAlloc& a : st.gm) {
+    std::string why;
+    if (a.kind == lgsim::GmKind::kOutput) {
+      why = lgsim::CheckExactlyOnce(a.writes.items, 0, n * size);
+      report->outputUnaligned32 += a.unaligned32;
+    } else if (a.kind == lgsim::GmKind::kInput) {
+      const uint32_t mode = plan.modes[a.index];
+      if (mode == kLossGradFull) {
+        why = lgsim::CheckExactlyOnce(a.reads.items, 0, n * size);
+        report->inputUnaligned32 += a.unaligned32;
+      } else if (mode == kLossGradScalar && !a.reads.items.empty()) {
+        why = "a scalar input was streamed";
+      }
+    } else if (a.kind == lgsim::GmKind::kWorkspace) {
+      uint64_t expected = 0;
+      for (int k = 0; k < 3 && why.empty(); ++k) {
+        if (plan.modes[k] != kLossGradBcast) {
+          continue;
+        }
+        const uint64_t lo = k == 0 ? plan.tiling.wsOffset0 : (k == 1 ? plan.tiling.wsOffset1 : plan.tiling.wsOffset2);
+        why = CheckRegion(a.writes.items, lo, lo + n * size);
+        if (why.empty()) {
+          why = CheckRegion(a.reads.items, lo, lo + n * size);
+        }
+        expected += n * size;
+      }
+      if (why.empty() && (TotalBytes(a.writes.items) != expected || TotalBytes(a.reads.items) != expected)) {
+        why = "bytes outside the broadcast regions accessed";
+      }
+    } else if (a.kind == lgsim::GmKind::kSystem && (!a.reads.items.empty() || !a.writes.items.empty())) {
+      why = "the system workspace was used";
+    }
+    if (!why.empty()) {
+      problems.push_back(a.name + ": " + why);
+    }
+  }
+
+  if (!st.dry && args->output != nullptr && n != 0) {
+    std::memcpy(args->output, handle(lgsim::GmKind::kOutput, 0), static_cast<size_t>(n * size));
+  }
+  const lgsim::Stats& s = st.stats;
+  report->ubBytesUsedMax = s.ubBytesUsedMax;
+  report->dataCopyIn = s.dataCopyIn;
+  report->dataCopyOut = s.dataCopyOut;
+  report->dataCopyPadIn = s.dataCopyPadIn;
+  report->dataCopyPadOut = s.dataCopyPadOut;
+  report->truncatedCopies = s.truncatedCopies;
+  report->partialCompares = s.partialCompares;
+  report->vectorOps = s.vectorOps;
+  report->barriers = s.barriers;
+  report->maxCopyBytes = s.maxCopyBytes;
+  report->violationCount = st.violationCount;
+  std::string msg;
+  for (const std::string& v : st.violations) {
+    msg += v + "\n";
+  }
+  for (const std::string& p : problems) {
+    msg += "coverage: " + p + "\n";
+  }
+  CopyString(report->message, sizeof report->message, msg);
+  report->status = (st.violationCount != 0 || !problems.empty()) ? 2 : 0;
+  st = lgsim::State();  // release the memory
+  return report->status;
+}
