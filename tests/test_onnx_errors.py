@@ -22,6 +22,7 @@ from onnx import helper
 
 import onnx_ops
 from framework.definitions import DOMAIN, MESSAGES, OPS
+from onnx_ops.schemas import attribute_type_message
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NATIVE = onnx_ops.native_available()
@@ -81,7 +82,14 @@ CASES: Dict[str, Tuple[bool, Callable[[], object], Tuple[str, ...], List[str]]] 
     "native-int-reduction": (
         True, lambda: _session(_model("MseLoss", [F, F], [[2], [2]], reduction=1), True),
         ("RuntimeException", "Fail", "InvalidArgument"),
-        ["MseLoss: the reduction attribute must be a STRING", "got an INT attribute"]),
+        [attribute_type_message("MseLoss", helper.make_attribute("reduction", 1))]),  # same text as Python's
+    "native-floats-reduction": (
+        True, lambda: _session(_model("L1LossGrad", [F, F, F], [[2], [2], [2]], reduction=[0.5]), True),
+        ("RuntimeException", "Fail", "InvalidArgument"),
+        [attribute_type_message("L1LossGrad", helper.make_attribute("reduction", [0.5]))]),
+    "native-strings-reduction": (
+        True, lambda: _session(_model("MseLoss", [F, F], [[2], [2]], reduction=["mean"]), True),
+        ("RuntimeException", "Fail", "InvalidArgument"), ["MseLoss: the reduction attribute must be a STRING"]),
     "native-int32-inputs": (
         True, lambda: _session(_model("MseLoss", [TP.INT32, TP.INT32], [[2], [2]]), True),
         ("InvalidGraph", "Fail"), ["tensor(int32)"]),

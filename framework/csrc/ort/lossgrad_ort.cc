@@ -153,32 +153,28 @@ OrtStatus* ReadReduction(const OrtApi* api, const OrtKernelInfo* info, int32_t o
     return nullptr;
   }
   api->ReleaseStatus(s);
-  // Not a string: absent, or an attribute of another type.
+  // Not a string: absent, or an attribute of another type. Probe the other
+  // types; the scalar getters check the attribute type, the list getters of
+  // onnxruntime 1.17-1.31 do not (they succeed, maybe empty, for any attribute
+  // that exists), so a success of any of them means "present".
+  auto ok = [api](OrtStatus* st) {
+    if (st == nullptr) return true;
+    api->ReleaseStatus(st);
+    return false;
+  };
   int64_t ival = 0;
   float fval = 0.0f;
-  size_t count = 0;
-  const char* kind = nullptr;
-  if ((s = api->KernelInfoGetAttribute_int64(info, "reduction", &ival)) == nullptr) {
-    kind = "an INT";
-  } else {
-    api->ReleaseStatus(s);
-    if ((s = api->KernelInfoGetAttribute_float(info, "reduction", &fval)) == nullptr) {
-      kind = "a FLOAT";
-    } else {
-      api->ReleaseStatus(s);
-      if ((s = api->KernelInfoGetAttributeArray_int64(info, "reduction", nullptr, &count)) == nullptr) {
-        kind = "an INTS";
-      } else {
-        api->ReleaseStatus(s);
-        if ((s = api->KernelInfoGetAttributeArray_float(info, "reduction", nullptr, &count)) == nullptr) {
-          kind = "a FLOATS";
-        } else {
-          api->ReleaseStatus(s);
-        }
-      }
-    }
-  }
-  if (kind == nullptr) return nullptr;  // absent: the default
+  size_t ints = 0, floats = 0;
+  const bool is_int = ok(api->KernelInfoGetAttribute_int64(info, "reduction", &ival));
+  const bool is_float = ok(api->KernelInfoGetAttribute_float(info, "reduction", &fval));
+  const bool has_ints = ok(api->KernelInfoGetAttributeArray_int64(info, "reduction", nullptr, &ints));
+  const bool has_floats = ok(api->KernelInfoGetAttributeArray_float(info, "reduction", nullptr, &floats));
+  if (!is_int && !is_float && !has_ints && !has_floats) return nullptr;  // absent: the default
+  const char* kind = is_int ? "an INT"
+                     : is_float ? "a FLOAT"
+                     : (has_ints && ints > 0) ? "an INTS"
+                     : (has_floats && floats > 0) ? "a FLOATS"
+                     : "a non-STRING";
   std::string names;
   for (int r = 0; r < lossgrad::gen::kNumReductions; ++r)
     names += (r ? ", '" : "'") + std::string(lossgrad::gen::kReductionNames[r]) + "'";

@@ -1,0 +1,221 @@
+"""Speed of the ai.lossgrad ops in onnxruntime, as ratios measured side by side in one run.
+
+For every op, dtype and size it times one onnxruntime session per path, on the
+same inputs (equal shapes, reduction ``mean``):
+  * ``native``: the ai.lossgrad node run by the custom-op library (the shared
+    C++ kernel core on onnxruntime's intra-op thread pool);
+  * ``function``: the same node run from its ONNX function body (no library);
+  * ``plain``: the same computation written as a plain standard-op graph, as
+    one would without lossgrad-ops: ``dout * (predict - label) * s`` with the
+    scale a constant, ``grads * Sign(predict - label) * s``,
+    ``ReduceMean((predict - label)^2)``, ``ReduceMean(Abs(predict - label))``,
+    in the tensor dtype (bfloat16 through Cast to float32 and back: the CPU
+    execution provider has no bfloat16 arithmetic).
+and prints the times and ``plain/native``, ``plain/function`` (speed-ups,
+higher is better) as a Markdown table. Each time is the median of repeated
+``InferenceSession.run_with_ort_values`` calls with inputs already in OrtValues,
+the three paths called in turn, round after round.
+
+    python benchmarks/bench_onnx.py [--sizes 1e3,1e5,1e7] [--ops MseLossGrad] [--dtypes float32] [--readme]
+
+``--readme`` replaces the table between the ``bench-onnx`` markers in README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnx import helper  # noqa: E402
+
+import onnx_ops  # noqa: E402
+from framework.arrays import NP_DTYPES  # noqa: E402
+from framework.definitions import OPS  # noqa: E402
+from onnx_ops.models import Call, build_model, input_names  # noqa: E402
+
+REDUCTION = "mean"
+ACCEPTANCE = ("MseLossGrad", "float32", 10_000_000, 1.4)  # native must beat plain by this factor
+
+
+def time_interleaved(fns: dict, budget: float, min_rounds: int = 5, max_rounds: int = 300) -> dict:
+    """Median wall time of each ``fns[key]()``, the calls interleaved round by round.
+
+    Interleaving exposes every path to the same phases of machine noise, which
+    keeps the ratios meaningful on a noisy machine.
+    """
+    for fn in fns.values():
+        fn()  # warm-up (arena allocation, lazy initialisation)
+    times = {key: [] for key in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() - start < budget and rounds < max_rounds):
+        for key, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t0)
+        rounds += 1
+    return {key: statistics.median(v) for key, v in times.items()}
+
+
+def plain_model(op_name: str, dtype: str, n: int) -> onnx.ModelProto:
+    """The op as a plain standard-op graph (see the module docstring)."""
+    op = OPS[op_name]
+    elem = onnx_ops.ONNX_DTYPES[dtype]
+    compute = "float32" if dtype == "bfloat16" else dtype
+    celem = onnx_ops.ONNX_DTYPES[compute]
+    names = input_names(op_name, 0)
+    nodes = []
+    x = []
+    for name in names:
+        if compute != dtype:
+            nodes.append(helper.make_node("Cast", [name], [name + "_c"], to=celem))
+            name += "_c"
+        x.append(name)
+    out = f"{op.output}_0"
+    last = out + "_c" if compute != dtype else out
+    if op.kind == "grad":
+        scale = helper.make_tensor("s", celem, [], [op.scale(REDUCTION, n)])
+        nodes.append(helper.make_node("Constant", [], ["s"], value=scale))
+        if op_name == "MseLossGrad":
+            nodes += [helper.make_node("Sub", [x[0], x[1]], ["d"]), helper.make_node("Mul", [x[2], "d"], ["t"])]
+        else:
+            nodes += [helper.make_node("Sub", [x[1], x[2]], ["d"]), helper.make_node("Sign", ["d"], ["sg"]),
+                      helper.make_node("Mul", [x[0], "sg"], ["t"])]
+        nodes.append(helper.make_node("Mul", ["t", "s"], [last]))
+    else:
+        nodes.append(helper.make_node("Sub", [x[0], x[1]], ["d"]))
+        nodes.append(helper.make_node("Mul", ["d", "d"], ["e"]) if op_name == "MseLoss"
+                     else helper.make_node("Abs", ["d"], ["e"]))
+        nodes.append(helper.make_node("ReduceMean", ["e"], [last], keepdims=0))
+    if compute != dtype:
+        nodes.append(helper.make_node("Cast", [last], [out], to=elem))
+    out_shape = [] if op.is_loss else [n]
+    graph = helper.make_graph(nodes, "plain", [helper.make_tensor_value_info(nm, elem, [n]) for nm in names],
+                              [helper.make_tensor_value_info(out, elem, out_shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _ort_value(a: np.ndarray, dtype: str) -> ort.OrtValue:
+    if dtype == "bfloat16":  # no NumPy bfloat16 in onnxruntime's Python API: pass the bits
+        return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(a.view(np.uint16), onnx_ops.ONNX_DTYPES[dtype])
+    return ort.OrtValue.ortvalue_from_numpy(a)
+
+
+def _session(model: onnx.ModelProto, native: bool, threads: int) -> ort.InferenceSession:
+    so = onnx_ops.session_options(native=native)
+    if threads:
+        so.intra_op_num_threads = threads
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def bench_one(op_name: str, dtype: str, n: int, rng: np.random.Generator, threads: int,
+              budget: float) -> dict:
+    op = OPS[op_name]
+    call = Call(op_name, ((n,),) * len(op.inputs), dtype, REDUCTION)
+    node_model = build_model([call], functions=False, check=False)
+    models = {"function": onnx_ops.add_functions(node_model), "plain": plain_model(op_name, dtype, n)}
+    if onnx_ops.native_available():
+        models["native"] = node_model
+    inputs = [rng.uniform(0.5, 2.0, n).astype(NP_DTYPES[dtype]) for _ in op.inputs]
+    feeds = dict(zip(input_names(op_name, 0), (_ort_value(a, dtype) for a in inputs)))
+    fns = {}
+    for path, model in models.items():
+        session = _session(model, native=path == "native", threads=threads)
+        out_names = [o.name for o in session.get_outputs()]
+        fns[path] = lambda s=session, o=out_names: s.run_with_ort_values(o, feeds)
+    return {"op": op_name, "dtype": dtype, "n": n, **time_interleaved(fns, budget)}
+
+
+def fmt_n(n: int) -> str:
+    exp = int(np.log10(n))
+    mant = n / 10 ** exp
+    return f"1e{exp}" if mant == 1 else f"{mant:g}e{exp}"
+
+
+def _ratio(row: dict, a: str, b: str) -> str:
+    return f"{row[a] / row[b]:.2f}" if a in row and b in row else "n/a"
+
+
+def _ms(row: dict, key: str) -> str:
+    return f"{row[key] * 1e3:.3f}" if key in row else "n/a"
+
+
+def table(rows: list) -> str:
+    lines = ["| op | dtype | n | native ms | function ms | plain ms | plain/native | plain/function |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['op']} | {r['dtype']} | {fmt_n(r['n'])} | {_ms(r, 'native')} | {_ms(r, 'function')} | "
+                     f"{_ms(r, 'plain')} | {_ratio(r, 'plain', 'native')} | {_ratio(r, 'plain', 'function')} |")
+    return "\n".join(lines)
+
+
+def acceptance(rows: list) -> str:
+    op, dtype, n, factor = ACCEPTANCE
+    for r in rows:
+        if (r["op"], r["dtype"], r["n"]) == (op, dtype, n) and "native" in r:
+            speedup = r["plain"] / r["native"]
+            verdict = "meets" if speedup >= factor else "MISSES"
+            return (f"Acceptance: native {op} {dtype} at {fmt_n(n)} is {speedup:.2f}x faster than the plain "
+                    f"standard-op graph ({verdict} the >= {factor}x target).")
+    return f"Acceptance: not measured ({op} {dtype} {fmt_n(n)} native not in this run)."
+
+
+def write_readme(text: str, marker: str) -> None:
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    if not os.path.exists(path):
+        raise SystemExit("README.md does not exist")
+    with open(path, encoding="utf-8") as f:
+        readme = f.read()
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    if begin not in readme or end not in readme:
+        raise SystemExit(f"README.md has no {begin} ... {end} markers")
+    head, rest = readme.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1e3,1e4,1e5,1e6,1e7")
+    ap.add_argument("--ops", default=",".join(OPS))
+    ap.add_argument("--dtypes", default=",".join(NP_DTYPES))
+    ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: onnxruntime's default)")
+    ap.add_argument("--budget", type=float, default=0.6, help="seconds of timing per (op, dtype, size)")
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    args = ap.parse_args()
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    for name in args.ops.split(","):
+        if name not in OPS:
+            raise SystemExit(f"unknown op {name!r}; known: {', '.join(OPS)}")
+    rng = np.random.default_rng(0)
+    combos = [(o, d, n) for o in args.ops.split(",") for d in args.dtypes.split(",") for n in sizes]
+    rows = []
+    t0 = time.time()
+    for i, (o, d, n) in enumerate(combos, 1):
+        rows.append(bench_one(o, d, n, rng, args.threads, args.budget))
+        r = rows[-1]
+        print(f"[{i}/{len(combos)} {time.time() - t0:.0f}s] {o} {d} {fmt_n(n)}: native {_ms(r, 'native')} ms, "
+              f"function {_ms(r, 'function')} ms, plain {_ms(r, 'plain')} ms", file=sys.stderr, flush=True)
+    threads = args.threads or f"default ({os.cpu_count()} cores)"
+    header = (f"onnxruntime {ort.__version__}, intra-op threads: {threads}, reduction {REDUCTION}, equal shapes; "
+              f"native library: {'yes' if onnx_ops.native_available() else 'not built'}")
+    text = f"{header}\n\n{table(rows)}\n\n{acceptance(rows)}"
+    print(text)
+    if args.readme:
+        write_readme(text, "bench-onnx")
+
+
+if __name__ == "__main__":
+    main()
