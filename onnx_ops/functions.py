@@ -29,8 +29,8 @@ from 11 on works; bfloat16 needs 13 (``Cast`` from bfloat16).
 
 Note: ``onnx.reference.ReferenceEvaluator`` of onnx 1.23 ignores the overload
 field (it keeps one function per name); evaluate such a model with
-:func:`onnx_ops.reference_evaluator` (the reference ops) or after
-``onnx.inliner.inline_local_functions``.
+:func:`onnx_ops.reference_evaluator` (the reference ops, or the function
+bodies inlined with ``function_bodies=True``).
 """
 from __future__ import annotations
 

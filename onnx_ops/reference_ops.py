@@ -47,7 +47,21 @@ def _make(name: str) -> Type[OpRun]:
 REFERENCE_OPS: List[Type[OpRun]] = [_make(name) for name in OPS]
 
 
-def reference_evaluator(model: Any, **kwargs: Any) -> ReferenceEvaluator:
-    """``onnx.reference.ReferenceEvaluator`` for ``model`` with :data:`REFERENCE_OPS`."""
+def reference_evaluator(model: Any, *, function_bodies: bool = False, **kwargs: Any) -> ReferenceEvaluator:
+    """``onnx.reference.ReferenceEvaluator`` for an ``ai.lossgrad`` model.
+
+    By default the nodes run :data:`REFERENCE_OPS`. With ``function_bodies``
+    they run the model's function bodies instead (attached first if missing),
+    inlined, because ``onnx.reference`` ignores function overloads.
+    """
+    if function_bodies:
+        import onnx
+        import onnx.inliner
+
+        from .functions import add_functions
+
+        if not isinstance(model, onnx.ModelProto):
+            model = onnx.load(model)
+        return ReferenceEvaluator(onnx.inliner.inline_local_functions(add_functions(model)), **kwargs)
     new_ops = list(REFERENCE_OPS) + list(kwargs.pop("new_ops", None) or [])
     return ReferenceEvaluator(model, new_ops=new_ops, **kwargs)

@@ -15,8 +15,6 @@ import sys
 
 import numpy as np
 import onnx
-import onnx.inliner
-import onnx.reference
 import pytest
 
 import onnx_ops
@@ -76,7 +74,7 @@ def _run(path: str, model: onnx.ModelProto, feeds: dict):
         return onnx_ops.reference_evaluator(model).run(None, feeds)
     assert path == "reference-functions"
     with np.errstate(all="ignore"):
-        return onnx.reference.ReferenceEvaluator(onnx.inliner.inline_local_functions(model)).run(None, feeds)
+        return onnx_ops.reference_evaluator(model, function_bodies=True).run(None, feeds)
 
 
 @functools.lru_cache(maxsize=None)
