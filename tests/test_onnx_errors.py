@@ -73,6 +73,10 @@ CASES: Dict[str, Tuple[bool, Callable[[], object], Tuple[str, ...], List[str]]] 
     "native-rank-9": (
         True, lambda: _run(_model("L1Loss", [F, F], [None, None]), True, _ones(*[1] * 9), _ones(1)),
         ("InvalidArgument",), [MESSAGES["bad_rank"].format(op="L1Loss", arg="predict", rank=9)]),
+    "native-rank-12": (
+        True, lambda: _run(_model("MseLossGrad", [F, F, F], [None, None, None]), True, _ones(1), _ones(*[1] * 12),
+                           _ones(1)),
+        ("InvalidArgument",), [MESSAGES["bad_rank"].format(op="MseLossGrad", arg="label", rank=12)]),
     "native-rank-8-is-fine": (
         True, lambda: _run(_model("L1Loss", [F, F], [None, None]), True, _ones(*[1] * 8), _ones(1)), (), []),
     "native-bad-reduction": (

@@ -18,6 +18,7 @@
 // session's intra-op thread pool.
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -218,8 +219,9 @@ void DescribeInput(const OrtApi* api, OrtKernelContext* ctx, size_t i, lossgrad:
   *t = lossgrad::TensorRef{};
   t->data = data;
   t->dtype = CoreDType(type);
-  // A rank above kMaxRank is reported by the core (from ndim) before any shape is read.
-  t->ndim = static_cast<int32_t>(std::min<size_t>(ndim, static_cast<size_t>(lossgrad::kMaxRank) + 1));
+  // A rank above kMaxRank is reported by the core (from ndim, so with the true
+  // rank) before any shape is read; only kMaxRank dims are stored.
+  t->ndim = static_cast<int32_t>(std::min<size_t>(ndim, static_cast<size_t>(INT32_MAX)));
   const int kept = static_cast<int>(std::min<size_t>(ndim, lossgrad::kMaxRank));
   int64_t stride = 1;
   for (int k = kept - 1; k >= 0; --k) {
