@@ -29,7 +29,7 @@ from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MSE_LOSS, MSE
 from .reference import plan_for
 
 __all__ = ["library_path", "mse_loss_grad", "l1_loss_grad", "mse_loss", "l1_loss", "run",
-           "num_threads", "set_num_threads", "parallel_threshold", "stream_floor", "NativeLibraryError"]
+           "reduce_to", "num_threads", "set_num_threads", "parallel_threshold", "stream_floor", "NativeLibraryError"]
 
 _ABI_VERSION = 1
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -137,6 +137,27 @@ def _call(op: OpDef, inputs: Sequence[Any], reduction: ReductionArg,
     err = ctypes.create_string_buffer(1024)
     rc = _library().lossgrad_run(op.native_id, REDUCTIONS.index(plan.reduction), len(arrays),
                                  refs, ctypes.byref(out_ref), err, len(err))
+    if rc:
+        raise (TypeError if rc == 2 else ValueError)(err.value.decode())
+    return out
+
+
+def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None) -> np.ndarray:
+    """Native ``reduce_to``: sum ``t`` over the axes broadcasting added or expanded
+    to reach it from ``shape``, as ``dtype`` (default: ``t``'s). The helper of the
+    gradient formulas (the MindSpore bprops run it as a primitive)."""
+    a = _prepare(np.asarray(t))
+    out = np.empty(tuple(int(d) for d in shape), dtype=a.dtype if dtype is None else dtype)
+    if dtype_name(out.dtype) not in DTYPES or dtype_name(a.dtype) not in DTYPES:
+        raise TypeError(f"reduce_to: unsupported dtype {a.dtype} -> {out.dtype}")
+    if len(out.shape) > MAX_RANK or a.ndim > MAX_RANK:
+        raise ValueError(f"reduce_to: rank above {MAX_RANK}")
+    in_ref, out_ref = _ref(a), _ref(out)
+    err = ctypes.create_string_buffer(512)
+    lib = _library()
+    lib.lossgrad_reduce_to.argtypes = [ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef),
+                                       ctypes.c_char_p, ctypes.c_int64]
+    rc = lib.lossgrad_reduce_to(ctypes.byref(in_ref), ctypes.byref(out_ref), err, len(err))
     if rc:
         raise (TypeError if rc == 2 else ValueError)(err.value.decode())
     return out

@@ -32,13 +32,17 @@ def _half_ulp(ref: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def assert_close(actual: np.ndarray, expected64: np.ndarray, dtype, *, eps_factor: float = 8.0,
-                 reduction_terms: int = 1) -> None:
+                 reduction_terms: int = 1, precision=None, atol: float = 0.0) -> None:
     """Compare a kernel result of dtype ``dtype`` with the float64 reference value.
 
     ``expected64`` must be the *float64* reference (before rounding to ``dtype``).
     ``reduction_terms`` widens the float32 bound for sums (accumulation error).
+    ``precision`` (default ``dtype``) is the dtype whose precision sets the tolerance,
+    for comparisons with a reference less precise than ``dtype``. ``atol`` adds an
+    absolute slack, for sums whose terms cancel (error relative to the terms, not the result).
     """
     dtype = np.dtype(dtype)
+    tol_dtype = np.dtype(precision) if precision is not None else dtype
     actual = np.asarray(actual)
     assert actual.dtype == dtype, (actual.dtype, dtype)
     assert actual.shape == np.shape(expected64), (actual.shape, np.shape(expected64))
@@ -48,7 +52,7 @@ def assert_close(actual: np.ndarray, expected64: np.ndarray, dtype, *, eps_facto
     np.testing.assert_array_equal(nan_a, nan_e, err_msg="NaN positions differ")
     fin = ~nan_e
     with np.errstate(invalid="ignore"):  # inf - inf where both are infinite is handled by inf_e
-        ok = _within(a[fin], e[fin], dtype, reduction_terms, eps_factor)
+        ok = _within(a[fin], e[fin], tol_dtype, reduction_terms, eps_factor) | (np.abs(a[fin] - e[fin]) <= atol)
     if not np.all(ok):
         bad = np.flatnonzero(~ok)[:5]
         raise AssertionError(f"{dtype}: {np.count_nonzero(~ok)} mismatches, e.g. actual {a[fin][bad]} "

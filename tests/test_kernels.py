@@ -297,3 +297,34 @@ def test_reductions_are_layout_independent(op, dtype):
         b = cpu.run(op, np.ascontiguousarray(p), np.ascontiguousarray(l), reduction=reduction)
         assert a.tobytes() == b.tobytes()
         check(op, [p, l], reduction)
+
+
+REDUCE_TO_CASES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((2, 3, 4), ()), ((2, 3, 4), (1, 3, 1)),
+                   ((5, 1, 6), (1, 6)), ((2, 1, 2, 1, 2, 1, 2, 1), (2, 1)), ((0, 3), (3,)), ((4, 0), (1, 0))]
+
+
+@pytest.mark.parametrize("in_dtype", ALL_DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", REDUCE_TO_CASES, ids=str)
+def test_reduce_to_sums_broadcast_axes(case, in_dtype):
+    src_shape, dst_shape = case
+    rng = np.random.default_rng(12)
+    t = rand(rng, src_shape, in_dtype)
+    lead = len(src_shape) - len(dst_shape)
+    expected = t.astype(np.float64).sum(axis=tuple(range(lead))) if lead else t.astype(np.float64)
+    axes = tuple(k for k, d in enumerate(dst_shape) if d == 1 and expected.shape[k] != 1)
+    expected = expected.sum(axis=axes, keepdims=True) if axes else expected
+    expected = np.broadcast_to(expected, dst_shape)
+    for out_dtype in (in_dtype, np.float64):
+        out = cpu.reduce_to(t, dst_shape, out_dtype)
+        assert out.shape == dst_shape
+        assert_close(out, expected, out_dtype, reduction_terms=64)
+    # strided input gives the same bits
+    wide = np.repeat(t, 2, axis=-1)[..., ::2] if t.ndim else t
+    assert cpu.reduce_to(wide, dst_shape).tobytes() == cpu.reduce_to(t, dst_shape).tobytes()
+
+
+def test_reduce_to_rejects_incompatible_shapes():
+    with pytest.raises(ValueError, match="cannot reduce"):
+        cpu.reduce_to(np.ones((3, 4), np.float32), (3,))
+    with pytest.raises(ValueError, match="cannot reduce"):
+        cpu.reduce_to(np.ones((4,), np.float32), (2, 4))

@@ -175,6 +175,29 @@ std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra*
     return InferOp(OP, ndims, shapes, extra);                                                               \
   }
 
+// ReduceTo(t, like): the reduce_to of the gradient formulas, as one primitive
+// without control flow (graph mode cannot differentiate branches in a bprop).
+LOSSGRAD_EXPORT int ReduceTo(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes,
+                             void* /*stream*/, void* /*extra*/) {
+  if (nparam != 3) return 1;
+  lossgrad::TensorRef in = Dense(params[0], ndims[0], shapes[0], dtypes[0]);
+  lossgrad::TensorRef out = Dense(params[2], ndims[2], shapes[2], dtypes[2]);
+  try {
+    if (lossgrad::Error e = lossgrad::ReduceTo(in, &out, &lossgrad::DefaultPool())) {
+      std::fprintf(stderr, "lossgrad-ops: %s\n", e.message.c_str());
+      return 2;
+    }
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "lossgrad-ops: ReduceTo: %s\n", ex.what());
+    return 3;
+  }
+  return 0;
+}
+
+LOSSGRAD_EXPORT std::vector<int64_t> ReduceToInferShape(int* ndims, int64_t** shapes, AotExtra*) {
+  return std::vector<int64_t>(shapes[1], shapes[1] + ndims[1]);
+}
+
 LOSSGRAD_MS_ENTRIES(MseLossGrad, lossgrad::kMseLossGrad)
 LOSSGRAD_MS_ENTRIES(L1LossGrad, lossgrad::kL1LossGrad)
 LOSSGRAD_MS_ENTRIES(MseLoss, lossgrad::kMseLoss)

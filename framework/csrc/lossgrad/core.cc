@@ -648,4 +648,78 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, T
   return {};
 }
 
+Error ReduceTo(const TensorRef& in, TensorRef* out, Executor* exec) {
+  if (in.dtype < 0 || in.dtype >= gen::kNumDTypes || out->dtype < 0 || out->dtype >= gen::kNumDTypes)
+    return {kTypeError, "ReduceTo: unsupported dtype"};
+  if (in.ndim > kMaxRank || out->ndim > in.ndim || out->ndim < 0)
+    return {kValueError, "ReduceTo: cannot reduce " + ShapeString(in.shape, in.ndim) + " to " +
+                             ShapeString(out->shape, out->ndim)};
+  const int lead = in.ndim - out->ndim;
+  int64_t n = 1, out_n = 1;
+  Geometry g;  // op[0]: the input, op[1]: the output index (element strides, 0 on reduced axes)
+  g.ndim = in.ndim;
+  g.nops = 2;
+  g.op[0].base = static_cast<const char*>(in.data);
+  g.op[0].dtype = in.dtype;
+  g.op[0].itemsize = ItemSize(in.dtype);
+  for (int k = in.ndim - 1; k >= 0; --k) {
+    const int kk = k - lead;
+    const int64_t od = kk < 0 ? 1 : out->shape[kk];
+    if (od != 1 && od != in.shape[k])
+      return {kValueError, "ReduceTo: cannot reduce " + ShapeString(in.shape, in.ndim) + " to " +
+                               ShapeString(out->shape, out->ndim)};
+    g.shape[k] = in.shape[k];
+    g.op[0].stride[k] = in.strides[k];
+    g.op[1].stride[k] = od == 1 ? 0 : out_n;
+    out_n *= od;
+    n *= in.shape[k];
+  }
+  char* dst = static_cast<char*>(out->data);
+  if (out_n == 0) return {};
+  if (n == 0) {  // sums of nothing
+    const double zero = 0.0;
+    for (int64_t j = 0; j < out_n; ++j) Scatter(dst + j * ItemSize(out->dtype), out->dtype, &zero, 1);
+    return {};
+  }
+  // Walk the input in row-major order, accumulating into the output index.
+  // The output "operand" is walked only for its offsets: give it a dummy dtype/base.
+  g.op[1].base = nullptr;
+  g.op[1].dtype = kFloat64;
+  g.op[1].itemsize = 8;
+  Coalesce(&g);
+  std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
+  const int nd = g.ndim;
+  int64_t idx[kMaxRank] = {};
+  int64_t in_off = 0, out_off = 0;
+  double buf[kTile];
+  for (int64_t pos = 0; pos < n;) {
+    const int64_t inner = g.shape[nd - 1];
+    const int64_t seg = std::min(inner - idx[nd - 1], kTile);
+    Gather(buf, g.op[0].base + in_off * g.op[0].itemsize, g.op[0].dtype, g.op[0].stride[nd - 1], seg);
+    const int64_t ost = g.op[1].stride[nd - 1];
+    for (int64_t j = 0; j < seg; ++j) acc[static_cast<size_t>(out_off + j * ost)] += buf[j];
+    pos += seg;
+    idx[nd - 1] += seg;
+    in_off += seg * g.op[0].stride[nd - 1];
+    out_off += seg * ost;
+    if (idx[nd - 1] == inner) {
+      in_off -= inner * g.op[0].stride[nd - 1];
+      out_off -= inner * ost;
+      idx[nd - 1] = 0;
+      for (int k = nd - 2; k >= 0; --k) {
+        ++idx[k];
+        in_off += g.op[0].stride[k];
+        out_off += g.op[1].stride[k];
+        if (idx[k] < g.shape[k]) break;
+        in_off -= g.shape[k] * g.op[0].stride[k];
+        out_off -= g.shape[k] * g.op[1].stride[k];
+        idx[k] = 0;
+      }
+    }
+  }
+  (void)exec;  // serial: the sum order is fixed; callers pass a pool for future use
+  Scatter(dst, out->dtype, acc.data(), out_n);
+  return {};
+}
+
 }  // namespace lossgrad

@@ -1,0 +1,65 @@
+"""Functional API of the MindSpore binding (PyNative, graph mode and ``mindspore.jit``).
+
+Every function validates its inputs (SPEC.md's error table) before any kernel
+runs and accepts ``reduction`` as "none"/"mean"/"sum" or the aclnn integers 0/1/2.
+Inputs broadcast together; mixed float dtypes promote.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+from mindspore import Tensor
+
+from .primitives import get_primitive, validate
+
+__all__ = ["mse_loss_grad", "l1_loss_grad", "mse_loss_backward", "l1_loss_backward", "mse_loss", "l1_loss"]
+
+Reduction = Union[str, int]
+
+
+def mse_loss_grad(predict: Tensor, label: Tensor, dout: Tensor, reduction: Reduction = "mean") -> Tensor:
+    """``MseLossGrad``: ``dout * (predict - label) * s``, s = 2/N for mean, 2 otherwise
+    (N = element count of the broadcast shape). Differentiable twice."""
+    red = validate("MseLossGrad", reduction, (predict.shape, label.shape, dout.shape),
+                   (predict.dtype, label.dtype, dout.dtype))
+    return get_primitive("MseLossGrad", red)(predict, label, dout)
+
+
+def l1_loss_grad(grads: Tensor, predict: Tensor, label: Tensor, reduction: Reduction = "mean") -> Tensor:
+    """``L1LossGrad`` (CANN input order, incoming gradient first):
+    ``grads * sign(predict - label) * s``, s = 1/N for mean, 1 otherwise."""
+    red = validate("L1LossGrad", reduction, (grads.shape, predict.shape, label.shape),
+                   (grads.dtype, predict.dtype, label.dtype))
+    return get_primitive("L1LossGrad", red)(grads, predict, label)
+
+
+def mse_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa: A002 - aclnn/PyTorch names
+                      reduction: Reduction = "mean") -> Tensor:
+    """aclnn/PyTorch argument order: ``MseLossGrad(predict=input, label=target, dout=grad_output)``."""
+    red = validate("MseLossGrad", reduction, (input.shape, target.shape, grad_output.shape),
+                   (input.dtype, target.dtype, grad_output.dtype), ("input", "target", "grad_output"))
+    return get_primitive("MseLossGrad", red)(input, target, grad_output)
+
+
+def l1_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa: A002
+                     reduction: Reduction = "mean") -> Tensor:
+    """aclnn/PyTorch argument order: ``L1LossGrad(grads=grad_output, predict=input, label=target)``."""
+    red = validate("L1LossGrad", reduction, (grad_output.shape, input.shape, target.shape),
+                   (grad_output.dtype, input.dtype, target.dtype), ("grad_output", "input", "target"))
+    return get_primitive("L1LossGrad", red)(grad_output, input, target)
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error: ``(input - target)^2`` over the broadcast shape, then
+    none/mean/sum. Its backward runs ``MseLossGrad``."""
+    red = validate("MseLoss", reduction, (input.shape, target.shape), (input.dtype, target.dtype),
+                   ("input", "target"))
+    return get_primitive("MseLoss", red)(input, target)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:  # noqa: A002
+    """Mean absolute error: ``|input - target|`` over the broadcast shape, then
+    none/mean/sum. Its backward runs ``L1LossGrad``."""
+    red = validate("L1Loss", reduction, (input.shape, target.shape), (input.dtype, target.dtype),
+                   ("input", "target"))
+    return get_primitive("L1Loss", red)(input, target)

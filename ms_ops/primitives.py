@@ -1,0 +1,145 @@
+"""The ``mindspore.ops.Custom`` primitives of the four ops, with their bprops.
+
+One primitive per (op, reduction, device target), created on first use and
+cached. On CPU it runs the native kernel of ``framework/`` through its aot entry
+(``<library>:<OpType>``) with the reduction as the primitive attribute
+``reduction``; shapes are inferred by the library's ``<OpType>InferShape`` (so
+graph mode handles dynamic shapes) and the dtype by promotion. On Ascend it
+names the CANN operator of the same op type. The bprop of every primitive is the
+formula of ``framework.gradients`` evaluated with :mod:`ms_ops._backend`.
+
+Both :func:`validate` and :func:`get_primitive` are ``constexpr``: in graph mode
+they run in Python at compile time, so invalid calls raise the ``ValueError`` /
+``TypeError`` of SPEC.md before any kernel runs, in PyNative and graph mode alike.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional, Sequence, Tuple
+
+import mindspore as ms
+from mindspore import ops
+from mindspore.ops import constexpr
+
+from framework import gradients
+from framework.definitions import OPS, OpDef, promote_dtypes
+from . import _backend
+from ._device import device_target
+from ._registry import ascend_reg_info, cpu_reg_info, dtype_name, ms_dtype, reduce_to_reg_info
+
+__all__ = ["validate", "get_primitive", "make_primitive", "native_library"]
+
+
+@functools.lru_cache(maxsize=None)
+def native_library() -> str:
+    """Path of the native library holding the aot entries (built at install time)."""
+    from framework.cpu import library_path
+    return library_path()
+
+
+def _shape(shape) -> Optional[Tuple[int, ...]]:
+    """A graph-time shape with unknown dims as -1, or None for unknown rank."""
+    if shape is None:
+        return None
+    dims = tuple(-1 if d is None else int(d) for d in shape)
+    if len(dims) == 1 and dims[0] == -2:  # MindSpore's marker of an unknown rank
+        return None
+    return dims
+
+
+@constexpr
+def validate(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
+             arg_names: Optional[Sequence[str]] = None) -> str:
+    """Check one call against SPEC.md and return the canonical reduction name.
+
+    Runs in Python (at compile time in graph mode). Unknown dimensions broadcast
+    with anything; unknown ranks skip the shape checks (the kernel checks again).
+    """
+    op = OPS[op_name]
+    names = [dtype_name(dt) for dt in dtypes]
+    dims = [_shape(s) for s in shapes]
+    if any(d is None for d in dims):  # unknown rank: check what can be checked
+        plan = op.plan([()] * len(dims), names, reduction, arg_names)
+    else:
+        plan = op.plan(dims, names, reduction, arg_names)
+    return plan.reduction
+
+
+def _out_dtype(op: OpDef):
+    def infer(*types):
+        names = [dtype_name(t) for t in types]
+        op.plan([()] * len(names), names, "mean")  # raises TypeError for unsupported dtypes
+        return ms.TensorType(ms_dtype(promote_dtypes(names)))
+    return infer
+
+
+def _make_bprop(op: OpDef, reduction: str):
+    formula = gradients.BPROPS[op.name]
+    backend = _backend
+    if len(op.inputs) == 3:
+        def bprop3(a, b, c, out, dout):
+            return formula(backend, a, b, c, dout, reduction)
+        return bprop3
+
+    def bprop2(a, b, out, dout):
+        return formula(backend, a, b, dout, reduction)
+    return bprop2
+
+
+def make_primitive(op_name: str, reduction: str, target: str) -> ops.Custom:
+    """A new Custom primitive for ``op_name`` with a fixed (canonical) ``reduction``."""
+    op = OPS[op_name]
+    if target == "CPU":
+        prim = ops.Custom(f"{native_library()}:{op.name}", out_shape=None, out_dtype=_out_dtype(op),
+                          func_type="aot", bprop=_make_bprop(op, reduction),
+                          reg_info=cpu_reg_info(op, reduction))
+    else:  # Ascend: the CANN operator of the same op type, from the installed op package
+        if op.is_loss:
+            raise NotImplementedError(
+                f"{op.name} has no CANN kernel in the lossgrad op package; on Ascend the forward "
+                "losses are composed from MindSpore built-ins (see ms_ops.functional)")
+        prim = ops.Custom(op.name, out_shape=lambda *shapes: _broadcast(op, shapes), out_dtype=_out_dtype(op),
+                          func_type="aot", bprop=_make_bprop(op, reduction),
+                          reg_info=ascend_reg_info(op, reduction))
+    prim.add_prim_attr("reduction", reduction)
+    return prim
+
+
+def _broadcast(op: OpDef, shapes):
+    return list(op.plan(shapes, ["float32"] * len(shapes), "none").shape)
+
+
+@functools.lru_cache(maxsize=None)
+def _cached(op_name: str, reduction: str, target: str) -> ops.Custom:
+    return make_primitive(op_name, reduction, target)
+
+
+def _reduce_to_bprop(t, like, out, dout):
+    # d/dt: dout broadcast back to t's shape (an add broadcasts without control flow)
+    return ops.zeros_like(t) + ops.cast(dout, t.dtype), ops.zeros_like(like)
+
+
+@functools.lru_cache(maxsize=None)
+def _reduce_to_cached(target: str):
+    if target != "CPU":  # on Ascend the sum over broadcast axes is MindSpore's own
+        from mindspore.ops._grad_experimental.grad_math_ops import binop_grad_common
+
+        def reduce_to_ascend(t, like):
+            r, _ = binop_grad_common(like, t, t, t)
+            return ops.cast(r, like.dtype)
+        return reduce_to_ascend
+    return ops.Custom(f"{native_library()}:ReduceTo", out_shape=None,
+                      out_dtype=lambda t, like: ms.TensorType(ms_dtype(dtype_name(like))),
+                      func_type="aot", bprop=_reduce_to_bprop, reg_info=reduce_to_reg_info())
+
+
+@constexpr
+def reduce_to_primitive():
+    """The ``ReduceTo(t, like)`` primitive: sum ``t`` to ``like``'s shape and dtype."""
+    return _reduce_to_cached(device_target())
+
+
+@constexpr
+def get_primitive(op_name: str, reduction: str):
+    """The cached primitive of (op, canonical reduction) for the current device target."""
+    return _cached(op_name, reduction, device_target())
