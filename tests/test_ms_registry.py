@@ -1,0 +1,69 @@
+"""The MindSpore registration data (reg_info), generated from framework/definitions.py,
+checked against SPEC.md and the CANN seeds' op specifications written out here by hand.
+No NPU is needed: this is the data MindSpore hands to the Ascend kernel selector."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from framework.definitions import L1_LOSS, L1_LOSS_GRAD, MSE_LOSS, MSE_LOSS_GRAD, OPS, custom_reg_name
+from ms_ops import _device, _registry
+
+# From SPEC.md / seeds 000-004: op type, inputs in order, output, dtypes on the NPU.
+CANN_SPEC = {
+    "MseLossGrad": (("predict", "label", "dout"), "y"),   # seeds 000, 001, 002/003
+    "L1LossGrad": (("grads", "predict", "label"), "y"),   # seed 004: incoming gradient first
+}
+NPU_DTYPES = {"float16", "float32", "bfloat16"}  # fp16/fp32 (000, 001) + bf16 (002-004)
+ALL_DTYPES = {"float16", "bfloat16", "float32", "float64"}
+
+
+def names(entries):
+    return tuple(e["name"] for e in sorted(entries, key=lambda e: e["index"]))
+
+
+@pytest.mark.parametrize("op", [MSE_LOSS_GRAD, L1_LOSS_GRAD])
+def test_ascend_reg_info_matches_cann_op_specification(op):
+    info = _registry.ascend_reg_info(op)
+    inputs, output = CANN_SPEC[op.name]
+    assert info["op_name"] == op.name  # the CANN op type itself: binds 1:1 to the NPU kernel
+    assert info["target"] == "Ascend"
+    assert names(info["inputs"]) == inputs and names(info["outputs"]) == (output,)
+    assert info["attr"] == [{"name": "reduction", "paramType": "required", "type": "str", "value": "mean"}]
+    combos = [tuple(d for d, fmt in row) for row in info["dtype_format"]]
+    assert all(fmt == "DefaultFormat" for row in info["dtype_format"] for _, fmt in row)  # ND
+    assert {c[0] for c in combos} == NPU_DTYPES
+    assert all(len(set(c)) == 1 and len(c) == len(inputs) + 1 for c in combos)  # equal dtypes in and out
+
+
+@pytest.mark.parametrize("op", list(OPS.values()), ids=list(OPS))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_cpu_reg_info_covers_every_dtype_combination(op, reduction):
+    info = _registry.cpu_reg_info(op, reduction)
+    assert info["op_name"] == custom_reg_name(op.name, reduction) == f"{op.name}_{reduction}"
+    assert info["target"] == "CPU"
+    assert names(info["inputs"]) == op.inputs
+    assert info["attr"][0]["name"] == "reduction" and info["attr"][0]["value"] == reduction
+    combos = {tuple(d for d, _ in row) for row in info["dtype_format"]}
+    expected = set()
+    for ins in itertools.product(sorted(ALL_DTYPES), repeat=len(op.inputs)):
+        ranks = {"float16": 0, "bfloat16": 0, "float32": 1, "float64": 2}
+        top = max(ranks[d] for d in ins)
+        widest = {d for d in ins if ranks[d] == top}
+        out = widest.pop() if len(widest) == 1 else "float32"  # float16 with bfloat16 -> float32
+        expected.add((*ins, out))
+    assert combos == expected
+
+
+def test_spec_input_names_for_the_losses():
+    assert MSE_LOSS.inputs == L1_LOSS.inputs == ("predict", "label")
+    assert MSE_LOSS.output == L1_LOSS.output == "loss"
+
+
+def test_device_choice_is_in_one_place(monkeypatch):
+    import mindspore as ms
+    assert _device.device_target() == ms.get_context("device_target") == "CPU"
+    monkeypatch.setattr(ms, "get_context", lambda key: "GPU")
+    with pytest.raises(RuntimeError, match="no kernels for device_target='GPU'"):
+        _device.device_target()
