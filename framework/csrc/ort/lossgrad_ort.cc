@@ -43,7 +43,7 @@ namespace {
 
 constexpr uint32_t kApiVersion = LOSSGRAD_ORT_MIN_API_VERSION;
 static_assert(ORT_API_VERSION >= kApiVersion, "onnxruntime headers older than API 17 (onnxruntime 1.17)");
-static_assert(kApiVersion >= 17, "KernelContext_ParallelFor and OrtCustomOp::CreateKernelV2 need API 17");
+static_assert(kApiVersion >= 17, "KernelContext_ParallelFor needs API 17 (CreateKernelV2/KernelComputeV2: 16)");
 
 // Statistics read by the tests through ctypes (the same handle ORT opened).
 std::atomic<uint64_t> g_compute_calls{0};
