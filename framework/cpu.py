@@ -142,10 +142,10 @@ def _call(op: OpDef, inputs: Sequence[Any], reduction: ReductionArg,
     return out
 
 
-def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None) -> np.ndarray:
+def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = False) -> np.ndarray:
     """Native ``reduce_to``: sum ``t`` over the axes broadcasting added or expanded
-    to reach it from ``shape``, as ``dtype`` (default: ``t``'s). The helper of the
-    gradient formulas (the MindSpore bprops run it as a primitive)."""
+    to reach it from ``shape``, as ``dtype`` (default: ``t``'s), negated if asked.
+    The helper of the gradient formulas (the MindSpore bprops run it as a primitive)."""
     a = _prepare(np.asarray(t))
     out = np.empty(tuple(int(d) for d in shape), dtype=a.dtype if dtype is None else dtype)
     if dtype_name(out.dtype) not in DTYPES or dtype_name(a.dtype) not in DTYPES:
@@ -155,9 +155,10 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None) -> np.ndarray:
     in_ref, out_ref = _ref(a), _ref(out)
     err = ctypes.create_string_buffer(512)
     lib = _library()
-    lib.lossgrad_reduce_to.argtypes = [ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef),
+    lib.lossgrad_reduce_to.argtypes = [ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef), ctypes.c_double,
                                        ctypes.c_char_p, ctypes.c_int64]
-    rc = lib.lossgrad_reduce_to(ctypes.byref(in_ref), ctypes.byref(out_ref), err, len(err))
+    rc = lib.lossgrad_reduce_to(ctypes.byref(in_ref), ctypes.byref(out_ref), -1.0 if negate else 1.0, err,
+                                len(err))
     if rc:
         raise (TypeError if rc == 2 else ValueError)(err.value.decode())
     return out

@@ -29,7 +29,8 @@ class GradBackend(Protocol):
     def reduce_to(self, t: T, like: T) -> T:
         """Sum ``t`` over the axes that broadcasting added or expanded in ``like``,
         returning ``like``'s shape (and dtype)."""
-    def neg(self, t: T) -> T: ...
+    def neg_reduce_to(self, t: T, like: T) -> T:
+        """``-reduce_to(t, like)`` (a backend may fuse the negation into the same pass)."""
     def zeros_like(self, t: T) -> T: ...
     def scalar_zero(self, like: T) -> T:
         """A rank-0 zero of ``like``'s dtype."""
@@ -38,20 +39,20 @@ class GradBackend(Protocol):
 def mse_loss_bprop(b: GradBackend, predict: T, label: T, g: T, reduction: str) -> Tuple[T, T]:
     """d MseLoss(p, l) / d(p, l), given the incoming gradient ``g``."""
     t = b.mse_loss_grad(predict, label, g, reduction)
-    return b.reduce_to(t, predict), b.neg(b.reduce_to(t, label))
+    return b.reduce_to(t, predict), b.neg_reduce_to(t, label)
 
 
 def l1_loss_bprop(b: GradBackend, predict: T, label: T, g: T, reduction: str) -> Tuple[T, T]:
     """d L1Loss(p, l) / d(p, l)."""
     t = b.l1_loss_grad(g, predict, label, reduction)
-    return b.reduce_to(t, predict), b.neg(b.reduce_to(t, label))
+    return b.reduce_to(t, predict), b.neg_reduce_to(t, label)
 
 
 def mse_loss_grad_bprop(b: GradBackend, predict: T, label: T, dout: T, g: T,
                         reduction: str) -> Tuple[T, T, T]:
     """d MseLossGrad(p, l, d) / d(p, l, d): ``g*d*s``, ``-g*d*s``, ``MseLossGrad(p, l, g)``."""
     gds = b.mse_loss_grad(g, b.scalar_zero(g), dout, reduction)  # = g * d * s
-    return (b.reduce_to(gds, predict), b.neg(b.reduce_to(gds, label)),
+    return (b.reduce_to(gds, predict), b.neg_reduce_to(gds, label),
             b.reduce_to(b.mse_loss_grad(predict, label, g, reduction), dout))
 
 

@@ -30,8 +30,9 @@ def reduce_to(t, like):
     return primitives.reduce_to_primitive()(t, like)
 
 
-def neg(t):
-    return ops.neg(t)
+def neg_reduce_to(t, like):
+    """``-reduce_to(t, like)`` in the same single native pass (``NegReduceTo``)."""
+    return primitives.neg_reduce_to_primitive()(t, like)
 
 
 def zeros_like(t):

@@ -78,9 +78,9 @@ def ascend_reg_info(op: OpDef, reduction: str = DEFAULT_REDUCTION):
     return _reg(op.name, op, ascend_dtype_combinations(op), "Ascend", reduction)
 
 
-def reduce_to_reg_info():
-    """reg_info of the CPU ``ReduceTo(t, like)`` helper (output: like's dtype)."""
-    reg = CustomRegOp("LossgradReduceTo").input(0, "t").input(1, "like").output(0, "y")
+def reduce_to_reg_info(entry: str = "ReduceTo"):
+    """reg_info of the CPU ``ReduceTo(t, like)`` / ``NegReduceTo`` helper (output: like's dtype)."""
+    reg = CustomRegOp(f"Lossgrad{entry}").input(0, "t").input(1, "like").output(0, "y")
     for a, b in itertools.product(DTYPES, repeat=2):
         reg = reg.dtype_format(_FORMATS[a], _FORMATS[b], _FORMATS[b])
     return reg.target("CPU").get_op_info()

@@ -119,24 +119,40 @@ def _reduce_to_bprop(t, like, out, dout):
     return ops.zeros_like(t) + ops.cast(dout, t.dtype), ops.zeros_like(like)
 
 
+def _neg_reduce_to_bprop(t, like, out, dout):
+    return ops.zeros_like(t) - ops.cast(dout, t.dtype), ops.zeros_like(like)
+
+
 @functools.lru_cache(maxsize=None)
-def _reduce_to_cached(target: str):
+def _reduce_to_cached(negate: bool, target: str):
     if target != "CPU":  # on Ascend the sum over broadcast axes is MindSpore's own
         from mindspore.ops._grad_experimental.grad_math_ops import binop_grad_common
 
         def reduce_to_ascend(t, like):
             r, _ = binop_grad_common(like, t, t, t)
             return ops.cast(r, like.dtype)
-        return reduce_to_ascend
-    return ops.Custom(f"{native_library()}:ReduceTo", out_shape=None,
+
+        def neg_reduce_to_ascend(t, like):  # separate functions: no branch in a bprop
+            r, _ = binop_grad_common(like, t, t, t)
+            return ops.cast(ops.neg(r), like.dtype)
+        return neg_reduce_to_ascend if negate else reduce_to_ascend
+    entry = "NegReduceTo" if negate else "ReduceTo"
+    return ops.Custom(f"{native_library()}:{entry}", out_shape=None,
                       out_dtype=lambda t, like: ms.TensorType(ms_dtype(dtype_name(like))),
-                      func_type="aot", bprop=_reduce_to_bprop, reg_info=reduce_to_reg_info())
+                      func_type="aot", bprop=_neg_reduce_to_bprop if negate else _reduce_to_bprop,
+                      reg_info=reduce_to_reg_info(entry))
 
 
 @constexpr
 def reduce_to_primitive():
     """The ``ReduceTo(t, like)`` primitive: sum ``t`` to ``like``'s shape and dtype."""
-    return _reduce_to_cached(device_target())
+    return _reduce_to_cached(False, device_target())
+
+
+@constexpr
+def neg_reduce_to_primitive():
+    """The ``NegReduceTo(t, like)`` primitive: ``-ReduceTo(t, like)`` in one native pass."""
+    return _reduce_to_cached(True, device_target())
 
 
 @constexpr

@@ -322,6 +322,7 @@ def test_reduce_to_sums_broadcast_axes(case, in_dtype):
         assert out.shape == dst_shape
         atol = terms * np.finfo(np.float64).eps * magnitude  # accumulation is in float64
         assert_close(out, expected, out_dtype, reduction_terms=64, atol=atol)
+    np.testing.assert_array_equal(cpu.reduce_to(t, dst_shape, negate=True), -cpu.reduce_to(t, dst_shape))
     # strided input gives the same bits
     wide = np.repeat(t, 2, axis=-1)[..., ::2] if t.ndim else t
     assert cpu.reduce_to(wide, dst_shape).tobytes() == cpu.reduce_to(t, dst_shape).tobytes()

@@ -102,10 +102,10 @@ LOSSGRAD_EXPORT void lossgrad_stream_floor(int32_t ninputs, const void* const* i
 }
 
 // Sums `in` to `out`'s shape (the reduce_to of the gradient formulas). 0, or 1/2 with a message.
-LOSSGRAD_EXPORT int lossgrad_reduce_to(const lossgrad::TensorRef* in, lossgrad::TensorRef* out, char* err,
-                                       int64_t errlen) {
+LOSSGRAD_EXPORT int lossgrad_reduce_to(const lossgrad::TensorRef* in, lossgrad::TensorRef* out, double scale,
+                                       char* err, int64_t errlen) {
   try {
-    return Report(lossgrad::ReduceTo(*in, out, &lossgrad::DefaultPool()), err, errlen);
+    return Report(lossgrad::ReduceTo(*in, out, &lossgrad::DefaultPool(), scale), err, errlen);
   } catch (const std::exception& ex) {
     return Report({lossgrad::kValueError, ex.what()}, err, errlen);
   }

@@ -177,13 +177,13 @@ std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra*
 
 // ReduceTo(t, like): the reduce_to of the gradient formulas, as one primitive
 // without control flow (graph mode cannot differentiate branches in a bprop).
-LOSSGRAD_EXPORT int ReduceTo(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes,
-                             void* /*stream*/, void* /*extra*/) {
+namespace {
+int RunReduceTo(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes, double scale) {
   if (nparam != 3) return 1;
   lossgrad::TensorRef in = Dense(params[0], ndims[0], shapes[0], dtypes[0]);
   lossgrad::TensorRef out = Dense(params[2], ndims[2], shapes[2], dtypes[2]);
   try {
-    if (lossgrad::Error e = lossgrad::ReduceTo(in, &out, &lossgrad::DefaultPool())) {
+    if (lossgrad::Error e = lossgrad::ReduceTo(in, &out, &lossgrad::DefaultPool(), scale)) {
       std::fprintf(stderr, "lossgrad-ops: %s\n", e.message.c_str());
       return 2;
     }
@@ -192,6 +192,22 @@ LOSSGRAD_EXPORT int ReduceTo(int nparam, void** params, int* ndims, int64_t** sh
     return 3;
   }
   return 0;
+}
+}  // namespace
+
+LOSSGRAD_EXPORT int ReduceTo(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes,
+                             void* /*stream*/, void* /*extra*/) {
+  return RunReduceTo(nparam, params, ndims, shapes, dtypes, 1.0);
+}
+
+// NegReduceTo(t, like) = -ReduceTo(t, like), in the same single pass.
+LOSSGRAD_EXPORT int NegReduceTo(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes,
+                                void* /*stream*/, void* /*extra*/) {
+  return RunReduceTo(nparam, params, ndims, shapes, dtypes, -1.0);
+}
+
+LOSSGRAD_EXPORT std::vector<int64_t> NegReduceToInferShape(int* ndims, int64_t** shapes, AotExtra*) {
+  return std::vector<int64_t>(shapes[1], shapes[1] + ndims[1]);
 }
 
 LOSSGRAD_EXPORT std::vector<int64_t> ReduceToInferShape(int* ndims, int64_t** shapes, AotExtra*) {

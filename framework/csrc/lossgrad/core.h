@@ -74,9 +74,10 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* input
 
 // Sums `in` over the axes that broadcasting added or expanded to reach it from
 // `out`'s shape (out dims are 1 or equal to in's right-aligned dims), writing
-// out's dtype: the `reduce_to` of SPEC.md's gradient table. Accumulates in
-// double, in a fixed order; equal shapes are a (converting) copy.
-Error ReduceTo(const TensorRef& in, TensorRef* out, Executor* exec);
+// out's dtype, times `scale` (1 or -1: the `reduce_to` and `-reduce_to` of SPEC.md's
+// gradient table). Accumulates in double, in a fixed order; when no axis is
+// reduced it is a parallel (converting) copy.
+Error ReduceTo(const TensorRef& in, TensorRef* out, Executor* exec, double scale = 1.0);
 
 // Parses a reduction name ("none", "mean", "sum"); kValueError otherwise.
 Error ParseReduction(int32_t op, const std::string& name, int32_t* reduction);

@@ -1,0 +1,95 @@
+"""Forward + backward of ms_ops losses vs MindSpore's nn losses with autodiff, one run.
+
+For each loss (MSE, L1), dtype, size and mode (PyNative, GRAPH_MODE) it times
+``value_and_grad`` of the loss w.r.t. the prediction, with ``ms_ops.MSELoss`` /
+``ms_ops.L1Loss`` (native kernels; backward runs MseLossGrad / L1LossGrad) and
+with ``nn.MSELoss`` / ``nn.L1Loss`` (MindSpore's composite with autodiff), on the
+same inputs, and prints ``builtin / ms_ops`` (speed-up, higher is better).
+MindSpore's built-in losses have no bfloat16 kernels on CPU: those rows say n/a.
+
+    python benchmarks/bench_ms.py [--sizes 1e3,1e5,1e6,1e7] [--dtypes float32] [--readme]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import mindspore as ms
+from mindspore import Tensor, nn, ops
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import ms_ops  # noqa: E402
+from benchmarks.bench_kernels import fmt_n, write_readme  # noqa: E402
+from ms_ops._registry import MS_DTYPES  # noqa: E402
+
+LOSSES = {"MSE": (ms_ops.MSELoss, nn.MSELoss), "L1": (ms_ops.L1Loss, nn.L1Loss)}
+
+
+class FwdBwd(nn.Cell):
+    def __init__(self, loss: nn.Cell) -> None:
+        super().__init__()
+        self.vg = ops.value_and_grad(loss, grad_position=0)
+
+    def construct(self, p, l):
+        return self.vg(p, l)
+
+
+def timeit(fn, budget: float = 0.4, min_reps: int = 3, max_reps: int = 100) -> float:
+    out = fn()  # compile / warm up
+    out[1].asnumpy()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < budget and len(times) < max_reps):
+        t0 = time.perf_counter()
+        out = fn()
+        out[1].asnumpy()  # wait for the result
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1e3,1e4,1e5,1e6,1e7")
+    ap.add_argument("--dtypes", default="float32,float64,float16,bfloat16")
+    ap.add_argument("--losses", default="MSE,L1")
+    ap.add_argument("--readme", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    rng = np.random.default_rng(0)
+    combos = [(m, l, d, int(float(n))) for m in ("pynative", "graph") for l in args.losses.split(",")
+              for d in args.dtypes.split(",") for n in args.sizes.split(",")]
+    t_start = time.time()
+    for i, (mode, loss, dt, n) in enumerate(combos, 1):
+        ms.set_context(mode=ms.PYNATIVE_MODE if mode == "pynative" else ms.GRAPH_MODE)
+        p = Tensor(rng.uniform(-1, 1, n).astype(np.float32), MS_DTYPES[dt])
+        l = Tensor(rng.uniform(-1, 1, n).astype(np.float32), MS_DTYPES[dt])
+        ours_cls, theirs_cls = LOSSES[loss]
+        ours_net, theirs_net = FwdBwd(ours_cls()), FwdBwd(theirs_cls())
+        t_ours = timeit(lambda: ours_net(p, l))
+        try:
+            t_theirs = timeit(lambda: theirs_net(p, l))
+        except (RuntimeError, TypeError, ValueError):  # no CPU kernel for this dtype
+            t_theirs = None
+        rows.append((mode, loss, dt, n, t_ours, t_theirs))
+        ratio = f"{t_theirs / t_ours:.2f}" if t_theirs else "n/a"
+        print(f"[{i}/{len(combos)} {time.time() - t_start:.0f}s] {mode} {loss} {dt} {fmt_n(n)}: "
+              f"ms_ops {t_ours * 1e3:.3f} ms, builtin/ms_ops {ratio}", file=sys.stderr, flush=True)
+    lines = ["| mode | loss | dtype | n | ms_ops fwd+bwd ms | nn.* fwd+bwd ms | nn.* / ms_ops |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for mode, loss, dt, n, a, b in rows:
+        lines.append(f"| {mode} | {loss} | {dt} | {fmt_n(n)} | {a * 1e3:.3f} | "
+                     f"{'n/a' if b is None else f'{b * 1e3:.3f}'} | {'n/a' if b is None else f'{b / a:.2f}'} |")
+    text = (f"mindspore {ms.__version__}, CPU, reduction mean, value_and_grad w.r.t. the prediction\n\n"
+            + "\n".join(lines))
+    print(text)
+    if args.readme:
+        write_readme(text, "bench-ms")
+
+
+if __name__ == "__main__":
+    main()
