@@ -212,7 +212,7 @@ class Sim:
             shapes = [tuple(s) for s in inputs]
             out = None
         else:
-            arrays = [np.ascontiguousarray(a) for a in inputs]
+            arrays = [np.array(a, order="C", copy=True) for a in inputs]  # (ascontiguousarray makes 0-d 1-d)
             dtype = dtype or dtype_name(arrays[0].dtype)
             assert all(a.dtype == np_dtype(dtype) for a in arrays), "one dtype for all inputs"
             shapes = [a.shape for a in arrays]

@@ -13,6 +13,7 @@
 #define LOSSGRAD_ASCEND_DEFS_H_
 
 #include <cstdint>
+#include <string>
 
 namespace lossgrad {
 namespace ascend {
@@ -74,6 +75,49 @@ constexpr const char* kVendorName = "lossgrad";
 //! ONNX custom domain and opset of the nodes the ATC parser plugin maps.
 constexpr const char* kOnnxDomain = "ai.lossgrad";
 constexpr int kOnnxOpset = 1;
+
+//! Python's repr() of a str (quotes and escapes), for messages that must read
+//! exactly like framework/definitions.py's.
+inline std::string PyStrRepr(const std::string& s)
+{
+  const bool dq = s.find('\'') != std::string::npos && s.find('"') == std::string::npos;
+  const char quote = dq ? '"' : '\'';
+  std::string out(1, quote);
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char c : s) {
+    if (c == '\\' || c == static_cast<unsigned char>(quote)) {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);  // printable ASCII; UTF-8 bytes pass through as Python prints them
+    }
+  }
+  return out + quote;
+}
+
+//! kMsgBadReduction filled in for op type `op` and the offending value.
+inline std::string BadReductionMessage(const char* op, const std::string& value)
+{
+  std::string msg = kMsgBadReduction;
+  const std::string fields[2][2] = {{"{op}", op}, {"{value}", PyStrRepr(value)}};
+  for (const auto& f : fields) {
+    const size_t at = msg.find(f[0]);
+    if (at != std::string::npos) {
+      msg.replace(at, f[0].size(), f[1]);
+    }
+  }
+  return msg;
+}
 
 }  // namespace ascend
 }  // namespace lossgrad

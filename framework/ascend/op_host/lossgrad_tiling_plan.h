@@ -102,9 +102,6 @@ inline std::string ShapeRepr(const Shape& s)
   return out + ")";
 }
 
-//! Python repr of a plain string (single quotes; good enough for messages).
-inline std::string StrRepr(const char* s) { return std::string("'") + s + "'"; }
-
 //! Index of a reduction name (nullptr means the default), or -1.
 inline int ReductionIndex(const char* reduction)
 {
@@ -117,13 +114,6 @@ inline int ReductionIndex(const char* reduction)
     }
   }
   return -1;
-}
-
-//! The bad-reduction message of framework.definitions.MESSAGES for op `op`.
-inline std::string BadReductionMessage(int op, const char* reduction)
-{
-  std::string msg = FillTemplate(kMsgBadReduction, "op", kOpTypes[op]);
-  return FillTemplate(msg, "value", StrRepr(reduction));
 }
 
 //! NumPy broadcast of the three input shapes, with the -1 rule of
@@ -273,7 +263,7 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   // Checks in the order of SPEC.md's error table: reduction, dtype, ranks, broadcast.
   plan.reduction = ReductionIndex(reduction);
   if (plan.reduction < 0) {
-    plan.message = BadReductionMessage(op, reduction);
+    plan.message = BadReductionMessage(kOpTypes[op], reduction);
     return plan;
   }
   if (dtype < 0 || dtype >= kNumDTypes) {

@@ -409,13 +409,14 @@ LGSIM_API const char* lgsim_defs_json()
 
 namespace {
 
-//! Intervals of `items` inside [lo, hi) cover it exactly once.
+//! The parts of `items` inside [lo, hi) cover it exactly once. (Logs merge
+//! adjacent intervals, so one interval may span two neighbouring regions: clip.)
 std::string CheckRegion(const std::vector<lgsim::Interval>& items, uint64_t lo, uint64_t hi)
 {
   std::vector<lgsim::Interval> inside;
   for (const lgsim::Interval& it : items) {
     if (it.begin < hi && lo < it.end) {
-      inside.push_back(it);
+      inside.push_back({it.begin < lo ? lo : it.begin, it.end > hi ? hi : it.end});
     }
   }
   return lgsim::CheckExactlyOnce(inside, lo, hi);

@@ -270,6 +270,16 @@ inline bool Base64Decode(const std::string& in, std::string* out)
   return padding <= 2;
 }
 
+inline bool IsPrintable(const std::string& s)
+{
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) {
+      return false;
+    }
+  }
+  return true;
+}
+
 inline bool IsReductionName(const std::string& s)
 {
   for (const char* name : ascend::kReductionNames) {
@@ -321,21 +331,16 @@ inline ParseStatus ParseReduction(const std::string& opType, const std::string& 
       *error = opType + ": attribute 'reduction' has no string value";
       return kError;
     }
+    // protobuf's JSON writes bytes as base64 (whole 4-character groups); a
+    // plain name is accepted as well. Decoded text is used when it is printable.
     std::string value = s->text;
     std::string decoded;
-    if (!IsReductionName(value) && Base64Decode(value, &decoded) && IsReductionName(decoded)) {
+    if (!IsReductionName(value) && value.size() % 4 == 0 && Base64Decode(value, &decoded) &&
+        IsPrintable(decoded)) {
       value = decoded;
     }
     if (!IsReductionName(value)) {
-      std::string msg = ascend::kMsgBadReduction;
-      const std::string repl[2][2] = {{"{op}", opType}, {"{value}", "'" + value + "'"}};
-      for (const auto& r : repl) {
-        const size_t at = msg.find(r[0]);
-        if (at != std::string::npos) {
-          msg.replace(at, r[0].size(), r[1]);
-        }
-      }
-      *error = msg;
+      *error = ascend::BadReductionMessage(opType.c_str(), value);
       return kError;
     }
     *reduction = value;

@@ -1,0 +1,143 @@
+"""The Ascend op package's definitions match framework/definitions.py.
+
+The compiled op table (framework/ascend/op_host/lossgrad_defs.h, which op_host's
+OpDef, InferShape and tiling, the kernel entries and the ONNX plugin use) is read
+back from the simulation library and compared with the Python definitions; the
+files that CANN's tools read (OpDef source, kernel entry signatures, msOpGen
+JSON, ONNX plugin registration, CMake and presets) are checked against it too.
+The library also static_asserts the table against the generated C++ view of
+definitions.py at build time.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import pytest
+
+from framework import definitions as defs
+from tests.test_ascend_binding import sim
+
+ROOT = pathlib.Path(__file__).resolve().parents[1] / "framework" / "ascend"
+GRAD_OPS = [op for op in defs.OPS.values() if op.kind == "grad"]
+
+
+def snake_case(op_type: str) -> str:
+    """CANN's op type -> kernel entry / file name rule (naming conversion table)."""
+    out = []
+    for i, c in enumerate(op_type):
+        prev = op_type[i - 1] if i else ""
+        nxt = op_type[i + 1] if i + 1 < len(op_type) else ""
+        if c.isupper():
+            if i and (not prev.isupper() or (nxt and nxt.islower())):
+                out.append("_")
+            out.append(c.lower())
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def test_snake_case_rule():
+    assert snake_case("AddCustom") == "add_custom"
+    assert snake_case("Conv2DCustom") == "conv2_d_custom"
+    assert snake_case("GRUCell") == "gru_cell"
+    assert snake_case("L1LossGrad") == "l1_loss_grad"
+
+
+def test_op_table_matches_definitions():
+    d = sim().defs()
+    assert d["op_types"] == [op.name for op in GRAD_OPS] == ["MseLossGrad", "L1LossGrad"]
+    assert d["inputs"] == [list(op.inputs) for op in GRAD_OPS]
+    assert d["output"] == GRAD_OPS[0].output == GRAD_OPS[1].output == "y"
+    assert d["scale_numerators"] == [op.scale_numerator for op in GRAD_OPS]
+    assert d["attr"] == "reduction" and d["default_reduction"] == defs.DEFAULT_REDUCTION
+    assert d["reductions"] == list(defs.REDUCTIONS)
+    assert d["dtypes"] == [t for t in defs.DTYPES if t != "float64"]
+    assert d["max_rank"] == defs.MAX_RANK
+    assert d["onnx_domain"] == defs.DOMAIN and d["onnx_opset"] == defs.OPSET_VERSION
+    for key, template in d["messages"].items():
+        assert template == defs.MESSAGES[key], key
+    assert d["kernel_names"] == [snake_case(op.name) for op in GRAD_OPS]
+
+
+def test_formula_roles_match_the_spec():
+    # y = m * f(a - b) * s: MseLossGrad(predict, label, dout), L1LossGrad(grads, predict, label)
+    d = sim().defs()
+    for i, op in enumerate(GRAD_OPS):
+        names = op.inputs
+        assert (names[d["diff_lhs"][i]], names[d["diff_rhs"][i]]) == ("predict", "label")
+        assert names[d["multiplier"][i]] == ("dout" if op.name == "MseLossGrad" else "grads")
+
+
+def test_op_host_definition_uses_the_table():
+    src = (ROOT / "op_host" / "lossgrad_ops.cpp").read_text()
+    # inputs, output, attribute and its default come from lossgrad_defs.h, not literals
+    assert "def.Input(la::kInputNames[op][k])" in src
+    assert "def.Output(la::kOutputName)" in src
+    assert "def.Attr(la::kAttrName).AttrType(OPTIONAL).String(la::kDefaultReduction)" in src
+    # the dtype list, in the order of kDTypeNames (float16, bfloat16, float32), for inputs and output
+    assert src.count("DataType({ge::DT_FLOAT16, ge::DT_BF16, ge::DT_FLOAT})") == 2
+    assert src.count("Format({ge::FORMAT_ND, ge::FORMAT_ND, ge::FORMAT_ND})") == 2
+    mapping = dict(re.findall(r"case ge::(DT_\w+): return la::(k\w+);", src))
+    assert mapping == {"DT_FLOAT16": "kFloat16", "DT_BF16": "kBFloat16", "DT_FLOAT": "kFloat32"}
+    for op in GRAD_OPS:
+        assert f"class {op.name} : public OpDef" in src and f"OP_ADD({op.name});" in src
+        assert f"SetTiling(Tiling{op.name})" in src
+    tiling = (ROOT / "op_host" / "lossgrad_tiling.h").read_text()
+    for op in GRAD_OPS:
+        assert f"REGISTER_TILING_DATA_CLASS({op.name}, LossGradTilingData)" in tiling
+
+
+def test_tiling_field_list_is_the_libraries():
+    header = (ROOT / "op_kernel" / "lossgrad_tiling_data.h").read_text()
+    scalars = re.findall(r"^\s+X\((\w+), (\w+)\)", header, re.M)
+    arrays = re.findall(r"^\s+A\((\w+), (\d+), (\w+)\)", header, re.M)
+    names = [n for _, n in scalars] + [n for _, _, n in arrays]
+    assert names == [f[0] for f in sim().fields]
+
+
+@pytest.mark.parametrize("op", GRAD_OPS, ids=lambda o: o.name)
+def test_kernel_entry_signature(op):
+    name = snake_case(op.name)
+    src = (ROOT / "op_kernel" / f"{name}.cpp").read_text()
+    m = re.search(r'extern "C" __global__ __aicore__ void (\w+)\(([^)]*)\)', src)
+    assert m and m.group(1) == name
+    params = [p.strip().split()[-1] for p in m.group(2).split(",")]
+    # inputs in OpDef order, the output, then workspace and tiling (CANN's launch order)
+    assert params == [*op.inputs, op.output, "workspace", "tiling"]
+    assert "DTYPE_Y" in src  # the output's dtype macro (from the output name "y")
+    kind = "kOpMse" if op.name == "MseLossGrad" else "kOpL1"
+    assert f"lossgrad_kernel::{kind}" in src
+
+
+def test_msopgen_json_matches_definitions():
+    ops = json.loads((ROOT / "lossgrad_ops.json").read_text())
+    assert [o["op"] for o in ops] == [op.name for op in GRAD_OPS]
+    for spec, op in zip(ops, GRAD_OPS):
+        assert [i["name"] for i in spec["input_desc"]] == list(op.inputs)
+        assert [o["name"] for o in spec["output_desc"]] == [op.output]
+        for desc in spec["input_desc"] + spec["output_desc"]:
+            assert desc["param_type"] == "required"
+            assert desc["type"] == ["float16", "bfloat16", "float"] and desc["format"] == ["ND"] * 3
+        assert spec["attr"] == [{"name": "reduction", "param_type": "optional", "type": "string",
+                                 "default_value": defs.DEFAULT_REDUCTION}]
+
+
+def test_onnx_plugin_registration():
+    src = (ROOT / "framework" / "onnx_plugin" / "lossgrad_onnx_plugin.cc").read_text()
+    regs = re.findall(r'REGISTER_CUSTOM_OP\("(\w+)"\)\s*\.FrameworkType\(ONNX\)\s*'
+                      r'\.OriginOpType\(\{ge::AscendString\("([^"]+)"\)\}\)', src)
+    assert regs == [(op.name, f"{defs.DOMAIN}::{defs.OPSET_VERSION}::{op.name}") for op in GRAD_OPS]
+
+
+def test_vendor_name_everywhere():
+    vendor = sim().defs()["vendor"]
+    assert vendor == "lossgrad"
+    presets = json.loads((ROOT / "CMakePresets.json").read_text())
+    assert presets["configurePresets"][0]["cacheVariables"]["vendor_name"]["value"] == vendor
+    assert f"set(vendor_name {vendor})" in (ROOT / "CMakeLists.txt").read_text()
+    assert f'VENDOR="{vendor}"' in (ROOT / "build.sh").read_text()
+    kernels = (ROOT / "op_kernel" / "CMakeLists.txt").read_text()
+    for op in GRAD_OPS:
+        assert f"OP_TYPE {op.name}\n  KERNEL_FILE {snake_case(op.name)}.cpp" in kernels

@@ -1,0 +1,79 @@
+"""The ATC parser plugin's attribute handling (framework/ascend/framework/onnx_plugin).
+
+ATC gives an ONNX parser plugin the node's attributes as JSON: protobuf's JSON
+form of the AttributeProto list, where a string attribute's bytes are base64.
+The plugin's parser (lossgrad_onnx_attr.h, compiled into the simulation
+library) is fed that JSON, produced here from real onnx NodeProtos with
+protobuf's own json_format, in its usual variants.
+"""
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+from google.protobuf import json_format
+from onnx import helper
+
+from framework import definitions as defs
+from tests.test_ascend_binding import OPS, sim
+
+FOUND, DEFAULTED, ERROR = 0, 1, -1
+
+
+def node(op, **attrs):
+    inputs = list(defs.OPS[op].inputs)
+    return helper.make_node(op, inputs, ["y"], domain=defs.DOMAIN, **attrs)
+
+
+def variants(proto):
+    """The JSON spellings protobuf can produce for the node."""
+    yield json_format.MessageToJson(proto)
+    yield json_format.MessageToJson(proto, use_integers_for_enums=True)
+    yield json_format.MessageToJson(proto, preserving_proto_field_name=True, indent=None)
+
+
+@pytest.mark.parametrize("reduction", defs.REDUCTIONS)
+@pytest.mark.parametrize("op", OPS)
+def test_reduction_from_real_node_json(op, reduction):
+    for text in variants(node(op, reduction=reduction)):
+        assert sim().onnx_reduction(op, text) == (FOUND, reduction, "")
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_missing_attribute_means_mean(op):
+    for text in variants(node(op)):
+        assert sim().onnx_reduction(op, text) == (DEFAULTED, "mean", "")
+    assert sim().onnx_reduction(op, "") == (DEFAULTED, "mean", "")
+    assert sim().onnx_reduction(op, '{"attribute": []}') == (DEFAULTED, "mean", "")
+
+
+def test_plain_string_values_and_other_attributes():
+    text = json.dumps({"attribute": [{"name": "other", "type": 1, "f": 2.0},
+                                     {"name": "reduction", "type": "STRING", "s": "sum"}]})
+    assert sim().onnx_reduction("L1LossGrad", text) == (FOUND, "sum", "")
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_unknown_value_is_an_error_naming_the_allowed_ones(op):
+    status, _, err = sim().onnx_reduction(op, json_format.MessageToJson(node(op, reduction="average")))
+    assert status == ERROR
+    assert err == defs.MESSAGES["bad_reduction"].format(op=op, value=repr("average"))
+
+
+def test_wrong_type_and_malformed_json_are_errors():
+    s = sim()
+    status, _, err = s.onnx_reduction("MseLossGrad", json_format.MessageToJson(node("MseLossGrad", reduction=2)))
+    assert status == ERROR and "must be a string" in err
+    for bad in ["{", '{"attribute": {}}', '{"attribute": [{"name": "reduction", "type": 3}]}', "[1, 2,]"]:
+        status, _, err = s.onnx_reduction("MseLossGrad", bad)
+        assert status == ERROR and err
+
+
+def test_model_level_names():
+    # the ONNX side of the mapping: domain ai.lossgrad, opset 1, op types = CANN op types
+    model = helper.make_model(helper.make_graph([node("MseLossGrad", reduction="sum")], "g", [], []),
+                              opset_imports=[helper.make_opsetid(defs.DOMAIN, defs.OPSET_VERSION)])
+    assert isinstance(model, onnx.ModelProto)
+    imp = {o.domain: o.version for o in model.opset_import}
+    assert imp[defs.DOMAIN] == 1 and model.graph.node[0].op_type == "MseLossGrad"

@@ -1,0 +1,75 @@
+"""The Ascend package's build script and project files (no CANN here).
+
+Without a CANN toolkit, framework/ascend/build.sh must say what it needs and
+exit non-zero without building anything; the CMake projects must name sources
+that exist; the README must carry the NPU instructions.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1] / "framework" / "ascend"
+BUILD = ROOT / "build.sh"
+
+
+def run_build(*args, env_extra=None, tmp_path=None):
+    env = {k: v for k, v in os.environ.items() if k != "ASCEND_HOME_PATH"}
+    env.update(env_extra or {})
+    out = ["--out", str(tmp_path)] if tmp_path is not None else []
+    return subprocess.run(["bash", str(BUILD), *out, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_build_script_is_valid_bash():
+    assert os.access(BUILD, os.X_OK)
+    subprocess.run(["bash", "-n", str(BUILD)], check=True)
+
+
+def test_build_without_cann_explains_and_fails(tmp_path):
+    res = run_build(tmp_path=tmp_path / "out")
+    assert res.returncode == 2
+    assert "ASCEND_HOME_PATH is not set" in res.stderr and "set_env.sh" in res.stderr
+    assert "Nothing was built" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_with_a_bogus_toolkit_path_fails(tmp_path):
+    res = run_build(env_extra={"ASCEND_HOME_PATH": str(tmp_path / "nowhere")}, tmp_path=tmp_path / "out")
+    assert res.returncode == 2 and "is not a directory" in res.stderr
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
+def test_build_without_msopgen_or_asc_modules_fails(tmp_path):
+    fake = tmp_path / "cann"
+    fake.mkdir()
+    res = run_build(env_extra={"ASCEND_HOME_PATH": str(fake), "PATH": "/usr/bin:/bin"}, tmp_path=tmp_path / "out")
+    assert res.returncode == 2 and "msOpGen not found" in res.stderr
+
+
+def test_bad_arguments():
+    assert run_build("--flow", "magic").returncode == 64
+    assert run_build("--frobnicate").returncode == 64
+    res = run_build("--help")
+    assert res.returncode == 0 and "custom_opp_" in res.stdout
+
+
+def test_cmake_projects_name_existing_sources():
+    for cml in ROOT.rglob("CMakeLists.txt"):
+        text = cml.read_text()
+        for name in re.findall(r"(?:KERNEL_FILE |SOURCE_DIR\}/)([\w.]+\.(?:cpp|cc))", text):
+            assert (cml.parent / name).exists(), (cml, name)
+        for sub in re.findall(r"add_subdirectory\((\w+)\)", text):
+            assert (cml.parent / sub / "CMakeLists.txt").exists(), (cml, sub)
+
+
+def test_readme_has_the_npu_instructions():
+    text = (ROOT / "README.md").read_text()
+    for needle in ["## What is verified on the CPU", "## What still needs a CANN toolkit and an NPU",
+                   "build.sh --soc", "--install-path=", "set_env.bash", "ASCEND_CUSTOM_OPP_PATH",
+                   'ops.Custom("MseLossGrad"', "atc --framework=5", "aic-ascend910b-ops-info.json"]:
+        assert needle in text, needle

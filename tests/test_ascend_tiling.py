@@ -1,0 +1,252 @@
+"""Tiling of the Ascend op package, checked on the CPU (no data, any size).
+
+The plan is computed by op_host/lossgrad_tiling_plan.h (the code op_host's
+TilingFunc runs) and the per-core split by the kernel's own formula
+(LossGradCoreSlice). For every op and dtype and sizes from 0 to beyond 2^32
+elements: every element covered exactly once, cores balanced and all used for
+large inputs, the unified-buffer budget (derived from the UB size) holds, core
+and tile starts 32-byte aligned, only the global tail needs padding, the scale
+computed in double from the 64-bit N. Then the real kernel runs "dry" (index
+and data-movement logic only) on simulated cores at 2^32+ elements.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from framework import definitions as defs
+from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
+
+SIZE = {"float16": 2, "bfloat16": 2, "float32": 4}
+SIZES = [0, 1, 2, 7, 8, 15, 16, 17, 31, 63, 64, 255, 256, 257, 1000, 2047, 2048, 2049, 4095, 4096, 6143, 6144,
+         6145, 65535, 65536, 65537, 10**6 + 3, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**32 + 77,
+         3 * 2**32 + 5, 2**40 + 3, 2**50 + 1]
+PLATFORMS = [(1, UB_A2), (2, UB_A2), (7, UB_A2), (CORES_A2, UB_A2), (48, UB_A2), (24, 64 * 1024)]
+
+
+def shapes_for(op, n, pattern="equal"):
+    """Input shapes (CANN order) whose broadcast has n elements."""
+    full = (n,)
+    if pattern == "equal":
+        return [full, full, full]
+    # scalar incoming gradient: dout (MseLossGrad) / grads (L1LossGrad)
+    return [full, full, ()] if op == "MseLossGrad" else [(), full, full]
+
+
+def check_plan(op, dtype, n, cores, ub, pattern="equal"):
+    s = sim()
+    plan = s.plan(op, dtype, shapes_for(op, n, pattern), "mean", cores=cores, ub=ub)
+    assert plan.ok, plan.message
+    t = plan.tiling
+    size = SIZE[dtype]
+    align = 32 // size
+    assert t["totalLength"] == n and t["alignElems"] == align
+    assert plan.out_shape == (n,)
+
+    # -- cores: all used for big inputs, balanced, 32-byte aligned starts --------------
+    used = t["usedCores"]
+    assert used == plan.block_dim and 1 <= used <= cores
+    min_blocks = s.constant("min_blocks_per_core")
+    if n >= cores * min_blocks * align:
+        assert used == cores, "a large input must use every AI core"
+    slices = [s.core_slice(plan.raw_tiling, c) for c in range(used)]
+    at = 0
+    for start, count in slices:
+        assert start == at, "core slices must tile [0, N) in order, exactly once"
+        assert (start * size) % 32 == 0, "every core starts on a 32-byte boundary"
+        if n:
+            assert count > 0, "no launched core is idle"
+        at += count
+    assert at == n
+    counts = [c for _, c in slices]
+    assert max(counts) - min(counts) < 2 * align, "cores are balanced within one 32-byte block (+ the tail)"
+    for _, count in slices[:-1]:
+        assert (count * size) % 32 == 0, "only the last core may end on a partial block"
+
+    # -- tile size: derived from the UB size and dtype, budget holds --------------------
+    tile = t["tileLength"]
+    unit = s.constant("tile_align_elems")
+    assert tile >= unit and tile % unit == 0
+    queue_inputs = sum(1 for m in plan.modes if m != 1)
+    reserve = s.constant("select_reserve_bytes") if op == "L1LossGrad" else 0
+    assert plan.ub_needed == s.ub_bytes_for_tile(op, dtype, queue_inputs, tile)
+    assert plan.ub_needed + reserve <= ub, "the unified-buffer budget must hold"
+    assert tile * size <= s.constant("max_copy_bytes")
+    largest = max(counts) if counts else 0
+    if tile < math.ceil(max(largest, 1) / unit) * unit:
+        # not capped by the slice: the largest tile that fits (one more unit would not)
+        assert s.ub_bytes_for_tile(op, dtype, queue_inputs, tile + unit) + reserve > ub
+
+    # -- tiles inside each core: aligned starts; only the global tail is padded --------
+    # (tile i of a core starts at start + i * tile; only its last tile can be short)
+    assert (tile * size) % 32 == 0
+    padded = 0
+    for start, count in slices:
+        last = count - (-(-count // tile) - 1) * tile if count else 0
+        padded += (last * size) % 32 != 0
+    assert padded == (1 if (n * size) % 32 else 0)
+
+    # -- scale: double from the 64-bit N, rounded once to float --------------------------
+    numer = defs.OPS[op].scale_numerator
+    if n:
+        assert plan.scale == numer / n
+        assert t["scale"] == np.float32(numer / n)
+        assert t["scale"] > 0 and abs(t["scale"] * n / numer - 1) < 2.0 ** -23
+    return plan
+
+
+@pytest.mark.parametrize("cores,ub", PLATFORMS, ids=lambda v: str(v))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OPS)
+def test_tiling_covers_balances_and_fits(op, dtype, cores, ub):
+    for n in SIZES:
+        check_plan(op, dtype, n, cores, ub)
+        check_plan(op, dtype, n, cores, ub, pattern="scalar_grad")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OPS)
+def test_tile_grows_with_the_unified_buffer_and_shrinks_with_the_dtype(op, dtype):
+    n = 10**8
+    small = check_plan(op, dtype, n, CORES_A2, 64 * 1024).tiling["tileLength"]
+    big = check_plan(op, dtype, n, CORES_A2, UB_A2).tiling["tileLength"]
+    assert big > 2 * small
+    if dtype != "float32":
+        assert big > check_plan(op, "float32", n, CORES_A2, UB_A2).tiling["tileLength"]
+
+
+def test_scalar_inputs_free_their_queues():
+    # A scalar dout/grads needs no double-buffered queue: the tile gets longer.
+    for op in OPS:
+        eq = check_plan(op, "float32", 10**7, CORES_A2, UB_A2)
+        sc = check_plan(op, "float32", 10**7, CORES_A2, UB_A2, pattern="scalar_grad")
+        assert sc.tiling["tileLength"] > eq.tiling["tileLength"]
+
+
+def test_scale_for_every_reduction():
+    s = sim()
+    for op, red, n in itertools.product(OPS, defs.REDUCTIONS, [1, 3, 65504, 65505, 2**24 + 1, 2**32 + 3]):
+        plan = s.plan(op, "float16", [(n,), (n,), (n,)], red)
+        expected = defs.OPS[op].scale(red, n)  # the Python definition, in double
+        assert plan.ok and plan.scale == expected
+        assert plan.tiling["scale"] == np.float32(expected)
+        assert plan.tiling["scale"] != 0.0  # the seeds' fp16 element count gave 0 above 65504
+
+
+def test_default_reduction_is_mean():
+    plan = sim().plan("MseLossGrad", "float32", [(10,), (10,), (10,)], None)
+    assert plan.ok and plan.scale == 2 / 10
+
+
+@pytest.mark.parametrize("value", ["foo", "", "Mean", "SUM", "0", "1", "sum ", "none\n", "it's", "a\\b\t"])
+@pytest.mark.parametrize("op", OPS)
+def test_unknown_reduction_is_rejected_at_tiling_time(op, value):
+    plan = sim().plan(op, "float32", [(4,), (4,), (4,)], value)
+    assert not plan.ok
+    assert plan.message == defs.MESSAGES["bad_reduction"].format(op=op, value=repr(value))
+
+
+def test_reduction_is_checked_before_shapes():
+    plan = sim().plan("L1LossGrad", "float32", [(2,), (3,), (4,)], "bad")
+    assert not plan.ok and "reduction" in plan.message
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_bad_shapes_are_rejected_with_the_shared_messages(op):
+    s = sim()
+    names = defs.OPS[op].inputs
+    shapes = [(2, 3), (4,), (3,)]
+    plan = s.plan(op, "float32", shapes, "sum")
+    with pytest.raises(ValueError) as err:
+        defs.broadcast_shapes(dict(zip(names, shapes)), op)
+    assert not plan.ok and plan.message == str(err.value)
+    plan = s.plan(op, "float32", [(1,) * 9, (), ()], "sum")
+    assert not plan.ok
+    assert plan.message == defs.MESSAGES["bad_rank"].format(op=op, arg=names[0], rank=9)
+
+
+def test_unsupported_dtype_and_tiny_unified_buffer_are_errors():
+    s = sim()
+    plan = s.plan("MseLossGrad", "float64", [(4,), (4,), (4,)], "sum")
+    assert not plan.ok and "float16, bfloat16, float32" in plan.message
+    plan = s.plan("L1LossGrad", "float32", [(4,), (4,), (4,)], "sum", ub=8192)
+    assert not plan.ok and "too small" in plan.message
+    plan = s.plan("MseLossGrad", "float32", [(2**31, 2**31, 2), (), ()], "sum")
+    assert not plan.ok and "2^62" in plan.message
+
+
+# -- broadcast plans ---------------------------------------------------------------------
+
+def test_input_modes_and_coalesced_strides():
+    s = sim()
+    plan = s.plan("MseLossGrad", "float32", [(2, 3, 4), (4,), (3, 1)], "mean")
+    assert plan.modes == (0, 2, 2)  # full, broadcast, broadcast
+    t = plan.tiling
+    assert t["bcastRank"] == 3 and t["outDims"][:3] == [2, 3, 4]
+    assert t["strides1"][:3] == [0, 0, 1] and t["strides2"][:3] == [0, 1, 0]
+    assert plan.workspace == 2 * math.ceil(24 * 4 / 512) * 512
+    # size-1 axes vanish and neighbours broadcast alike merge
+    plan = s.plan("L1LossGrad", "float16", [(5, 1, 6, 7), (5, 1, 6, 7), (1, 1, 6, 7)], "sum")
+    assert plan.modes == (0, 0, 2)
+    assert plan.tiling["bcastRank"] == 2 and plan.tiling["outDims"][:2] == [5, 42]
+    assert plan.tiling["strides2"][:2] == [0, 1]
+    # scalars (one element) are no broadcast: no workspace
+    plan = s.plan("L1LossGrad", "bfloat16", [(1, 1), (6, 7), ()], "sum")
+    assert plan.modes == (1, 0, 1) and plan.workspace == 0
+
+
+dims = st.one_of(st.just(1), st.just(-1), st.integers(0, 5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(dims, max_size=5), min_size=3, max_size=3), st.sampled_from(OPS))
+def test_infershape_broadcast_matches_definitions(shapes, op):
+    ok, got = sim().broadcast(op, shapes)
+    try:
+        expected = defs.broadcast_shapes(dict(zip(defs.OPS[op].inputs, shapes)), op)
+    except ValueError as err:
+        assert not ok and got == str(err)
+    else:
+        assert ok and got == expected
+
+
+# -- the kernel's own data movement at 2^32+ elements (dry runs) ------------------------
+
+HUGE = [
+    ("MseLossGrad", [(2**32 + 77,)] * 3),
+    ("L1LossGrad", [(), (2**32 + 77,), (2**32 + 77,)]),       # scalar grads
+    ("MseLossGrad", [(2**32 + 64,), (2**32 + 64,), ()]),       # aligned end: no padding
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op,shapes", HUGE, ids=["mse-equal", "l1-scalar-grads", "mse-aligned"])
+def test_dry_run_beyond_2_pow_32(op, shapes, dtype):
+    s = sim()
+    _, rep = s.run(op, shapes, "mean", cores=48, dtype=dtype, dry=True)
+    assert rep.status == 0, rep.message  # includes: every output byte written once, inputs read once
+    n = max(int(np.prod(sh)) for sh in shapes)
+    size = SIZE[dtype]
+    plan = s.plan(op, dtype, shapes, "mean", cores=48)
+    assert rep.block_dim == 48 and sum(rep.core_elems) == n
+    assert rep.core_elems == [s.core_slice(plan.raw_tiling, c)[1] for c in range(48)]
+    assert rep.truncated == 0 and rep.partial_compares == 0
+    assert rep.output_unaligned == 0 and rep.input_unaligned == 0
+    assert rep.ub_used == rep.ub_needed <= UB_A2
+    tail = (n * size) % 32 != 0
+    streamed = sum(1 for m in rep.modes if m == 0)
+    assert rep.pad_out == (1 if tail else 0) and rep.pad_in == (streamed if tail else 0)
+
+
+def test_dry_run_general_broadcast_beyond_2_pow_32():
+    # rows of 65537 elements: label broadcast along the rows, dout along the columns
+    shapes = [(65536, 65537), (65537,), (65536, 1)]
+    _, rep = sim().run("MseLossGrad", shapes, "sum", cores=48, dtype="float16", dry=True)
+    assert rep.status == 0, rep.message  # workspace copies written once, then read once
+    assert rep.modes == (0, 2, 2) and rep.workspace >= 2 * 2 * 65536 * 65537
+    assert sum(rep.core_elems) == 65536 * 65537
