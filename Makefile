@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-NATIVE_SOURCES := $(wildcard framework/csrc/*.cc framework/csrc/*/*.cc framework/csrc/*/*.h framework/ascend/*/*.h framework/ascend/*/*.cc framework/ascend/*/*.cpp framework/ascend/*/*/*.h framework/ascend/*/*/*.cc) framework/definitions.py framework/_codegen.py setup.py setup.cfg
+NATIVE_SOURCES := $(wildcard framework/csrc/*.cc framework/csrc/*/*.cc framework/csrc/*/*.h framework/ascend/*/*.h framework/ascend/*/*.cc framework/ascend/*/*.cpp framework/ascend/*/*/*.h framework/ascend/*/*/*.cc framework/ascend/*/*/*/*.h framework/ascend/*/*/*/*/*.h) framework/definitions.py framework/_codegen.py setup.py setup.cfg
 
 .PHONY: demo test setup bench asan clean
 

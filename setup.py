@@ -154,13 +154,15 @@ def ascend_sim_extension():
     ``framework/_lossgrad_ascend_sim*.so``: the op package's CANN-free tiling
     planner (op_host/lossgrad_tiling_plan.h), the real kernel sources
     (op_kernel/*.cpp) compiled against the host stand-in of the Ascend C API
-    (sim/include/kernel_operator.h) and run on simulated AI cores, and the ONNX
-    plugin's attribute parser, behind a C API for ctypes (tests/test_ascend_*.py).
+    (sim/include/kernel_operator.h) and run on simulated AI cores, the op_host
+    and ONNX plugin sources built against stand-ins of CANN's registration APIs
+    (sim/cann_stubs), behind a C API for ctypes (tests/test_ascend_*.py).
     """
     return native_extension(
         "framework._lossgrad_ascend_sim",
-        [f"{ASCEND}/sim/sim_capi.cc", f"{ASCEND}/sim/sim_kernels.cc"],
-        include_dirs=[f"{ASCEND}/sim/include"],
+        [f"{ASCEND}/sim/sim_capi.cc", f"{ASCEND}/sim/sim_kernels.cc",
+         f"{ASCEND}/sim/host_ops.cc", f"{ASCEND}/sim/host_plugin.cc"],
+        include_dirs=[f"{ASCEND}/sim/include", f"{ASCEND}/sim/cann_stubs"],
     )
 
 

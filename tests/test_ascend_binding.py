@@ -128,6 +128,20 @@ class Sim:
         lib.lgsim_constant.argtypes = [ctypes.c_char_p]
         lib.lgsim_ub_bytes_for_tile.restype = ctypes.c_uint64
         lib.lgsim_ub_bytes_for_tile.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64]
+        # op_host / plugin sources built against the CANN stand-ins (sim/cann_stubs)
+        lib.lgsim_cann_ops_json.restype = ctypes.c_char_p
+        lib.lgsim_plugin_json.restype = ctypes.c_char_p
+        lib.lgsim_cann_dtype.argtypes = [ctypes.c_char_p]
+        lib.lgsim_cann_tiling.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+                                          ctypes.POINTER(ctypes.c_int32)] + shape_args + [
+            ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_uint64,
+            ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint64)]
+        lib.lgsim_cann_infer_shape.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32),
+                                               ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int32),
+                                               ctypes.POINTER(ctypes.c_int64)]
+        lib.lgsim_cann_infer_dtype.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32),
+                                               ctypes.POINTER(ctypes.c_int32)]
+        lib.lgsim_plugin_parse.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64]
 
     # -- introspection ---------------------------------------------------------
     def _fields(self) -> List[Tuple[str, int, int, int, int]]:
@@ -197,6 +211,51 @@ class Sim:
         red, err = ctypes.create_string_buffer(64), ctypes.create_string_buffer(1024)
         status = self.lib.lgsim_onnx_reduction(op_type.encode(), attrs_json.encode(), red, 64, err, 1024)
         return status, red.value.decode(), err.value.decode()
+
+    # -- op_host and plugin code through the CANN stand-ins -----------------------
+    def cann_ops(self) -> Dict[str, dict]:
+        return {d["name"]: d for d in json.loads(self.lib.lgsim_cann_ops_json().decode())}
+
+    def plugin_registrations(self) -> List[dict]:
+        return json.loads(self.lib.lgsim_plugin_json().decode())
+
+    def cann_dtype(self, name: str) -> int:
+        return int(self.lib.lgsim_cann_dtype(name.encode()))
+
+    def cann_tiling(self, op: str, shapes, dtypes, reduction: Optional[str] = "mean", has_attrs: bool = True,
+                    cores: int = CORES_A2, ub: int = UB_A2, sys_workspace: int = 16 << 20):
+        """TilingFunc of op_host in a stand-in TilingContext: (status, tiling dict, block dim, workspace)."""
+        ranks, dims = self._shape_arrays(shapes)
+        codes = (ctypes.c_int32 * 3)(*[self.cann_dtype(d) for d in dtypes])
+        buf = ctypes.create_string_buffer(4096)
+        size, block, ws = ctypes.c_uint64(), ctypes.c_uint32(), ctypes.c_uint64()
+        status = self.lib.lgsim_cann_tiling(op.encode(), None if reduction is None else reduction.encode(),
+                                            int(has_attrs), codes, ranks, dims, cores, ub, sys_workspace, buf, 4096,
+                                            ctypes.byref(size), ctypes.byref(block), ctypes.byref(ws))
+        tiling = self.Tiling.from_buffer_copy(buf.raw[:ctypes.sizeof(self.Tiling)])
+        return status, size.value, self.tiling_dict(tiling), block.value, ws.value
+
+    def cann_infer_shape(self, op: str, shapes):
+        ranks = (ctypes.c_int32 * 3)(*[len(s) for s in shapes])
+        dims = (ctypes.c_int64 * 30)()
+        for k, s in enumerate(shapes):
+            for i, d in enumerate(list(s)[:10]):
+                dims[k * 10 + i] = int(d)
+        out_rank, out = ctypes.c_int32(), (ctypes.c_int64 * 10)()
+        ok = self.lib.lgsim_cann_infer_shape(op.encode(), ranks, dims, ctypes.byref(out_rank), out)
+        return (True, tuple(out[:out_rank.value])) if ok == 1 else (False, None)
+
+    def cann_infer_dtype(self, op: str, dtypes):
+        codes = (ctypes.c_int32 * 3)(*[self.cann_dtype(d) for d in dtypes])
+        out = ctypes.c_int32()
+        ok = self.lib.lgsim_cann_infer_dtype(op.encode(), codes, ctypes.byref(out))
+        return (True, out.value) if ok == 1 else (False, None)
+
+    def plugin_parse(self, op: str, attribute_json: Optional[str]):
+        red = ctypes.create_string_buffer(64)
+        status = self.lib.lgsim_plugin_parse(op.encode(), None if attribute_json is None else attribute_json.encode(),
+                                             red, 64)
+        return status, red.value.decode()
 
     def run(self, op: str, inputs: Sequence, reduction: Optional[str] = "mean", cores: int = CORES_A2,
             ub: int = UB_A2, dtype: Optional[str] = None, dry: bool = False) -> Tuple[Optional[np.ndarray], Report]:

@@ -44,7 +44,7 @@ void ReportError(const std::string& msg) { std::fprintf(stderr, "[lossgrad] %s\n
 //! Tiling of op `op`: validate, plan (lossgrad_tiling_plan.h), write the tiling data.
 ge::graphStatus LossGradTiling(gert::TilingContext* context, int op)
 {
-  const auto platform = platform_ascendc::PlatformAscendC(context->GetPlatformInfo());
+  auto platform = platform_ascendc::PlatformAscendC(context->GetPlatformInfo());
   la::Platform pf;
   pf.coreNum = platform.GetCoreNumAiv();
   uint64_t ubBytes = 0;

@@ -211,6 +211,7 @@ class LossGradKernel {
       copy.blockLen = bytes;
       copy.srcStride = 0;
       copy.dstStride = 0;
+      copy.rsv = 0;
       AscendC::DataCopyPadExtParams<T> pad;
       pad.isPad = false;  // the hardware pads with the block's first element
       pad.leftPadding = 0;
@@ -232,6 +233,7 @@ class LossGradKernel {
       copy.blockLen = bytes;
       copy.srcStride = 0;
       copy.dstStride = 0;
+      copy.rsv = 0;
       AscendC::DataCopyPad(dst, src, copy);
     }
   }

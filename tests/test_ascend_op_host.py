@@ -1,0 +1,127 @@
+"""op_host and the ATC plugin, executed on the CPU through stand-ins of CANN's APIs.
+
+framework/ascend/op_host/lossgrad_ops.cpp (OpDef, InferShape, InferDataType,
+TilingFunc) and framework/ascend/framework/onnx_plugin/lossgrad_onnx_plugin.cc are
+compiled into the simulation library against small host stand-ins of CANN's
+registration and context types (framework/ascend/sim/cann_stubs). That runs our
+adapter code: what the OpDefs declare, what the TilingFunc writes into the
+tiling data, block dim and workspace, how inference and the plugin behave. It
+does not show that the real CANN headers accept the code (that needs a toolkit).
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+from google.protobuf import json_format
+from onnx import helper
+
+from framework import definitions as defs
+from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
+
+GE_TYPES = {"float16": "DT_FLOAT16", "bfloat16": "DT_BF16", "float32": "DT_FLOAT"}
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_opdef_declares_the_definitions(op):
+    d = sim().cann_ops()[op]
+    spec = defs.OPS[op]
+    assert [i["name"] for i in d["inputs"]] == list(spec.inputs)
+    assert [o["name"] for o in d["outputs"]] == [spec.output]
+    for p in d["inputs"] + d["outputs"]:
+        assert p["param"] == "required"
+        assert p["types"] == [GE_TYPES[t] for t in defs.DTYPES if t != "float64"]
+        assert p["formats"] == ["FORMAT_ND"] * 3
+    assert d["attrs"] == [{"name": "reduction", "param": "optional", "type": "string",
+                           "default": defs.DEFAULT_REDUCTION}]
+    assert d["configs"] == ["ascend910b", "ascend910_93"]
+    assert d["has_tiling"] and d["has_infer_shape"] and d["has_infer_dtype"]
+    assert d["tiling_class"] == "LossGradTilingData"
+    assert set(sim().cann_ops()) == set(OPS)
+
+
+CASES = [
+    [(1000,), (1000,), (1000,)],
+    [(3, 4097), (3, 4097), ()],
+    [(), (6, 7), (6, 7)],
+    [(2, 3, 4), (4,), (3, 1)],
+    [(0, 5), (5,), ()],
+    [(2**32 + 77,), (2**32 + 77,), (2**32 + 77,)],
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OPS)
+def test_tiling_func_writes_the_plan(op, dtype):
+    s = sim()
+    for shapes in CASES:
+        for reduction in defs.REDUCTIONS:
+            status, size, tiling, block, ws = s.cann_tiling(op, shapes, [dtype] * 3, reduction, sys_workspace=12345)
+            plan = s.plan(op, dtype, shapes, reduction, cores=CORES_A2, ub=UB_A2)
+            assert status == 1 and plan.ok
+            assert tiling == plan.tiling, "every tiling field reaches the kernel unchanged"
+            assert size == ctypes.sizeof(s.Tiling)
+            assert block == plan.block_dim and ws == 12345 + plan.workspace
+
+
+def test_tiling_func_defaults_and_platform():
+    s = sim()
+    shapes = [(5000,)] * 3
+    for attrs in (True, False):  # attribute unset, or no attribute object at all: "mean"
+        status, _, tiling, _, _ = s.cann_tiling("MseLossGrad", shapes, ["float32"] * 3, None, has_attrs=attrs)
+        assert status == 1 and tiling["scale"] == np.float32(2 / 5000)
+    status, _, tiling, block, _ = s.cann_tiling("L1LossGrad", [(10**7,)] * 3, ["float16"] * 3, "sum", cores=24,
+                                                ub=64 * 1024)
+    plan = s.plan("L1LossGrad", "float16", [(10**7,)] * 3, "sum", cores=24, ub=64 * 1024)
+    assert status == 1 and block == 24 and tiling == plan.tiling
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_tiling_func_rejects_bad_calls(op):
+    s = sim()
+    shapes = [(4,)] * 3
+    assert s.cann_tiling(op, shapes, ["float32"] * 3, "average")[0] == 0   # unknown reduction
+    assert s.cann_tiling(op, shapes, ["float32"] * 3, "")[0] == 0
+    assert s.cann_tiling(op, shapes, ["float32", "float16", "float32"], "sum")[0] == 0  # mixed dtypes
+    assert s.cann_tiling(op, shapes, ["float64"] * 3, "sum")[0] == 0
+    assert s.cann_tiling(op, [(2,), (3,), (4,)], ["float32"] * 3, "sum")[0] == 0
+    assert s.cann_tiling(op, shapes, ["float32"] * 3, "sum", ub=4096)[0] == 0
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_infer_shape(op):
+    s = sim()
+    assert s.cann_infer_shape(op, [(2, 3, 4), (4,), (3, 1)]) == (True, (2, 3, 4))
+    assert s.cann_infer_shape(op, [(), (), ()]) == (True, ())
+    assert s.cann_infer_shape(op, [(-1, 4), (3, 1), ()]) == (True, (3, 4))   # unknown dim fixed by another input
+    assert s.cann_infer_shape(op, [(-1, 4), (1, 4), ()]) == (True, (-1, 4))
+    assert s.cann_infer_shape(op, [(-2,), (3,), ()]) == (True, (-2,))         # unknown rank stays unknown
+    assert s.cann_infer_shape(op, [(2,), (3,), ()]) == (False, None)
+    assert s.cann_infer_shape(op, [(1,) * 9, (), ()]) == (False, None)        # rank above 8
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_infer_dtype(op):
+    s = sim()
+    for dtype in DTYPES:
+        assert s.cann_infer_dtype(op, [dtype] * 3) == (True, s.cann_dtype(dtype))
+    assert s.cann_infer_dtype(op, ["float16", "bfloat16", "float16"]) == (False, None)
+
+
+def test_plugin_registrations():
+    regs = sim().plugin_registrations()
+    assert [(r["op"], r["origin"]) for r in regs] == [
+        (op, [f"{defs.DOMAIN}::{defs.OPSET_VERSION}::{op}"]) for op in OPS]
+    assert all(r["framework"] == 5 and r["tvm"] and r["has_parser"] for r in regs)  # 5: ONNX
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_plugin_parse_sets_the_reduction(op):
+    s = sim()
+    for reduction in defs.REDUCTIONS:
+        node = helper.make_node(op, list(defs.OPS[op].inputs), ["y"], domain=defs.DOMAIN, reduction=reduction)
+        assert s.plugin_parse(op, json_format.MessageToJson(node)) == (1, reduction)
+    assert s.plugin_parse(op, None) == (1, "mean")  # no attributes at all: the default
+    bad = helper.make_node(op, list(defs.OPS[op].inputs), ["y"], domain=defs.DOMAIN, reduction="avg")
+    assert s.plugin_parse(op, json_format.MessageToJson(bad))[0] == 0
