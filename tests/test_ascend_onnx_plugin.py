@@ -61,10 +61,21 @@ def test_unknown_value_is_an_error_naming_the_allowed_ones(op):
     assert err == defs.MESSAGES["bad_reduction"].format(op=op, value=repr("average"))
 
 
-def test_wrong_type_and_malformed_json_are_errors():
+@pytest.mark.parametrize("value,kind", [(2, "an INT"), (1.5, "a FLOAT"), ([1, 2], "an INTS"),
+                                        (["sum"], "a STRINGS")])
+def test_wrong_attribute_type_is_an_error(value, kind):
     s = sim()
-    status, _, err = s.onnx_reduction("MseLossGrad", json_format.MessageToJson(node("MseLossGrad", reduction=2)))
-    assert status == ERROR and "must be a string" in err
+    for text in variants(node("MseLossGrad", reduction=value)):
+        status, _, err = s.onnx_reduction("MseLossGrad", text)
+        assert status == ERROR
+        template = defs.MESSAGES.get(
+            "bad_reduction_type",
+            "{op}: the reduction attribute must be a STRING (one of 'none', 'mean', 'sum'); got {kind} attribute")
+        assert err == template.format(op="MseLossGrad", kind=kind)
+
+
+def test_malformed_json_is_an_error():
+    s = sim()
     for bad in ["{", '{"attribute": {}}', '{"attribute": [{"name": "reduction", "type": 3}]}', "[1, 2,]"]:
         status, _, err = s.onnx_reduction("MseLossGrad", bad)
         assert status == ERROR and err

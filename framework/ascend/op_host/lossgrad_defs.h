@@ -64,6 +64,10 @@ constexpr const char* kMsgBadReduction =
     "{op}: reduction must be one of 'none', 'mean', 'sum' (or the aclnn integers 0, 1, 2); got {value}";
 constexpr const char* kMsgBadRank = "{op}: {arg} has rank {rank}; at most 8 dimensions are supported";
 constexpr const char* kMsgNotBroadcastable = "{op}: shapes are not broadcastable: {shapes}";
+//! An ONNX node whose reduction attribute has another type; {kind} is e.g.
+//! "an INT", "a FLOATS" (same wording as the onnx_ops checks).
+constexpr const char* kMsgBadReductionType =
+    "{op}: the reduction attribute must be a STRING (one of 'none', 'mean', 'sum'); got {kind} attribute";
 //! Ascend-only messages (the NPU kernel has no float64 and no mixed dtypes).
 constexpr const char* kMsgBadAscendDtype =
     "{op}: {arg} has dtype {dtype}; the Ascend kernel supports float16, bfloat16, float32";
@@ -110,6 +114,21 @@ inline std::string BadReductionMessage(const char* op, const std::string& value)
 {
   std::string msg = kMsgBadReduction;
   const std::string fields[2][2] = {{"{op}", op}, {"{value}", PyStrRepr(value)}};
+  for (const auto& f : fields) {
+    const size_t at = msg.find(f[0]);
+    if (at != std::string::npos) {
+      msg.replace(at, f[0].size(), f[1]);
+    }
+  }
+  return msg;
+}
+
+//! kMsgBadReductionType filled in; `typeName` is the AttributeProto type name ("INT").
+inline std::string BadReductionTypeMessage(const char* op, const std::string& typeName)
+{
+  const bool vowel = !typeName.empty() && std::string("AEIOU").find(typeName[0]) != std::string::npos;
+  std::string msg = kMsgBadReductionType;
+  const std::string fields[2][2] = {{"{op}", op}, {"{kind}", (vowel ? "an " : "a ") + typeName}};
   for (const auto& f : fields) {
     const size_t at = msg.find(f[0]);
     if (at != std::string::npos) {

@@ -162,7 +162,7 @@ std::string BuildDefsJson()
   j += ", \"onnx_opset\": " + std::to_string(la::kOnnxOpset);
   j += ", \"messages\": {\"bad_reduction\": " + JsonStr(la::kMsgBadReduction) +
        ", \"bad_rank\": " + JsonStr(la::kMsgBadRank) + ", \"not_broadcastable\": " + JsonStr(la::kMsgNotBroadcastable) +
-       "}";
+       ", \"bad_reduction_type\": " + JsonStr(la::kMsgBadReductionType) + "}";
   return j + "}";
 }
 

@@ -290,6 +290,22 @@ inline bool IsReductionName(const std::string& s)
   return false;
 }
 
+//! ONNX AttributeProto.AttributeType name of a JSON "type" (enum number or name).
+inline std::string AttributeTypeName(const Json& type)
+{
+  static const char* names[] = {"UNDEFINED", "FLOAT",  "INT",           "STRING",         "TENSOR",
+                                "GRAPH",     "FLOATS", "INTS",          "STRINGS",        "TENSORS",
+                                "GRAPHS",    "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"};
+  if (type.kind == Json::kString) {
+    return type.text;
+  }
+  if (type.kind == Json::kNumber && type.number >= 0 && type.number < 15 &&
+      type.number == static_cast<double>(static_cast<int>(type.number))) {
+    return names[static_cast<int>(type.number)];
+  }
+  return "UNDEFINED";
+}
+
 enum ParseStatus : int { kFound = 0, kDefaulted = 1, kError = -1 };
 
 //! The reduction of an ai.lossgrad node of type `opType` from ATC's attribute
@@ -321,9 +337,9 @@ inline ParseStatus ParseReduction(const std::string& opType, const std::string& 
       continue;
     }
     const Json* type = attr.Get("type");
-    if (type != nullptr && !((type->kind == Json::kNumber && type->number == 3.0) ||
-                             (type->kind == Json::kString && type->text == "STRING"))) {
-      *error = opType + ": attribute 'reduction' must be a string";
+    const std::string typeName = type == nullptr ? "STRING" : AttributeTypeName(*type);
+    if (typeName != "STRING") {
+      *error = ascend::BadReductionTypeMessage(opType.c_str(), typeName);
       return kError;
     }
     const Json* s = attr.Get("s");
