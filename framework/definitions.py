@@ -48,6 +48,10 @@ MESSAGES: Dict[str, str] = {
     "bad_rank": "{op}: {arg} has rank {rank}; at most 8 dimensions are supported",
     "not_broadcastable": "{op}: shapes are not broadcastable: {shapes}",
     "bad_arity": "{op}: expects {expected} inputs ({names}); got {got}",
+    # an ONNX node whose reduction attribute has another type ({kind}: "an INT", "a FLOATS", ...)
+    "bad_reduction_type": (
+        "{op}: the reduction attribute must be a STRING (one of 'none', 'mean', 'sum'); got {kind} attribute"
+    ),
 }
 # The dtype list and rank bound inside the templates are spelled out for
 # readability; keep them in sync with DTYPES/MAX_RANK (checked at import).

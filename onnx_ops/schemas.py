@@ -25,7 +25,7 @@ import onnx.defs
 from onnx import AttributeProto, TensorProto, TypeProto, helper
 
 from framework.arrays import np_dtype
-from framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, OPS, OPSET_VERSION, REDUCTIONS, OpDef,
+from framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION, REDUCTIONS, OpDef,
                                    check_dtype, check_rank, normalize_reduction)
 
 __all__ = ["ONNX_DTYPES", "DTYPE_NAMES", "TYPE_PARAM", "register_schemas", "make_schema", "get_schema",
@@ -53,11 +53,11 @@ def elem_type_name(elem_type: int) -> str:
 
 
 def attribute_type_message(op: str, attr: AttributeProto) -> str:
-    """Message for a ``reduction`` attribute that is not a STRING (same text as the native library)."""
-    names = ", ".join(repr(r) for r in REDUCTIONS)
+    """Message for a ``reduction`` attribute that is not a STRING (the shared template,
+    which the native library formats too)."""
     kind = AttributeProto.AttributeType.Name(attr.type)
     article = "an" if kind[0] in "AEIOU" else "a"
-    return f"{op}: the reduction attribute must be a STRING (one of {names}); got {article} {kind} attribute"
+    return MESSAGES["bad_reduction_type"].format(op=op, kind=f"{article} {kind}")
 
 
 def reduction_of(node: onnx.NodeProto) -> str:

@@ -176,12 +176,9 @@ OrtStatus* ReadReduction(const OrtApi* api, const OrtKernelInfo* info, int32_t o
                      : (has_ints && ints > 0) ? "an INTS"
                      : (has_floats && floats > 0) ? "a FLOATS"
                      : "a non-STRING";
-  std::string names;
-  for (int r = 0; r < lossgrad::gen::kNumReductions; ++r)
-    names += (r ? ", '" : "'") + std::string(lossgrad::gen::kReductionNames[r]) + "'";
   return MakeStatus(api, ORT_INVALID_ARGUMENT,
-                    std::string(lossgrad::OpName(op)) + ": the reduction attribute must be a STRING (one of " +
-                        names + "); got " + kind + " attribute");
+                    lossgrad::FormatMessage(lossgrad::gen::kMsgBadReductionType,
+                                            {{"op", lossgrad::OpName(op)}, {"kind", kind}}));
 }
 
 OrtStatusPtr ORT_API_CALL CreateKernel(const OrtCustomOp* this_, const OrtApi* api, const OrtKernelInfo* info,
