@@ -333,3 +333,23 @@ def test_reduce_to_rejects_incompatible_shapes():
         cpu.reduce_to(np.ones((3, 4), np.float32), (3,))
     with pytest.raises(ValueError, match="cannot reduce"):
         cpu.reduce_to(np.ones((4,), np.float32), (2, 4))
+
+
+def test_forked_child_computes_without_the_parents_threads(restore_threads):
+    """A fork() child inherits the pool but not its threads: it must still compute."""
+    import os
+    import signal
+    cpu.set_num_threads(2)
+    rng = np.random.default_rng(13)
+    x = [rand(rng, (cpu.parallel_threshold() * 2,), np.float32) for _ in range(3)]
+    expected = cpu.mse_loss_grad(*x)  # the parent's pool has run
+    pid = os.fork()
+    if pid == 0:  # child: exit 0 only if the result is right; never return into pytest
+        code = 1
+        try:
+            signal.alarm(60)  # a hang becomes a failure
+            code = 0 if cpu.mse_loss_grad(*x).tobytes() == expected.tobytes() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -1,9 +1,18 @@
 #include "lossgrad/thread_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdlib>
 
 namespace lossgrad {
+
+namespace {
+// A child of fork() inherits the pool's state but none of its threads: it must
+// never wait for workers. It runs every ParallelFor inline instead.
+std::atomic<bool> g_forked_child{false};
+void MarkForkedChild() { g_forked_child.store(true); }
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) { Start(num_threads); }
 
@@ -27,6 +36,7 @@ void ThreadPool::Stop() {
 }
 
 void ThreadPool::set_num_threads(int num_threads) {
+  if (g_forked_child.load()) return;  // no threads to stop in a forked child
   std::lock_guard<std::mutex> run(run_mu_);
   if (std::max(1, num_threads) == this->num_threads()) return;
   Stop();
@@ -55,6 +65,10 @@ void ThreadPool::WorkerLoop() {
 }
 
 void ThreadPool::ParallelFor(int64_t ntasks, void (*fn)(void*, int64_t), void* arg) {
+  if (g_forked_child.load()) {
+    for (int64_t t = 0; t < ntasks; ++t) fn(arg, t);
+    return;
+  }
   std::unique_lock<std::mutex> run(run_mu_, std::try_to_lock);
   if (!run.owns_lock() || workers_.empty() || ntasks <= 1) {
     for (int64_t t = 0; t < ntasks; ++t) fn(arg, t);
@@ -76,13 +90,19 @@ void ThreadPool::ParallelFor(int64_t ntasks, void (*fn)(void*, int64_t), void* a
 }
 
 ThreadPool& DefaultPool() {
-  static ThreadPool pool([] {
+  // Never destroyed: joining workers during process exit (or in a forked child,
+  // where they do not exist) is not something a library should do.
+  static ThreadPool* pool = [] {
+    pthread_atfork(nullptr, nullptr, MarkForkedChild);
     const char* env = std::getenv("LOSSGRAD_NUM_THREADS");
-    if (env != nullptr && std::atoi(env) > 0) return std::atoi(env);
-    const unsigned hw = std::thread::hardware_concurrency();
-    return hw == 0 ? 1 : static_cast<int>(hw);
-  }());
-  return pool;
+    int n = env != nullptr ? std::atoi(env) : 0;
+    if (n <= 0) {
+      const unsigned hw = std::thread::hardware_concurrency();
+      n = hw == 0 ? 1 : static_cast<int>(hw);
+    }
+    return new ThreadPool(n);
+  }();
+  return *pool;
 }
 
 }  // namespace lossgrad
