@@ -10,11 +10,20 @@ from typing import Union
 
 from mindspore import Tensor
 
-from .primitives import get_primitive, validate
+from mindspore import ops
+
+from .primitives import get_primitive, input_cast_dtype, validate
 
 __all__ = ["mse_loss_grad", "l1_loss_grad", "mse_loss_backward", "l1_loss_backward", "mse_loss", "l1_loss"]
 
 Reduction = Union[str, int]
+
+
+def _call(op_name: str, reduction: str, *xs: Tensor) -> Tensor:
+    dt = input_cast_dtype(tuple(x.dtype for x in xs))
+    if dt is not None:  # Ascend with mixed dtypes: one dtype for the CANN kernel
+        xs = tuple(ops.cast(x, dt) for x in xs)
+    return get_primitive(op_name, reduction)(*xs)
 
 
 def mse_loss_grad(predict: Tensor, label: Tensor, dout: Tensor, reduction: Reduction = "mean") -> Tensor:
@@ -22,7 +31,7 @@ def mse_loss_grad(predict: Tensor, label: Tensor, dout: Tensor, reduction: Reduc
     (N = element count of the broadcast shape). Differentiable twice."""
     red = validate("MseLossGrad", reduction, (predict.shape, label.shape, dout.shape),
                    (predict.dtype, label.dtype, dout.dtype))
-    return get_primitive("MseLossGrad", red)(predict, label, dout)
+    return _call("MseLossGrad", red, predict, label, dout)
 
 
 def l1_loss_grad(grads: Tensor, predict: Tensor, label: Tensor, reduction: Reduction = "mean") -> Tensor:
@@ -30,7 +39,7 @@ def l1_loss_grad(grads: Tensor, predict: Tensor, label: Tensor, reduction: Reduc
     ``grads * sign(predict - label) * s``, s = 1/N for mean, 1 otherwise."""
     red = validate("L1LossGrad", reduction, (grads.shape, predict.shape, label.shape),
                    (grads.dtype, predict.dtype, label.dtype))
-    return get_primitive("L1LossGrad", red)(grads, predict, label)
+    return _call("L1LossGrad", red, grads, predict, label)
 
 
 def mse_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa: A002 - aclnn/PyTorch names
@@ -38,7 +47,7 @@ def mse_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noq
     """aclnn/PyTorch argument order: ``MseLossGrad(predict=input, label=target, dout=grad_output)``."""
     red = validate("MseLossGrad", reduction, (input.shape, target.shape, grad_output.shape),
                    (input.dtype, target.dtype, grad_output.dtype), ("input", "target", "grad_output"))
-    return get_primitive("MseLossGrad", red)(input, target, grad_output)
+    return _call("MseLossGrad", red, input, target, grad_output)
 
 
 def l1_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa: A002
@@ -46,7 +55,7 @@ def l1_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa
     """aclnn/PyTorch argument order: ``L1LossGrad(grads=grad_output, predict=input, label=target)``."""
     red = validate("L1LossGrad", reduction, (grad_output.shape, input.shape, target.shape),
                    (grad_output.dtype, input.dtype, target.dtype), ("grad_output", "input", "target"))
-    return get_primitive("L1LossGrad", red)(grad_output, input, target)
+    return _call("L1LossGrad", red, grad_output, input, target)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:  # noqa: A002
@@ -54,7 +63,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Te
     none/mean/sum. Its backward runs ``MseLossGrad``."""
     red = validate("MseLoss", reduction, (input.shape, target.shape), (input.dtype, target.dtype),
                    ("input", "target"))
-    return get_primitive("MseLoss", red)(input, target)
+    return _call("MseLoss", red, input, target)
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:  # noqa: A002
@@ -62,4 +71,4 @@ def l1_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Ten
     none/mean/sum. Its backward runs ``L1LossGrad``."""
     red = validate("L1Loss", reduction, (input.shape, target.shape), (input.dtype, target.dtype),
                    ("input", "target"))
-    return get_primitive("L1Loss", red)(input, target)
+    return _call("L1Loss", red, input, target)

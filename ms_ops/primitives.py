@@ -18,13 +18,13 @@ import functools
 from typing import Any, Optional, Sequence, Tuple
 
 import mindspore as ms
-from mindspore import ops
+from mindspore import nn, ops
 from mindspore.ops import constexpr
 
 from framework import gradients
 from framework.definitions import OPS, OpDef, promote_dtypes
 from . import _backend
-from ._device import device_target
+from ._device import device_target, find_ascend_package
 from ._registry import ascend_reg_info, cpu_reg_info, dtype_name, ms_dtype, reduce_to_reg_info
 
 __all__ = ["validate", "get_primitive", "make_primitive", "native_library"]
@@ -95,14 +95,37 @@ def make_primitive(op_name: str, reduction: str, target: str) -> ops.Custom:
                           reg_info=cpu_reg_info(op, reduction))
     else:  # Ascend: the CANN operator of the same op type, from the installed op package
         if op.is_loss:
-            raise NotImplementedError(
-                f"{op.name} has no CANN kernel in the lossgrad op package; on Ascend the forward "
-                "losses are composed from MindSpore built-ins (see ms_ops.functional)")
+            return _ComposedLoss(op, reduction)
+        find_ascend_package()  # a clear error now rather than an opaque one at kernel selection
         prim = ops.Custom(op.name, out_shape=lambda *shapes: _broadcast(op, shapes), out_dtype=_out_dtype(op),
                           func_type="aot", bprop=_make_bprop(op, reduction),
                           reg_info=ascend_reg_info(op, reduction))
     prim.add_prim_attr("reduction", reduction)
     return prim
+
+
+class _ComposedLoss(nn.Cell):
+    """A forward loss on Ascend: MindSpore built-ins forward (the op package holds only
+    the grad kernels), the bprop of ``framework.gradients`` backward, so the backward
+    runs the CANN ``MseLossGrad``/``L1LossGrad``. Half types reduce in float32."""
+
+    def __init__(self, op: OpDef, reduction: str) -> None:
+        super().__init__()
+        self.square = op.name == "MseLoss"
+        self.reduction = reduction
+        self.formula = gradients.BPROPS[op.name]
+
+    def construct(self, predict, label):
+        d = predict - label
+        e = d * d if self.square else ops.abs(d)
+        if self.reduction == "none":
+            return e
+        wide = ops.cast(e, ms.float32) if e.dtype in (ms.float16, ms.bfloat16) else e
+        r = wide.mean() if self.reduction == "mean" else wide.sum()
+        return ops.cast(r, e.dtype)
+
+    def bprop(self, predict, label, out, dout):
+        return self.formula(_backend, predict, label, dout, self.reduction)
 
 
 def _broadcast(op: OpDef, shapes):
@@ -153,6 +176,16 @@ def reduce_to_primitive():
 def neg_reduce_to_primitive():
     """The ``NegReduceTo(t, like)`` primitive: ``-ReduceTo(t, like)`` in one native pass."""
     return _reduce_to_cached(True, device_target())
+
+
+@constexpr
+def input_cast_dtype(dtypes: Sequence):
+    """The dtype to cast inputs to before the primitive, or None: the Ascend kernels
+    take one dtype for all inputs (the CPU kernels promote internally)."""
+    names = [dtype_name(dt) for dt in dtypes]
+    if device_target() == "CPU" or len(set(names)) == 1:
+        return None
+    return ms_dtype(promote_dtypes(names))
 
 
 @constexpr

@@ -67,3 +67,53 @@ def test_device_choice_is_in_one_place(monkeypatch):
     monkeypatch.setattr(ms, "get_context", lambda key: "GPU")
     with pytest.raises(RuntimeError, match="no kernels for device_target='GPU'"):
         _device.device_target()
+
+
+@pytest.mark.parametrize("mode", [0, 1], ids=["graph", "pynative"])
+def test_ascend_composed_forward_loss_logic_on_cpu(mode):
+    """On Ascend the forward losses are MindSpore built-ins with the formula-table bprop
+    (the op package has only the grad kernels). Its logic runs on the CPU too: the bprop
+    then reaches the CPU grad primitives."""
+    import mindspore as ms
+    import numpy as np
+    from mindspore import Tensor, ops
+    from framework import reference as ref
+    from ms_ops.primitives import _ComposedLoss
+    before = ms.get_context("mode")
+    ms.set_context(mode=mode)
+    try:
+        rng = np.random.default_rng(0)
+        p = rng.uniform(0.5, 2, (3, 4)).astype(np.float32)
+        l = rng.uniform(-2, -0.5, (4,)).astype(np.float32)
+        for op, grad_ref in ((MSE_LOSS, ref.mse_loss_grad), (L1_LOSS, None)):
+            for red in ("none", "mean", "sum"):
+                cell = _ComposedLoss(op, red)
+                out = cell(Tensor(p), Tensor(l)).asnumpy()
+                np.testing.assert_allclose(out, ref.run(op.name, p.astype(np.float64), l.astype(np.float64),
+                                                        reduction=red), rtol=1e-6)
+                w = rng.uniform(0.5, 1.5, out.shape).astype(np.float32)
+                gp, gl = ops.GradOperation(get_all=True, sens_param=True)(cell)(Tensor(p), Tensor(l), Tensor(w))
+                t = (grad_ref(p, l, w, red) if grad_ref else ref.l1_loss_grad(w, p, l, red)).astype(np.float64)
+                np.testing.assert_allclose(gp.asnumpy(), t, rtol=1e-6)
+                np.testing.assert_allclose(gl.asnumpy(), -t.sum(axis=0), rtol=1e-5)
+    finally:
+        ms.set_context(mode=before)
+
+
+def test_ascend_package_discovery(tmp_path):
+    def make_pkg(root):
+        cfg = root / "op_impl" / "ai_core" / "tbe" / "config" / "ascend910b"
+        cfg.mkdir(parents=True)
+        (cfg / "aic-ascend910b-ops-info.json").write_text("{}")
+        return str(root)
+
+    with pytest.raises(RuntimeError, match="not installed: build it with framework/ascend/build.sh"):
+        _device.find_ascend_package({})
+    custom = make_pkg(tmp_path / "custom" / "vendors" / "lossgrad")
+    assert _device.find_ascend_package({"ASCEND_CUSTOM_OPP_PATH": f"/nonexistent:{custom}"}) == custom
+    opp = tmp_path / "opp"
+    vendored = make_pkg(opp / "vendors" / "lossgrad")
+    assert _device.find_ascend_package({"ASCEND_OPP_PATH": str(opp)}) == vendored
+    other = make_pkg(tmp_path / "other" / "vendors" / "someone_else")  # another vendor's package
+    with pytest.raises(RuntimeError):
+        _device.find_ascend_package({"ASCEND_CUSTOM_OPP_PATH": other})
