@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from framework import cpu  # noqa: E402
 from framework.arrays import NP_DTYPES  # noqa: E402
 from framework.definitions import OPS  # noqa: E402
+from benchmarks._common import fmt_n, write_readme  # noqa: E402
 
 NUMPY_EXPR = {
     "MseLossGrad": lambda p, l, d, s: d * (p - l) * s,
@@ -70,12 +71,6 @@ def _fn_name(op_name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", op_name).lower()
 
 
-def fmt_n(n: int) -> str:
-    exp = int(np.log10(n))
-    mant = n / 10 ** exp
-    return f"1e{exp}" if mant == 1 else f"{mant:g}e{exp}"
-
-
 def table(rows: list) -> str:
     lines = ["| op | dtype | n | native ms | numpy/native | native/floor |",
              "|---|---|---:|---:|---:|---:|"]
@@ -83,19 +78,6 @@ def table(rows: list) -> str:
         lines.append(f"| {r['op']} | {r['dtype']} | {fmt_n(r['n'])} | {r['native'] * 1e3:.3f} | "
                      f"{r['numpy'] / r['native']:.2f} | {r['native'] / r['floor']:.2f} |")
     return "\n".join(lines)
-
-
-def write_readme(text: str, marker: str) -> None:
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
-    with open(path, encoding="utf-8") as f:
-        readme = f.read()
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    if begin not in readme:
-        raise SystemExit(f"README.md has no {begin} marker")
-    head, rest = readme.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
 def main() -> None:

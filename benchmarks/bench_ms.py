@@ -24,7 +24,7 @@ from mindspore import Tensor, nn, ops
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import ms_ops  # noqa: E402
-from benchmarks.bench_kernels import fmt_n, write_readme  # noqa: E402
+from benchmarks._common import fmt_n, write_readme  # noqa: E402
 from ms_ops._registry import MS_DTYPES  # noqa: E402
 
 LOSSES = {"MSE": (ms_ops.MSELoss, nn.MSELoss), "L1": (ms_ops.L1Loss, nn.L1Loss)}

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import time
@@ -40,6 +39,7 @@ from onnx import helper  # noqa: E402
 import onnx_ops  # noqa: E402
 from framework.arrays import NP_DTYPES  # noqa: E402
 from framework.definitions import OPS  # noqa: E402
+from benchmarks._common import fmt_n, write_readme  # noqa: E402
 from onnx_ops.models import Call, build_model, input_names  # noqa: E402
 
 REDUCTION = "mean"
@@ -137,12 +137,6 @@ def bench_one(op_name: str, dtype: str, n: int, rng: np.random.Generator, thread
     return {"op": op_name, "dtype": dtype, "n": n, **time_interleaved(fns, budget)}
 
 
-def fmt_n(n: int) -> str:
-    exp = int(np.log10(n))
-    mant = n / 10 ** exp
-    return f"1e{exp}" if mant == 1 else f"{mant:g}e{exp}"
-
-
 def _ratio(row: dict, a: str, b: str) -> str:
     return f"{row[a] / row[b]:.2f}" if a in row and b in row else "n/a"
 
@@ -169,21 +163,6 @@ def acceptance(rows: list) -> str:
             return (f"Acceptance: native {op} {dtype} at {fmt_n(n)} is {speedup:.2f}x faster than the plain "
                     f"standard-op graph ({verdict} the >= {factor}x target).")
     return f"Acceptance: not measured ({op} {dtype} {fmt_n(n)} native not in this run)."
-
-
-def write_readme(text: str, marker: str) -> None:
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
-    if not os.path.exists(path):
-        raise SystemExit("README.md does not exist")
-    with open(path, encoding="utf-8") as f:
-        readme = f.read()
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    if begin not in readme or end not in readme:
-        raise SystemExit(f"README.md has no {begin} ... {end} markers")
-    head, rest = readme.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
 def main() -> None:
