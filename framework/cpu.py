@@ -71,6 +71,12 @@ def _load() -> ctypes.CDLL:
     lib.lossgrad_run.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(_TensorRef),
                                  ctypes.POINTER(_TensorRef), ctypes.c_char_p, ctypes.c_int64]
     lib.lossgrad_run.restype = ctypes.c_int
+    lib.lossgrad_reduce_to.argtypes = [ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef), ctypes.c_double,
+                                       ctypes.c_char_p, ctypes.c_int64]
+    lib.lossgrad_reduce_to.restype = ctypes.c_int
+    lib.lossgrad_stream_floor.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p), ctypes.c_int64,
+                                          ctypes.c_void_p, ctypes.c_int64]
+    lib.lossgrad_stream_floor.restype = None
     lib.lossgrad_num_threads.restype = ctypes.c_int
     lib.lossgrad_set_num_threads.argtypes = [ctypes.c_int]
     lib.lossgrad_parallel_threshold.restype = ctypes.c_int64
@@ -154,10 +160,7 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = Fa
         raise ValueError(f"reduce_to: rank above {MAX_RANK}")
     in_ref, out_ref = _ref(a), _ref(out)
     err = ctypes.create_string_buffer(512)
-    lib = _library()
-    lib.lossgrad_reduce_to.argtypes = [ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef), ctypes.c_double,
-                                       ctypes.c_char_p, ctypes.c_int64]
-    rc = lib.lossgrad_reduce_to(ctypes.byref(in_ref), ctypes.byref(out_ref), -1.0 if negate else 1.0, err,
+    rc = _library().lossgrad_reduce_to(ctypes.byref(in_ref), ctypes.byref(out_ref), -1.0 if negate else 1.0, err,
                                 len(err))
     if rc:
         raise (TypeError if rc == 2 else ValueError)(err.value.decode())
@@ -205,7 +208,6 @@ def stream_floor(inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
     if len({a.nbytes for a in arrays}) != 1 or not out.flags.c_contiguous:
         raise ValueError("stream_floor: inputs must have equal byte sizes and out must be contiguous")
     lib = _library()
-    lib.lossgrad_stream_floor.restype = None
     ptrs = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
     if out.nbytes != arrays[0].nbytes:  # a reduced loss: a read-only pass (out gets a scratch word)
         out, out_bytes = np.empty(1, np.uint64), 0
