@@ -427,3 +427,33 @@ def test_errors_in_both_modes(mode):
         Fwd(ms_ops.mse_loss_backward, "sum")(T(np.ones((1,) * 9, np.float32)), x, x)
     with pytest.raises(ValueError, match="reduction must be one of"):
         ms_ops.MSELoss("elementwise")
+
+
+def test_graph_mode_dynamic_shape_gradients():
+    before = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        rng = np.random.default_rng(14)
+        for cell, kind in ((ms_ops.MSELoss("mean"), "mse"), (ms_ops.L1Loss("sum"), "l1")):
+            wrapped = _GradAll(LossCell(cell))
+            wrapped.set_inputs(Tensor(shape=[None, 3], dtype=ms.float32), Tensor(shape=[3], dtype=ms.float32))
+            for rows in (2, 6):
+                p, l = rand(rng, (rows, 3), np.float64), rand(rng, (3,), np.float64)
+                gp, gl = wrapped(T(p.astype(np.float32)), T(l.astype(np.float32)))
+                red = "mean" if kind == "mse" else "sum"
+                ep, el = np_loss_grads(kind, red, f64(p.astype(np.float32)), f64(l.astype(np.float32)), 1.0)
+                assert gp.shape == (rows, 3) and gl.shape == (3,)
+                assert_close(N(gp), ep, np.float32, eps_factor=16)
+                assert_close(N(gl), el, np.float32, eps_factor=16, atol=1e-6)
+    finally:
+        ms.set_context(mode=before)
+
+
+class _GradAll(nn.Cell):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.grad = ops.GradOperation(get_all=True)
+
+    def construct(self, p, l):
+        return self.grad(self.net)(p, l)
