@@ -116,13 +116,17 @@ class _ComposedLoss(nn.Cell):
         self.formula = gradients.BPROPS[op.name]
 
     def construct(self, predict, label):
+        dtype = predict.dtype
+        if dtype in (ms.float16, ms.bfloat16):  # SPEC: half types computed in fp32, rounded once
+            predict = ops.cast(predict, ms.float32)
+            label = ops.cast(label, ms.float32)
         d = predict - label
         e = d * d if self.square else ops.abs(d)
-        if self.reduction == "none":
-            return e
-        wide = ops.cast(e, ms.float32) if e.dtype in (ms.float16, ms.bfloat16) else e
-        r = wide.mean() if self.reduction == "mean" else wide.sum()
-        return ops.cast(r, e.dtype)
+        if self.reduction == "mean":
+            e = e.mean()
+        elif self.reduction == "sum":
+            e = e.sum()
+        return ops.cast(e, dtype)
 
     def bprop(self, predict, label, out, dout):
         return self.formula(_backend, predict, label, dout, self.reduction)
