@@ -713,42 +713,26 @@ Error ReduceTo(const TensorRef& in, TensorRef* out, Executor* exec, double scale
     }
     return {};
   }
-  // Walk the input in row-major order, accumulating into the output index.
-  // The output "operand" is walked only for its offsets: give it a dummy dtype/base.
+  // Walk the input in row-major order (WalkTiles' segments never cross a row),
+  // accumulating each segment into the output at the offset of its first element.
+  // op[1] is walked for its offsets only; it is never gathered.
   g.op[1].base = nullptr;
   g.op[1].dtype = kFloat64;
   g.op[1].itemsize = 8;
   Coalesce(&g);
   std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
+  Geometry walk = g;
+  walk.nops = 1;
   const int nd = g.ndim;
-  int64_t idx[kMaxRank] = {};
-  int64_t in_off = 0, out_off = 0;
-  double buf[kTile];
-  for (int64_t pos = 0; pos < n;) {
-    const int64_t inner = g.shape[nd - 1];
-    const int64_t seg = std::min(inner - idx[nd - 1], kTile);
-    Gather(buf, g.op[0].base + in_off * g.op[0].itemsize, g.op[0].dtype, g.op[0].stride[nd - 1], seg);
-    const int64_t ost = g.op[1].stride[nd - 1];
-    for (int64_t j = 0; j < seg; ++j) acc[static_cast<size_t>(out_off + j * ost)] += buf[j];
-    pos += seg;
-    idx[nd - 1] += seg;
-    in_off += seg * g.op[0].stride[nd - 1];
-    out_off += seg * ost;
-    if (idx[nd - 1] == inner) {
-      in_off -= inner * g.op[0].stride[nd - 1];
-      out_off -= inner * ost;
-      idx[nd - 1] = 0;
-      for (int k = nd - 2; k >= 0; --k) {
-        ++idx[k];
-        in_off += g.op[0].stride[k];
-        out_off += g.op[1].stride[k];
-        if (idx[k] < g.shape[k]) break;
-        in_off -= g.shape[k] * g.op[0].stride[k];
-        out_off -= g.shape[k] * g.op[1].stride[k];
-        idx[k] = 0;
-      }
+  WalkTiles<double, ScaleF>(walk, 0, n, 1.0, [&](const double* v, int64_t cnt, int64_t pos) {
+    int64_t rem = pos, off = 0;
+    for (int k = nd - 1; k >= 0; --k) {
+      off += (rem % g.shape[k]) * g.op[1].stride[k];
+      rem /= g.shape[k];
     }
-  }
+    const int64_t ost = g.op[1].stride[nd - 1];
+    for (int64_t j = 0; j < cnt; ++j) acc[static_cast<size_t>(off + j * ost)] += v[j];
+  });
   (void)exec;  // a reduction runs serially: one fixed summation order
   if (scale != 1.0)
     for (double& v : acc) v *= scale;
