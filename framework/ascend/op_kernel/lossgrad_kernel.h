@@ -197,6 +197,18 @@ class LossGradKernel {
     return elems;
   }
 
+  //! DataCopyPad parameters for one contiguous run of `bytes` bytes.
+  __aicore__ static inline AscendC::DataCopyExtParams OneBlockCopy(uint32_t bytes)
+  {
+    AscendC::DataCopyExtParams copy;
+    copy.blockCount = 1;
+    copy.blockLen = bytes;
+    copy.srcStride = 0;
+    copy.dstStride = 0;
+    copy.rsv = 0;
+    return copy;
+  }
+
   //! GM -> UB: DataCopy when the bytes are a whole number of 32-byte blocks,
   //! otherwise DataCopyPad (the UB side is padded up to the next 32 bytes).
   __aicore__ inline void CopyGmToUb(const AscendC::LocalTensor<T>& dst, const AscendC::GlobalTensor<T>& src,
@@ -206,12 +218,7 @@ class LossGradKernel {
     if (bytes % kBlockBytes == 0) {
       AscendC::DataCopy(dst, src, n);
     } else {
-      AscendC::DataCopyExtParams copy;
-      copy.blockCount = 1;
-      copy.blockLen = bytes;
-      copy.srcStride = 0;
-      copy.dstStride = 0;
-      copy.rsv = 0;
+      const AscendC::DataCopyExtParams copy = OneBlockCopy(bytes);
       AscendC::DataCopyPadExtParams<T> pad;
       pad.isPad = false;  // the hardware pads with the block's first element
       pad.leftPadding = 0;
@@ -228,13 +235,7 @@ class LossGradKernel {
     if (bytes % kBlockBytes == 0) {
       AscendC::DataCopy(dst, src, n);
     } else {
-      AscendC::DataCopyExtParams copy;
-      copy.blockCount = 1;
-      copy.blockLen = bytes;
-      copy.srcStride = 0;
-      copy.dstStride = 0;
-      copy.rsv = 0;
-      AscendC::DataCopyPad(dst, src, copy);
+      AscendC::DataCopyPad(dst, src, OneBlockCopy(bytes));
     }
   }
 
