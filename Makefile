@@ -1,38 +1,85 @@
 # lossgrad-ops: the two commands of the README, and a few developer targets.
-#   make demo   - set up .venv (build + install) and run the main example
-#   make test   - set up .venv if needed and run the test suite
+#   make demo        set up .venv (build + install the package with all extras) and run the main example
+#   make test        set up .venv if needed, build the test-only Ascend stand-in, run the test suite
+#   make bench       kernel benchmark            make msrun-demo   data-parallel example under msrun
+#   make asan        sanitizer build + in-process tests, then the normal build again
+#   make dist        sdist and wheel into dist/  make clean / make distclean (also removes .venv)
+# The package is installed non-editable into .venv (tests run what a user gets); the CMake build
+# directory build/dev persists, so a reinstall after a change recompiles only what changed.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-NATIVE_SOURCES := $(wildcard framework/csrc/*.cc framework/csrc/*/*.cc framework/csrc/*/*.h framework/ascend/*/*.h framework/ascend/*/*.cc framework/ascend/*/*.cpp framework/ascend/*/*/*.h framework/ascend/*/*/*.cc framework/ascend/*/*/*/*.h framework/ascend/*/*/*/*/*.h) framework/definitions.py framework/_codegen.py setup.py setup.cfg
+CMAKE := $(VENV)/bin/cmake
+BUILD_TOOLS := "scikit-build-core>=0.11" "cmake>=3.18" ninja build
+PIP_INSTALL := $(PY) -m pip install --quiet --no-build-isolation
+SIM_DIR := build/ascend-sim
+SIM_LIB := $(SIM_DIR)/_lossgrad_ascend_sim.so
 
-.PHONY: demo test setup bench asan clean
+NATIVE_SOURCES := $(wildcard framework/csrc/*.cc framework/csrc/*/*.cc framework/csrc/*/*.h) \
+  framework/definitions.py framework/_codegen.py CMakeLists.txt tools/ort_headers.py
+PACKAGE_SOURCES := $(NATIVE_SOURCES) $(wildcard src/lossgrad_ops/* framework/*.py ms_ops/*.py onnx_ops/*.py) \
+  pyproject.toml README.md LICENSE
+ASCEND_SOURCES := $(shell find framework/ascend -name '*.h' -o -name '*.cc' -o -name '*.cpp' 2>/dev/null)
+
+.PHONY: demo test setup bench msrun-demo asan dist clean distclean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: $(NATIVE_SOURCES)
+$(VENV)/.tools:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet $(BUILD_TOOLS)
 	@touch $@
+
+$(VENV)/.installed: $(VENV)/.tools $(PACKAGE_SOURCES)
+	$(PIP_INSTALL) -C build-dir=build/dev '.[test]'
+	@cd /tmp && $(abspath $(PY)) -c "import lossgrad_ops, lossgrad_ops.onnx_ops as o; \
+	  print('lossgrad-ops', lossgrad_ops.__version__, 'installed; onnxruntime library:', o.native_status())"
+	@touch $@
+
+$(SIM_LIB): $(VENV)/.tools $(ASCEND_SOURCES) framework/definitions.py framework/_codegen.py CMakeLists.txt
+	@mkdir -p $(SIM_DIR)
+	$(CMAKE) -S . -B $(SIM_DIR) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	  -DPython_EXECUTABLE=$(abspath $(PY)) -DLOSSGRAD_PYTHON_LIBS=OFF -DLOSSGRAD_ASCEND_SIM=ON \
+	  $(SIM_CMAKE_ARGS) > $(SIM_DIR)/configure.log || (cat $(SIM_DIR)/configure.log; false)
+	$(CMAKE) --build $(SIM_DIR)
 
 demo: setup
 	$(PY) examples/train_and_export.py
 
-test: setup
-	$(PY) -m pytest -q
+test: setup $(SIM_LIB)
+	LOSSGRAD_ASCEND_SIM_LIB=$(abspath $(SIM_LIB)) $(PY) -m pytest -q
 
 bench: setup
 	$(PY) benchmarks/bench_kernels.py
 
-# Build the native libraries with AddressSanitizer + UBSan, run the tests that drive
-# them in-process, then rebuild normally (--force: the sources did not change).
+msrun-demo: setup
+	PATH=$(abspath $(VENV)/bin):$$PATH $(VENV)/bin/msrun --worker_num=2 --local_worker_num=2 \
+	  --master_port=8118 --log_dir=runs/dp_logs --join=True examples/data_parallel.py --out runs/dp
+
+# Build the native libraries with AddressSanitizer + UBSan (separate build directories), run the
+# tests that drive them in-process, then reinstall the normal build (build/dev is untouched).
 SANITIZED_TESTS := tests/test_kernels.py tests/test_errors.py $(wildcard tests/test_onnx_*.py tests/test_ascend_*.py)
 asan: setup
-	LOSSGRAD_SANITIZE=1 $(PY) setup.py -q build_ext --inplace --force
+	$(PIP_INSTALL) --no-deps --force-reinstall -C build-dir=build/asan -C cmake.build-type=Debug \
+	  -C install.strip=false -C cmake.define.LOSSGRAD_SANITIZE=ON .
+	$(MAKE) --no-print-directory $(SIM_DIR)-asan/_lossgrad_ascend_sim.so SIM_DIR=$(SIM_DIR)-asan \
+	  SIM_CMAKE_ARGS="-DCMAKE_BUILD_TYPE=Debug -DLOSSGRAD_SANITIZE=ON"
 	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libubsan.so)" \
-	  ASAN_OPTIONS=detect_leaks=0 $(PY) -m pytest -q -p no:cacheprovider $(SANITIZED_TESTS)
-	$(PY) setup.py -q build_ext --inplace --force
+	  ASAN_OPTIONS=detect_leaks=0 LOSSGRAD_ASCEND_SIM_LIB=$(abspath $(SIM_DIR)-asan/_lossgrad_ascend_sim.so) \
+	  $(PY) -m pytest -q -p no:cacheprovider $(SANITIZED_TESTS); status=$$?; \
+	  $(PIP_INSTALL) --no-deps --force-reinstall -C build-dir=build/dev . && exit $$status
 
+dist: $(VENV)/.tools
+	$(PY) -m build --sdist --outdir dist .
+	$(PY) -m pip wheel --no-deps --wheel-dir dist .
+
+# Build outputs and the install stamp; .venv itself (with its downloaded dependencies) stays, so
+# the next `make demo` rebuilds and reinstalls the package without downloading again.
 clean:
-	rm -rf build *.egg-info framework/*.so framework/csrc/lossgrad/generated_defs.h
+	rm -rf build dist *.egg-info $(VENV)/.installed framework/*.so ms_ops/*.so onnx_ops/*.so \
+	  framework/csrc/lossgrad/generated_defs.h .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
