@@ -1,11 +1,12 @@
 """The native onnxruntime custom-op library and onnxruntime sessions.
 
-The library ``onnx_ops/_lossgrad_ort*.so`` is built at install time from the
+The library ``onnx_ops/_lossgrad_ort.so`` is built at install time from the
 shared C++ kernel core when onnxruntime's C API headers can be had (see
-``setup.py``); it registers the domain ``ai.lossgrad`` with onnxruntime's CPU
-execution provider and runs the kernels on the session's intra-op thread
-pool. Without it, sessions run the ONNX function bodies
-(:func:`onnx_ops.add_functions`).
+``CMakeLists.txt`` and ``tools/ort_headers.py``); it registers the domain
+``ai.lossgrad`` with onnxruntime's CPU execution provider and runs the kernels
+on the session's intra-op thread pool. Without it, sessions run the ONNX
+function bodies (:func:`onnx_ops.add_functions`); :func:`native_status` says
+why. ``LOSSGRAD_ORT_DISABLE_NATIVE=1`` makes it unavailable at run time.
 """
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ import glob
 import importlib.machinery
 import os
 import threading
+import warnings
 from typing import Any, Dict, Optional, Sequence, Union
 
 import onnx
 
-__all__ = ["NativeLibraryUnavailable", "library_path", "native_available", "session_options", "inference_session",
-           "native_stats"]
+__all__ = ["NativeLibraryUnavailable", "library_path", "native_available", "native_status", "session_options",
+           "inference_session", "native_stats"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _STEM = "_lossgrad_ort"
+_BUILD_STATUS = os.path.join(_HERE, "_build_status.txt")  # the build's outcome, written by CMakeLists.txt
 
 
 class NativeLibraryUnavailable(ImportError):
@@ -49,19 +52,52 @@ def library_path() -> str:
     path = _find_library()
     if path is None:
         raise NativeLibraryUnavailable(
-            "the onnxruntime custom-op library of lossgrad-ops was not built (no onnxruntime C API headers at "
-            "build time?); rebuild with ORT_INCLUDE_DIR set, or run the ONNX function bodies "
+            f"the onnxruntime custom-op library of lossgrad-ops was {_build_status() or 'not built'}; reinstall "
+            "with ORT_INCLUDE_DIR set to onnxruntime's C API headers, or run the ONNX function bodies "
             "(onnx_ops.add_functions)")
     return path
 
 
-def native_available() -> bool:
-    """Whether the native onnxruntime kernels are available in this installation."""
+def _build_status() -> str:
     try:
-        library_path()
+        with open(_BUILD_STATUS, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+_load_error: Optional[str] = None
+
+
+def native_available() -> bool:
+    """Whether the native onnxruntime kernels are available (built, loadable, not disabled)."""
+    global _load_error
+    try:
+        path = library_path()
     except NativeLibraryUnavailable:
         return False
-    return True
+    if _load_error is None:
+        try:
+            ctypes.CDLL(path)
+            _load_error = ""
+        except OSError as exc:
+            _load_error = str(exc)
+    return not _load_error
+
+
+def native_status() -> str:
+    """One line: whether the native kernels are in use, and why (not) — for logs and bug reports."""
+    if os.environ.get("LOSSGRAD_ORT_DISABLE_NATIVE") == "1":
+        return "disabled by LOSSGRAD_ORT_DISABLE_NATIVE=1; sessions run the ONNX function bodies"
+    build = _build_status() or "status of the build unknown"
+    if _find_library() is None:
+        return f"unavailable: the library was {build}; sessions run the ONNX function bodies"
+    if not native_available():
+        return f"unavailable: the library fails to load ({_load_error}); sessions run the ONNX function bodies"
+    return f"available: {_find_library()} ({build})"
+
+
+_fallback_warned = False
 
 
 def session_options(native: Optional[bool] = None, options: Any = None, **settings: Any):
@@ -100,8 +136,13 @@ def inference_session(model: Union[onnx.ModelProto, bytes, str, os.PathLike], na
 
     from .functions import add_functions, functions_for, lossgrad_nodes
 
+    global _fallback_warned
     if native is None:
         native = native_available()
+        if not native and not _fallback_warned:
+            _fallback_warned = True
+            warnings.warn(f"lossgrad_ops.onnx_ops: native onnxruntime kernels {native_status()}", RuntimeWarning,
+                          stacklevel=2)
     if not isinstance(model, onnx.ModelProto):
         model = onnx.load_model_from_string(model) if isinstance(model, bytes) else onnx.load(os.fspath(model))
     if not native and lossgrad_nodes(model):
