@@ -1,7 +1,8 @@
 """ctypes binding of the Ascend CPU simulation library, and its ABI tests.
 
-``framework/_lossgrad_ascend_sim*.so`` (built by setup.py's ``ascend_sim_extension``)
-holds the op package's CANN-free tiling planner, the real Ascend C kernel
+``_lossgrad_ascend_sim.so`` (test-only, never installed: built by ``make test`` with
+CMake's ``LOSSGRAD_ASCEND_SIM`` option into ``build/ascend-sim/``, or the path in
+``$LOSSGRAD_ASCEND_SIM_LIB``) holds the op package's CANN-free tiling planner, the real Ascend C kernel
 sources compiled against a host stand-in of the Ascend C API, the ONNX plugin's
 attribute parser and the op table. The other ``test_ascend_*`` modules import
 :func:`sim` from here. The ctypes mirror of the tiling struct is built from the
@@ -12,13 +13,16 @@ from __future__ import annotations
 import ctypes
 import functools
 import json
+import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from framework.arrays import dtype_name, np_dtype
-from framework.cpu import library_path
+
+_SIM_LIB = os.environ.get("LOSSGRAD_ASCEND_SIM_LIB") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "ascend-sim", "_lossgrad_ascend_sim.so")
 
 OPS = ("MseLossGrad", "L1LossGrad")
 DTYPES = ("float16", "bfloat16", "float32")
@@ -74,7 +78,10 @@ class Sim:
     """The simulation library with typed entry points."""
 
     def __init__(self) -> None:
-        lib = ctypes.CDLL(library_path("_lossgrad_ascend_sim"))
+        if not os.path.exists(_SIM_LIB):
+            raise FileNotFoundError(f"the Ascend CPU stand-in {_SIM_LIB} is not built: run `make test` (or set "
+                                    "LOSSGRAD_ASCEND_SIM_LIB)")
+        lib = ctypes.CDLL(_SIM_LIB)
         lib.lgsim_abi_version.restype = ctypes.c_int
         assert lib.lgsim_abi_version() == 1, "stale simulation library: rebuild it"
         for fn in ("lgsim_sizeof_tiling", "lgsim_sizeof_plan_out", "lgsim_sizeof_run_args",
