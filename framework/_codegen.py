@@ -1,6 +1,7 @@
-"""Generate the C++ view of :mod:`framework.definitions` (run by setup.py at build time).
+"""Generate the C++ view of :mod:`framework.definitions` (run by CMakeLists.txt at build time).
 
-The header is a build output (``framework/csrc/lossgrad/generated_defs.h``, git-ignored):
+The header is a build output (CMake writes it to ``<build>/generated/lossgrad/generated_defs.h``;
+the default path ``framework/csrc/lossgrad/generated_defs.h`` is git-ignored):
 the op names, input names, arities, scale numerators, dtype and reduction names
 and the error-message templates of the native kernels all come from here, so
 the Python and native sides cannot drift.

@@ -1,6 +1,6 @@
 """The single definition of every lossgrad op (SPEC.md), shared by all bindings.
 
-This module is deliberately pure standard-library Python: ``setup.py`` loads it
+This module is deliberately pure standard-library Python: the build loads it
 on its own (without importing the ``framework`` package or NumPy) to generate
 the C++ tables of the native kernels, so the Python validation, the native CPU
 kernels, the onnxruntime kernels, the ONNX schemas, the MindSpore reg_info and
