@@ -1,4 +1,4 @@
-"""NumPy face of the native CPU kernels (``framework/_lossgrad_native*.so``).
+"""NumPy face of the native CPU kernels (``framework/_lossgrad_native.so``).
 
 ``framework.cpu.mse_loss_grad(predict, label, dout, reduction="mean")`` and its
 siblings take NumPy arrays of any supported dtype (float16, bfloat16 via
@@ -50,7 +50,8 @@ def library_path(stem: str = "_lossgrad_native") -> str:
         return found[0]
     raise NativeLibraryError(
         f"the native library {stem} was not built; install the package first "
-        f"(`pip install -e .` from the repository root builds it)")
+        f"(`make setup`, or `pip install .` from the repository root, builds it; editable installs are not "
+        f"supported)")
 
 
 class _TensorRef(ctypes.Structure):
