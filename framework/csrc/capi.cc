@@ -36,6 +36,20 @@ LOSSGRAD_EXPORT int lossgrad_run(int32_t op, int32_t reduction, int32_t ninputs,
   }
 }
 
+// As lossgrad_run, with the caller's own name of each input's dtype (`dtype_names`:
+// `ninputs` entries, each may be null), which the dtype error names when an input's
+// dtype is not a supported DType (-1: a dtype the caller could not map).
+LOSSGRAD_EXPORT int lossgrad_run_named(int32_t op, int32_t reduction, int32_t ninputs,
+                                       const lossgrad::TensorRef* inputs, const char* const* dtype_names,
+                                       lossgrad::TensorRef* out, char* err, int64_t errlen) {
+  try {
+    return Report(lossgrad::Run(op, reduction, ninputs, inputs, out, &lossgrad::DefaultPool(), dtype_names), err,
+                  errlen);
+  } catch (const std::exception& ex) {
+    return Report({lossgrad::kValueError, ex.what()}, err, errlen);
+  }
+}
+
 LOSSGRAD_EXPORT int lossgrad_num_threads() { return lossgrad::DefaultPool().num_threads(); }
 
 LOSSGRAD_EXPORT void lossgrad_set_num_threads(int n) { lossgrad::DefaultPool().set_num_threads(n); }
