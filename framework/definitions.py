@@ -52,6 +52,8 @@ MESSAGES: Dict[str, str] = {
     "bad_reduction_type": (
         "{op}: the reduction attribute must be a STRING (one of 'none', 'mean', 'sum'); got {kind} attribute"
     ),
+    # an ONNX node that carries one attribute several times (runtimes would disagree on which one counts)
+    "duplicate_attribute": "{op}: the {attr} attribute appears {count} times; give it once",
 }
 # The dtype list and rank bound inside the templates are spelled out for
 # readability; keep them in sync with DTYPES/MAX_RANK (checked at import).
