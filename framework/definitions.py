@@ -55,6 +55,14 @@ MESSAGES: Dict[str, str] = {
     ),
     # an ONNX node that carries one attribute several times (runtimes would disagree on which one counts)
     "duplicate_attribute": "{op}: the {attr} attribute appears {count} times; give it once",
+    # the out= argument of the NumPy face (framework.cpu): a TypeError, then ValueErrors
+    "out_not_array": "{op}: out must be a NumPy array (numpy.ndarray); got {type}",
+    "out_byte_order": "{op}: out must be in native byte order; got an array of dtype {dtype}",
+    "bad_out": "{op}: out must be a C-contiguous {dtype} array of shape {shape}; got {got}",
+    "out_read_only": "{op}: out must be writable; got a read-only array (its writeable flag is False)",
+    "out_unaligned": (
+        "{op}: out must be aligned to its {dtype} elements; got an unaligned array (its aligned flag is False)"
+    ),
 }
 # The dtype list and rank bound inside the templates are spelled out for
 # readability; keep them in sync with DTYPES/MAX_RANK (checked at import).
