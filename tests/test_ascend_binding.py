@@ -327,10 +327,3 @@ def test_tiling_fields_are_64_bit_counts_and_a_float_scale():
     assert fields["scale"] == (4, 1, 2)
     assert fields["outDims"] == (8, 8, 1)
 
-
-def test_constants_of_the_plan():
-    s = sim()
-    assert s.constant("buffer_num") == 2            # double buffering
-    assert s.constant("tile_align_elems") % 64 == 0  # fp32 compares work on 256 bytes
-    assert s.constant("select_reserve_bytes") == 8192
-    assert s.constant("max_copy_bytes") == 2097151
