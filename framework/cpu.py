@@ -26,7 +26,9 @@ from __future__ import annotations
 import ctypes
 import glob
 import importlib.machinery
+import operator
 import os
+import warnings
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -39,7 +41,7 @@ from .reference import plan_for
 __all__ = ["library_path", "mse_loss_grad", "l1_loss_grad", "mse_loss", "l1_loss", "run",
            "reduce_to", "num_threads", "set_num_threads", "parallel_threshold", "stream_floor", "NativeLibraryError"]
 
-_ABI_VERSION = 1
+_ABI_VERSION = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -85,9 +87,16 @@ def _load() -> ctypes.CDLL:
     lib.lossgrad_stream_floor.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p), ctypes.c_int64,
                                           ctypes.c_void_p, ctypes.c_int64]
     lib.lossgrad_stream_floor.restype = None
-    lib.lossgrad_num_threads.restype = ctypes.c_int
-    lib.lossgrad_set_num_threads.argtypes = [ctypes.c_int]
+    lib.lossgrad_num_threads.restype = ctypes.c_int64
+    lib.lossgrad_set_num_threads.argtypes = [ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]
+    lib.lossgrad_set_num_threads.restype = ctypes.c_int
+    lib.lossgrad_pool_note.argtypes = [ctypes.c_char_p, ctypes.c_int64]
+    lib.lossgrad_pool_note.restype = ctypes.c_int64
     lib.lossgrad_parallel_threshold.restype = ctypes.c_int64
+    # Starts the pool: a bad LOSSGRAD_NUM_THREADS, or fewer threads than it asks for, is a warning.
+    note = ctypes.create_string_buffer(1024)
+    if lib.lossgrad_pool_note(note, len(note)):
+        warnings.warn(f"framework.cpu: {note.value.decode(errors='replace')}", RuntimeWarning, stacklevel=4)
     return lib
 
 
@@ -103,14 +112,23 @@ def _library() -> ctypes.CDLL:
 
 def num_threads() -> int:
     """Threads of the native pool (including the calling thread)."""
-    return _library().lossgrad_num_threads()
+    return int(_library().lossgrad_num_threads())
 
 
 def set_num_threads(n: int) -> None:
-    """Resize the native pool (n >= 1). Results do not depend on it, only speed."""
-    if int(n) < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1; got {n}")
-    _library().lossgrad_set_num_threads(int(n))
+    """Resize the native pool to ``n`` threads, the caller included: an integer from 1 to
+    1024 (the native ``kMaxThreads``), else ValueError; not an integer: TypeError. Results
+    do not depend on it, only speed. RuntimeError if the system will not start that many
+    threads (the pool then keeps its previous size)."""
+    if isinstance(n, (bool, np.bool_)) or not hasattr(type(n), "__index__"):
+        raise TypeError(f"set_num_threads: n must be an integer; got {type(n).__name__}")
+    n = operator.index(n)
+    lib, err = _library(), ctypes.create_string_buffer(512)
+    rc = lib.lossgrad_set_num_threads(n if -2**63 <= n < 2**63 else 0, err, len(err))  # 0: out of range too
+    if rc == 1:
+        raise ValueError(f"{err.value.decode(errors='replace')}; got {n}")
+    if rc:
+        raise RuntimeError(err.value.decode(errors="replace"))
 
 
 def parallel_threshold() -> int:
