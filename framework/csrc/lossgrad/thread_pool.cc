@@ -96,7 +96,14 @@ alignas(ThreadPool) unsigned char g_pool_storage[sizeof(ThreadPool)];
 char g_pool_note[1024];
 
 ThreadPool* MakeDefaultPool() noexcept {
-  pthread_atfork(nullptr, nullptr, MarkForkedChild);
+  // Without the fork handler a forked child would wait for workers it does not have:
+  // then the pool runs everything on the caller (one thread, set_num_threads cannot add any).
+  const bool fork_safe = pthread_atfork(nullptr, nullptr, MarkForkedChild) == 0;
+  if (!fork_safe) {
+    std::snprintf(g_pool_note, sizeof g_pool_note, "could not register a fork handler; the pool runs on one thread");
+    g_forked_child.store(true);
+    return new (g_pool_storage) ThreadPool(1);
+  }
   const unsigned hw = std::thread::hardware_concurrency();
   const int64_t fallback = std::min<int64_t>(kMaxThreads, hw == 0 ? 1 : static_cast<int64_t>(hw));
   int64_t n = fallback;
