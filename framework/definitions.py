@@ -55,6 +55,8 @@ MESSAGES: Dict[str, str] = {
     ),
     # an ONNX node that carries one attribute several times (runtimes would disagree on which one counts)
     "duplicate_attribute": "{op}: the {attr} attribute appears {count} times; give it once",
+    # a tensor argument of the MindSpore face (ms_ops) that is not a mindspore.Tensor (a TypeError)
+    "not_tensor": "{op}: {arg} must be a mindspore.Tensor; got {type}",
     # the out= argument of the NumPy face (framework.cpu): a TypeError, then ValueErrors
     "out_not_array": "{op}: out must be a NumPy array (numpy.ndarray); got {type}",
     "out_byte_order": "{op}: out must be in native byte order; got an array of dtype {dtype}",

@@ -557,3 +557,97 @@ class _GradAll(nn.Cell):
 
     def construct(self, p, l):
         return self.grad(self.net)(p, l)
+
+
+# ---------------------------------------------------------------------------
+# Non-tensor arguments (issue 8, item 11): a TypeError naming the argument, in both modes
+
+#: every public callable of ms_ops -> (how to call it with tensors xs, its tensor argument names)
+PUBLIC_API = {
+    "mse_loss_grad": (lambda xs: Fwd(ms_ops.mse_loss_grad, "mean")(*xs), ("predict", "label", "dout")),
+    "l1_loss_grad": (lambda xs: Fwd(ms_ops.l1_loss_grad, "mean")(*xs), ("grads", "predict", "label")),
+    "mse_loss_backward": (lambda xs: Fwd(ms_ops.mse_loss_backward, "mean")(*xs), ("grad_output", "input", "target")),
+    "l1_loss_backward": (lambda xs: Fwd(ms_ops.l1_loss_backward, "mean")(*xs), ("grad_output", "input", "target")),
+    "mse_loss": (lambda xs: Fwd(ms_ops.mse_loss, "sum")(*xs), ("input", "target")),
+    "l1_loss": (lambda xs: Fwd(ms_ops.l1_loss, "none")(*xs), ("input", "target")),
+    "MSELoss": (lambda xs: LossCell(ms_ops.MSELoss())(*xs), ("logits", "labels")),
+    "L1Loss": (lambda xs: ms_ops.L1Loss("sum")(*xs), ("logits", "labels")),  # the Cell itself, top level
+}
+
+
+def test_public_api_table_is_complete():
+    assert sorted(PUBLIC_API) == sorted(ms_ops.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_API))
+def test_non_tensor_arguments_are_type_errors(mode, name):
+    call, args = PUBLIC_API[name]
+    x = T(np.full((2, 3), 0.5, np.float32))
+    for i, arg in enumerate(args):
+        for bad, type_name in ((np.ones((2, 3), np.float32), "ndarray"), (1.5, "float")):
+            xs = [x] * len(args)
+            xs[i] = bad
+            with pytest.raises(TypeError, match=rf": {arg} must be a mindspore\.Tensor; got {type_name}$"):
+                call(xs)
+    # the same call with tensors works
+    assert call([x] * len(args)).dtype == ms.float32
+
+
+# ---------------------------------------------------------------------------
+# Graph mode, dynamic shapes, shapes that do not broadcast at run time (issue 8, item 8)
+
+class _Dyn3(nn.Cell):
+    def construct(self, p, l, d):
+        return ms_ops.mse_loss_grad(p, l, d, "mean")
+
+
+def _dynamic_net():
+    net = _Dyn3()
+    net.set_inputs(Tensor(shape=[None, 3], dtype=ms.float32), Tensor(shape=[None, 3], dtype=ms.float32),
+                   Tensor(shape=[None, 1], dtype=ms.float32))
+    return net
+
+
+def _dyn_call(net, rows_p, rows_l, rng):
+    xs = [rand(rng, (rows_p, 3), np.float32), rand(rng, (rows_l, 3), np.float32), rand(rng, (rows_p, 1), np.float32)]
+    out = net(*[T(x) for x in xs])
+    assert_close(N(out), ref.mse_loss_grad(*[f64(x) for x in xs]), np.float32)
+
+
+@pytest.fixture
+def graph_mode():
+    before = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    yield
+    ms.set_context(mode=before)
+
+
+def test_dynamic_shapes_that_do_not_broadcast_name_the_shapes(graph_mode):
+    """The shape inference of the kernel refuses them with SPEC's message before the kernel
+    runs. MindSpore 2.10 turns any error of an aot InferShape into a RuntimeError (its
+    CustomInferShapeByCPP catches std::exception), so the class is RuntimeError; the text
+    carries the ValueError message naming every shape."""
+    rng = np.random.default_rng(15)
+    net = _dynamic_net()
+    _dyn_call(net, 2, 2, rng)
+    with pytest.raises(RuntimeError, match=r"MseLossGrad: shapes are not broadcastable: "
+                                           r"predict \(2, 3\), label \(3, 3\), dout \(2, 1\)"):
+        _dyn_call(net, 2, 3, rng)
+    # the library and its primitives are unharmed: a new network on the same primitive works
+    net2 = _dynamic_net()
+    for rows in (4, 1):
+        _dyn_call(net2, rows, rows, rng)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
+    "MindSpore 2.10's graph runtime marks a compiled graph failed after any error while it runs "
+    "(GraphScheduler::Run sets ActorSet::is_execution_failed_; later runs raise 'Model execution error'), "
+    "for its own ops too (a Mul with dynamic shapes that do not broadcast does the same); an op cannot "
+    "stop the graph without it"))
+def test_a_bad_dynamic_call_does_not_poison_the_network(graph_mode):
+    rng = np.random.default_rng(16)
+    net = _dynamic_net()
+    _dyn_call(net, 2, 2, rng)
+    with pytest.raises(RuntimeError, match="shapes are not broadcastable"):
+        _dyn_call(net, 2, 3, rng)
+    _dyn_call(net, 4, 4, rng)
