@@ -8,6 +8,14 @@ new contiguous array computed by the native kernel. Used by the tests and the
 benchmarks; the MindSpore and onnxruntime bindings call the same kernel core
 through their own entry points.
 
+NumPy's rules apply (SPEC.md, "NumPy faces"): inputs in non-native byte order,
+unaligned or with strides that are not whole elements are copied into native,
+aligned arrays first. ``out=`` must be a ``numpy.ndarray`` of exactly the output's
+shape and dtype (so in native byte order: ``'>f4'`` is refused, not converted),
+C-contiguous, writable and aligned, else ``TypeError``/``ValueError`` naming
+``out``; an ``out=`` that overlaps an input gives the result a fresh output would
+(the kernel then writes a temporary that is copied into ``out``).
+
 The library is built at install time (``pip install .``); importing this module
 never compiles anything. The thread count of the native pool defaults to the
 number of hardware threads (``LOSSGRAD_NUM_THREADS`` overrides it) and can be
@@ -18,20 +26,22 @@ from __future__ import annotations
 import ctypes
 import glob
 import importlib.machinery
+import operator
 import os
+import warnings
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from .arrays import dtype_name, np_dtype
-from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MSE_LOSS, MSE_LOSS_GRAD, OpDef,
+from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MESSAGES, MSE_LOSS, MSE_LOSS_GRAD, OpDef,
                           REDUCTIONS, ReductionArg)
 from .reference import plan_for
 
 __all__ = ["library_path", "mse_loss_grad", "l1_loss_grad", "mse_loss", "l1_loss", "run",
            "reduce_to", "num_threads", "set_num_threads", "parallel_threshold", "stream_floor", "NativeLibraryError"]
 
-_ABI_VERSION = 1
+_ABI_VERSION = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -78,9 +88,16 @@ def _load() -> ctypes.CDLL:
     lib.lossgrad_stream_floor.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p), ctypes.c_int64,
                                           ctypes.c_void_p, ctypes.c_int64]
     lib.lossgrad_stream_floor.restype = None
-    lib.lossgrad_num_threads.restype = ctypes.c_int
-    lib.lossgrad_set_num_threads.argtypes = [ctypes.c_int]
+    lib.lossgrad_num_threads.restype = ctypes.c_int64
+    lib.lossgrad_set_num_threads.argtypes = [ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]
+    lib.lossgrad_set_num_threads.restype = ctypes.c_int
+    lib.lossgrad_pool_note.argtypes = [ctypes.c_char_p, ctypes.c_int64]
+    lib.lossgrad_pool_note.restype = ctypes.c_int64
     lib.lossgrad_parallel_threshold.restype = ctypes.c_int64
+    # Starts the pool: a bad LOSSGRAD_NUM_THREADS, or fewer threads than it asks for, is a warning.
+    note = ctypes.create_string_buffer(1024)
+    if lib.lossgrad_pool_note(note, len(note)):
+        warnings.warn(f"framework.cpu: {note.value.decode(errors='replace')}", RuntimeWarning, stacklevel=4)
     return lib
 
 
@@ -96,14 +113,23 @@ def _library() -> ctypes.CDLL:
 
 def num_threads() -> int:
     """Threads of the native pool (including the calling thread)."""
-    return _library().lossgrad_num_threads()
+    return int(_library().lossgrad_num_threads())
 
 
 def set_num_threads(n: int) -> None:
-    """Resize the native pool (n >= 1). Results do not depend on it, only speed."""
-    if int(n) < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1; got {n}")
-    _library().lossgrad_set_num_threads(int(n))
+    """Resize the native pool to ``n`` threads, the caller included: an integer from 1 to
+    1024 (the native ``kMaxThreads``), else ValueError; not an integer: TypeError. Results
+    do not depend on it, only speed. RuntimeError if the system will not start that many
+    threads (the pool then keeps its previous size)."""
+    if isinstance(n, (bool, np.bool_)) or not hasattr(type(n), "__index__"):
+        raise TypeError(f"set_num_threads: n must be an integer; got {type(n).__name__}")
+    n = operator.index(n)
+    lib, err = _library(), ctypes.create_string_buffer(512)
+    rc = lib.lossgrad_set_num_threads(n if -2**63 <= n < 2**63 else 0, err, len(err))  # 0: out of range too
+    if rc == 1:
+        raise ValueError(f"{err.value.decode(errors='replace')}; got {n}")
+    if rc:
+        raise RuntimeError(err.value.decode(errors="replace"))
 
 
 def parallel_threshold() -> int:
@@ -122,23 +148,70 @@ def _ref(a: np.ndarray) -> _TensorRef:
     return t
 
 
+def _native_order(dtype: np.dtype) -> np.dtype:
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
 def _prepare(a: np.ndarray) -> np.ndarray:
-    # The kernel takes any element strides, but needs aligned data and strides
-    # that are whole elements (not true of e.g. a field of a structured array).
-    if not a.flags.aligned or any(st % a.itemsize for st in a.strides):
-        return np.ascontiguousarray(a)
+    """``a`` as the kernel may read it: native byte order, aligned, whole-element strides.
+
+    The kernel takes any element strides; anything else NumPy allows (non-native
+    byte order, an unaligned buffer such as ``np.frombuffer(..., offset=1)``, the
+    field of a structured array) is converted into a fresh array, as NumPy's
+    ufuncs do. (``np.ascontiguousarray`` would not do: it keeps an unaligned
+    contiguous array as it is.)
+    """
+    native = _native_order(a.dtype)
+    if native != a.dtype or not a.flags.aligned or any(st % a.itemsize for st in a.strides):
+        return a.astype(native, order="C", copy=True)  # a new buffer: aligned
     return a
 
 
-def _call(op: OpDef, inputs: Sequence[Any], reduction: ReductionArg,
-          out: Optional[np.ndarray] = None) -> np.ndarray:
-    arrays = [np.asarray(x) for x in inputs]
-    plan = plan_for(op, arrays, reduction)  # raises the SPEC.md errors before any native code runs
-    arrays = [_prepare(a) for a in arrays]
-    if out is None:
-        out = np.empty(plan.out_shape, dtype=np_dtype(plan.dtype))
-    elif out.shape != plan.out_shape or out.dtype != np_dtype(plan.dtype) or not out.flags.c_contiguous:
-        raise ValueError(f"{op.name}: out must be a C-contiguous {plan.dtype} array of shape {plan.out_shape}")
+def _check_out(op: OpDef, out: Any, shape: Sequence[int], dtype: str) -> np.ndarray:
+    """Raise the SPEC.md error if ``out`` cannot receive a result of ``shape`` and ``dtype``.
+
+    ``out`` must be what the kernel writes directly: a NumPy array of exactly the
+    output's shape and dtype (native byte order, C order), writable and aligned.
+    Nothing is converted behind the caller's back: that would defeat ``out=``.
+    """
+    if not isinstance(out, np.ndarray):
+        raise TypeError(MESSAGES["out_not_array"].format(op=op.name, type=type(out).__name__))
+    if not out.dtype.isnative:
+        raise ValueError(MESSAGES["out_byte_order"].format(op=op.name, dtype=out.dtype.str))
+    if out.shape != tuple(shape) or out.dtype != np_dtype(dtype) or not out.flags.c_contiguous:
+        got = (f"a {'C-contiguous' if out.flags.c_contiguous else 'non-C-contiguous'} "
+               f"{dtype_name(out.dtype)} array of shape {out.shape}")
+        raise ValueError(MESSAGES["bad_out"].format(op=op.name, dtype=dtype, shape=tuple(shape), got=got))
+    if not out.flags.writeable:
+        raise ValueError(MESSAGES["out_read_only"].format(op=op.name))
+    if not out.flags.aligned:
+        raise ValueError(MESSAGES["out_unaligned"].format(op=op.name, dtype=dtype))
+    return out
+
+
+def _same_view(a: np.ndarray, out: np.ndarray) -> bool:
+    """``a`` is ``out`` itself: same memory, dtype, shape and strides."""
+    return (a.ctypes.data == out.ctypes.data and a.dtype == out.dtype and a.shape == out.shape
+            and a.strides == out.strides)
+
+
+def _needs_temporary(arrays: Sequence[np.ndarray], out: np.ndarray, shape: Sequence[int]) -> bool:
+    """Whether the kernel must write a temporary instead of ``out`` (then copied into it).
+
+    NumPy's ufunc rule: an ``out=`` that overlaps an input gives the result a fresh
+    output would. Writing ``out`` directly is safe only when each input either
+    shares no memory with it or *is* it, unbroadcast (of the broadcast shape): the
+    kernel reads every element of that input at a flat position before it writes
+    the output at that same position, and at no other (elementwise tiles, tasks
+    over disjoint ranges; a reduced loss writes its single element after reading
+    everything). ``np.may_share_memory`` only compares address bounds, so a
+    false "overlap" costs a copy, never a wrong value.
+    """
+    return any(np.may_share_memory(a, out) and not (_same_view(a, out) and a.shape == tuple(shape))
+               for a in arrays)
+
+
+def _run(op: OpDef, plan: Any, arrays: Sequence[np.ndarray], out: np.ndarray) -> None:
     refs = (_TensorRef * len(arrays))(*[_ref(a) for a in arrays])
     out_ref = _ref(out)
     err = ctypes.create_string_buffer(1024)
@@ -146,6 +219,23 @@ def _call(op: OpDef, inputs: Sequence[Any], reduction: ReductionArg,
                                  refs, ctypes.byref(out_ref), err, len(err))
     if rc:
         raise (TypeError if rc == 2 else ValueError)(err.value.decode())
+
+
+def _call(op: OpDef, inputs: Sequence[Any], reduction: ReductionArg,
+          out: Optional[np.ndarray] = None) -> np.ndarray:
+    arrays = [np.asarray(x) for x in inputs]
+    plan = plan_for(op, arrays, reduction)  # raises the SPEC.md errors before any native code runs
+    if out is not None:
+        _check_out(op, out, plan.out_shape, plan.dtype)
+    arrays = [_prepare(a) for a in arrays]
+    if out is None:
+        out = np.empty(plan.out_shape, dtype=np_dtype(plan.dtype))
+    elif _needs_temporary(arrays, out, plan.shape):
+        result = np.empty(out.shape, out.dtype)
+        _run(op, plan, arrays, result)
+        out[...] = result
+        return out
+    _run(op, plan, arrays, out)
     return out
 
 
@@ -154,7 +244,8 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = Fa
     to reach it from ``shape``, as ``dtype`` (default: ``t``'s), negated if asked.
     The helper of the gradient formulas (the MindSpore bprops run it as a primitive)."""
     a = _prepare(np.asarray(t))
-    out = np.empty(tuple(int(d) for d in shape), dtype=a.dtype if dtype is None else dtype)
+    # ``dtype`` names the element type; the result is in native byte order (as ``a`` now is)
+    out = np.empty(tuple(int(d) for d in shape), dtype=a.dtype if dtype is None else _native_order(np.dtype(dtype)))
     if dtype_name(out.dtype) not in DTYPES or dtype_name(a.dtype) not in DTYPES:
         raise TypeError(f"reduce_to: unsupported dtype {a.dtype} -> {out.dtype}")
     if len(out.shape) > MAX_RANK or a.ndim > MAX_RANK:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = [
@@ -52,6 +53,18 @@ MESSAGES: Dict[str, str] = {
     "bad_reduction_type": (
         "{op}: the reduction attribute must be a STRING (one of 'none', 'mean', 'sum'); got {kind} attribute"
     ),
+    # an ONNX node that carries one attribute several times (runtimes would disagree on which one counts)
+    "duplicate_attribute": "{op}: the {attr} attribute appears {count} times; give it once",
+    # a tensor argument of the MindSpore face (ms_ops) that is not a mindspore.Tensor (a TypeError)
+    "not_tensor": "{op}: {arg} must be a mindspore.Tensor; got {type}",
+    # the out= argument of the NumPy face (framework.cpu): a TypeError, then ValueErrors
+    "out_not_array": "{op}: out must be a NumPy array (numpy.ndarray); got {type}",
+    "out_byte_order": "{op}: out must be in native byte order; got an array of dtype {dtype}",
+    "bad_out": "{op}: out must be a C-contiguous {dtype} array of shape {shape}; got {got}",
+    "out_read_only": "{op}: out must be writable; got a read-only array (its writeable flag is False)",
+    "out_unaligned": (
+        "{op}: out must be aligned to its {dtype} elements; got an unaligned array (its aligned flag is False)"
+    ),
 }
 # The dtype list and rank bound inside the templates are spelled out for
 # readability; keep them in sync with DTYPES/MAX_RANK (checked at import).
@@ -62,25 +75,31 @@ ReductionArg = Union[str, int]
 Shape = Tuple[int, ...]
 
 
+def _is_integer_scalar(value: object) -> bool:
+    """A Python int or a NumPy integer scalar; never a bool, an array or a float."""
+    if isinstance(value, bool):  # bool is an int subclass: True is not "mean"
+        return False
+    if isinstance(value, int):
+        return True
+    # NumPy is not imported here (the build loads this module without it); a NumPy
+    # scalar can only exist if NumPy is already loaded. numpy.bool_ is no numpy.integer.
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.integer)
+
+
 def normalize_reduction(value: ReductionArg, op: str = "lossgrad") -> str:
     """Return the canonical reduction name for ``value``.
 
-    Accepts ``"none"``, ``"mean"``, ``"sum"`` and the aclnn integers 0, 1, 2.
-    Anything else (including ``True``/``False`` and other strings) raises
-    ``ValueError`` naming the value and the allowed ones.
+    Accepts ``"none"``, ``"mean"``, ``"sum"`` and the aclnn integers 0, 1, 2 as a
+    Python ``int`` or a NumPy integer scalar (``numpy.int64(2)``). Anything else
+    raises ``ValueError`` naming the value and the allowed ones: other strings,
+    ``True``/``False``, floats, and arrays of any shape (``numpy.array([[2]])``
+    and 0-d arrays are arrays, not integers).
     """
     if isinstance(value, str) and value in REDUCTIONS:
-        return value
-    # bool is an int subclass: reject it explicitly, True is not "mean".
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(REDUCTIONS):
-        return REDUCTIONS[value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:  # NumPy / MindSpore integer scalars
-            item = value.item()
-        except Exception:  # pragma: no cover - defensive
-            item = None
-        if isinstance(item, int) and not isinstance(item, bool):
-            return normalize_reduction(item, op)
+        return str(value)
+    if _is_integer_scalar(value) and 0 <= int(value) < len(REDUCTIONS):
+        return REDUCTIONS[int(value)]
     raise ValueError(MESSAGES["bad_reduction"].format(op=op, value=repr(value)))
 
 

@@ -35,8 +35,13 @@ def neg_reduce_to(t, like):
     return primitives.neg_reduce_to_primitive()(t, like)
 
 
+_zeros_like = ops.ZerosLike()
+
+
 def zeros_like(t):
-    return ops.zeros_like(t)
+    # the primitive: graph mode fails to differentiate ops.zeros_like's function graph
+    # in a bprop a second time ("The pointer[input] is null")
+    return _zeros_like(t)
 
 
 def scalar_zero(like):

@@ -20,7 +20,7 @@ class MSELoss(nn.Cell):
         self.reduction = normalize_reduction(reduction, "MSELoss")  # fail at construction, not first call
 
     def construct(self, logits: Tensor, labels: Tensor) -> Tensor:
-        return F.mse_loss(logits, labels, self.reduction)
+        return F._loss("MseLoss", ("logits", "labels"), logits, labels, self.reduction)
 
 
 class L1Loss(nn.Cell):
@@ -32,4 +32,4 @@ class L1Loss(nn.Cell):
         self.reduction = normalize_reduction(reduction, "L1Loss")
 
     def construct(self, logits: Tensor, labels: Tensor) -> Tensor:
-        return F.l1_loss(logits, labels, self.reduction)
+        return F._loss("L1Loss", ("logits", "labels"), logits, labels, self.reduction)

@@ -141,13 +141,31 @@ def _cached(op_name: str, reduction: str, target: str) -> ops.Custom:
     return make_primitive(op_name, reduction, target)
 
 
+_zeros_like = ops.ZerosLike()
+
+
+@constexpr
+def _cotangent_dtype(dtype):
+    """dtype in which the bprops of ReduceTo/NegReduceTo return d/dt: float32 for the
+    half types. The cotangent of ``t`` (one gradient term used by both ReduceTo and
+    NegReduceTo) is a sum of their two results, which graph mode forms with AddN, a
+    kernel MindSpore's CPU backend lacks for bfloat16; float32 also spares that sum a
+    rounding (the op consuming the cotangent rounds once, on store, as SPEC.md asks)."""
+    return ms.float32 if dtype in (ms.float16, ms.bfloat16) else dtype
+
+
+# d/dt of ReduceTo(t, like): dout broadcast back to t's shape (an Add broadcasts
+# without control flow); NegReduceTo negates it with Neg, not Sub (no bfloat16 Sub on
+# MindSpore's CPU backend). ZerosLike is the primitive, not ops.zeros_like: graph mode
+# cannot differentiate the latter's function graph inside a bprop.
 def _reduce_to_bprop(t, like, out, dout):
-    # d/dt: dout broadcast back to t's shape (an add broadcasts without control flow)
-    return ops.zeros_like(t) + ops.cast(dout, t.dtype), ops.zeros_like(like)
+    dt = _cotangent_dtype(t.dtype)
+    return ops.cast(_zeros_like(t), dt) + ops.cast(dout, dt), _zeros_like(like)
 
 
 def _neg_reduce_to_bprop(t, like, out, dout):
-    return ops.zeros_like(t) - ops.cast(dout, t.dtype), ops.zeros_like(like)
+    dt = _cotangent_dtype(t.dtype)
+    return ops.cast(_zeros_like(t), dt) + ops.neg(ops.cast(dout, dt)), _zeros_like(like)
 
 
 @functools.lru_cache(maxsize=None)

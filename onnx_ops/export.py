@@ -32,11 +32,35 @@ from framework.definitions import DOMAIN, OPS, OPSET_VERSION, parse_custom_reg_n
 from .functions import _node_label, _opset_version, _value_types, _walk, add_functions
 from .schemas import ONNX_DTYPES, elem_type_name
 
-__all__ = ["ExportError", "export", "rewrite_mindspore_model"]
+__all__ = ["ExportError", "ExportValueError", "ExportTypeError", "export", "rewrite_mindspore_model"]
 
 
 class ExportError(RuntimeError):
-    """A network (or a MindSpore ONNX model) cannot be exported as an ai.lossgrad ONNX model."""
+    """A network (or a MindSpore ONNX model) cannot be exported as an ai.lossgrad ONNX model.
+
+    When the cause is one of SPEC.md's errors (a ``ValueError`` or ``TypeError``:
+    bad reduction, dtype, rank, shapes), the error raised is
+    :class:`ExportValueError` or :class:`ExportTypeError`, which are both an
+    ``ExportError`` and a ``ValueError``/``TypeError``, so ``except ValueError``
+    (or ``TypeError``) catches it as it would without the export.
+    """
+
+
+class ExportValueError(ExportError, ValueError):
+    """An :class:`ExportError` caused by a ``ValueError``."""
+
+
+class ExportTypeError(ExportError, TypeError):
+    """An :class:`ExportError` caused by a ``TypeError``."""
+
+
+def _export_error(message: str, cause: BaseException) -> ExportError:
+    """An ExportError carrying ``message``, of the class that keeps ``cause``'s ValueError/TypeError-ness."""
+    if isinstance(cause, TypeError):
+        return ExportTypeError(message)
+    if isinstance(cause, ValueError):
+        return ExportValueError(message)
+    return ExportError(message)
 
 
 def _is_standard(op_type: str, opset: int) -> bool:
@@ -56,7 +80,9 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
     the promoted type. Then :func:`onnx_ops.add_functions`, strict shape
     inference and (``check``) ``onnx.checker.check_model(full_check=True)``.
     Returns a new model; raises :class:`ExportError` for default-domain op types
-    that are neither standard ONNX ops nor lossgrad registrations.
+    that are neither standard ONNX ops nor lossgrad registrations, and
+    :class:`ExportValueError`/:class:`ExportTypeError` (also a
+    ``ValueError``/``TypeError``) for nodes the shared validation refuses.
     """
     m = ModelProto()
     m.CopyFrom(model)
@@ -94,14 +120,15 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
                 vi.type.tensor_type.ClearField("shape")
         if _opset_version(m, DOMAIN) is None:
             m.opset_import.append(helper.make_opsetid(DOMAIN, OPSET_VERSION))
-        _promote_mixed_inputs(m)
-    m = add_functions(m, inplace=True)
     try:
+        if rewritten:
+            _promote_mixed_inputs(m)
+        m = add_functions(m, inplace=True)
         m = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
         if check:
             onnx.checker.check_model(m, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError, TypeError) as exc:
-        raise ExportError(f"the rewritten model does not validate: {exc}") from exc
+        raise _export_error(f"the rewritten model does not validate: {exc}", exc) from exc
     return m
 
 
@@ -178,7 +205,10 @@ def export(net: Any, *inputs: Any, file_name: Optional[str] = None, check: bool 
     returned. Extra keyword arguments go to ``mindspore.onnx.export``
     (``input_names``, ``output_names``, ``dynamic_axes``...).
 
-    Raises :class:`ExportError` naming the primitives that cannot be exported.
+    Raises :class:`ExportError` naming the primitives that cannot be exported;
+    SPEC.md's ``ValueError``/``TypeError`` raised while MindSpore traces the
+    network (bad reduction, dtype, rank, shapes) stay catchable as such
+    (:class:`ExportValueError`, :class:`ExportTypeError`).
     Only forward (inference) graphs export: MindSpore's exporter does not
     export backward graphs.
     """
@@ -187,7 +217,7 @@ def export(net: Any, *inputs: Any, file_name: Optional[str] = None, check: bool 
         try:
             _mindspore_onnx_export(net, inputs, path, **mindspore_kwargs)
         except (TypeError, ValueError) as exc:
-            raise ExportError(f"MindSpore's ONNX exporter rejected the call: {exc}") from exc
+            raise _export_error(f"MindSpore's ONNX exporter rejected the call: {exc}", exc) from exc
         except RuntimeError as exc:
             raise _explain_failure(net, inputs, exc) from exc
         model = onnx.load(path)  # loads external data (models > 2 GB) from tmp too

@@ -22,6 +22,12 @@ int64 at run time), cast to double; the scale ``numerator / N`` is computed in
 double and cast once to the compute type. ``sign(NaN)`` is NaN (``Where`` on
 ``Equal(d, d)``), whatever the runtime's ``Sign`` does with NaN.
 
+Inputs whose rank is only known at run time may still have more than 8
+dimensions; each body passes its broadcast intermediate through a guard
+(:meth:`_Body.rank_guard`) that makes onnxruntime and ``onnx.reference`` fail
+for a rank above 8, naming the node ``rank_must_be_at_most_8``, as the native
+library and the reference ops do with the shared message.
+
 The body's default-domain opset is the model's (the ONNX checker requires the
 two to match). The bodies use only ops whose semantics did not change since
 opset 11 (``ReduceSum`` without ``axes``, ``Cast``, ``Size``...), so any opset
@@ -40,7 +46,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 import onnx
 from onnx import FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto, helper
 
-from framework.definitions import DOMAIN, DTYPES, OPS, OPSET_VERSION, OpDef, normalize_reduction
+from framework.definitions import DOMAIN, DTYPES, MAX_RANK, OPS, OPSET_VERSION, OpDef, normalize_reduction
 
 from .schemas import ONNX_DTYPES, elem_type_name, reduction_of
 
@@ -87,6 +93,30 @@ class _Body:
     def cast(self, x: str, dtype: str, hint: str = "cast", output: Optional[str] = None) -> str:
         return self.add("Cast", [x], hint, output, to=ONNX_DTYPES[dtype])
 
+    def rank_guard(self, x: str) -> str:
+        """``x`` unchanged (a Reshape to its own shape), but failing at run time if its rank exceeds MAX_RANK.
+
+        The target shape is ``Shape(x) + ReduceSum(ConstantOfShape([MAX_RANK - rank]))``:
+        the sum of an int64 zero vector is 0, and for a rank above MAX_RANK the
+        ConstantOfShape gets a negative dimension, which onnxruntime and
+        onnx.reference refuse; the error names the node
+        ``rank_must_be_at_most_8``. (Static ranks are refused earlier, by the
+        schema's shape inference; this covers inputs of dynamic rank.) It costs
+        a few nodes on at most 8 int64 values, and a Reshape onnxruntime does
+        in place.
+        """
+        shape = self.add("Shape", [x], "shape")
+        room = self.add("Sub", [self.const_vector([MAX_RANK], "max_rank"), self.add("Shape", [shape], "rank")],
+                        "room")
+        zeros = self.add("ConstantOfShape", [room], "zeros", name=f"rank_must_be_at_most_{MAX_RANK}",
+                         value=helper.make_tensor("zero", TensorProto.INT64, [1], [0]))
+        zero = self.add("ReduceSum", [zeros], "zero", keepdims=0)
+        return self.add("Reshape", [x, self.add("Add", [shape, zero], "same_shape")], "ranked")
+
+    def const_vector(self, values: List[int], hint: str) -> str:
+        t = helper.make_tensor(self.name(hint), TensorProto.INT64, [len(values)], values)
+        return self.add("Constant", [], hint, value=t)
+
 
 def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int = DEFAULT_OPSET) -> FunctionProto:
     """The ``FunctionProto`` of ``op`` for one reduction and element type.
@@ -124,6 +154,7 @@ def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int
         else:
             # dout * (predict - label)
             t = b.add("Mul", [x[2], diff], "t")
+        t = b.rank_guard(t)  # t has the broadcast shape of all inputs
         if reduction == "mean":
             scale64 = b.add("Div", [b.const(op.scale_numerator, "float64", "num"), mean_divisor(t)], "scale_f64_")
             y = b.add("Mul", [t, b.cast(scale64, compute, "scale")], "y")
@@ -135,6 +166,7 @@ def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int
     else:
         diff = b.add("Sub", [x[0], x[1]], "diff")
         e = b.add("Mul", [diff, diff], "sq") if op.name == "MseLoss" else b.add("Abs", [diff], "abs")
+        e = b.rank_guard(e)  # e has the broadcast shape of both inputs
         if reduction == "none":
             store(e, compute)
         else:
@@ -219,13 +251,17 @@ def add_functions(model: ModelProto, *, inplace: bool = False) -> ModelProto:
     the reduction (validated, default ``"mean"``) and the element type of its
     inputs (from the model, after ONNX shape inference), sets the node's
     ``overload`` to :func:`overload_name`, and adds the matching function
-    (replacing any earlier ``ai.lossgrad`` function). It also adds the opset
+    (replacing every earlier ``ai.lossgrad`` function). Overloads and bodies
+    are re-derived from the attributes on every call, whatever the model
+    carried, so calling it again repairs a model whose ``reduction`` was
+    edited after an earlier call. It also adds the opset
     imports (``ai.lossgrad`` 1, and the default domain at
     :data:`DEFAULT_OPSET` if the model imports none) and raises
     ``ir_version`` to 10 (function overloads). Returns the model (a copy
     unless ``inplace``).
 
-    Raises ``ValueError`` for a bad reduction, a node whose input types cannot
+    Raises ``ValueError`` for a bad, mistyped or duplicated reduction
+    attribute (the shared messages, non-printable bytes escaped), a node whose input types cannot
     be determined, or an opset too old for the bodies, and ``TypeError`` for
     inputs of unsupported or mixed element types.
     """

@@ -128,13 +128,22 @@ def inference_session(model: Union[onnx.ModelProto, bytes, str, os.PathLike], na
                       providers: Sequence[str] = ("CPUExecutionProvider",), **settings: Any):
     """An ``onnxruntime.InferenceSession`` for a model with ``ai.lossgrad`` nodes.
 
-    ``native`` as in :func:`session_options`. Without the native library the
-    function bodies are attached first when the model lacks them. ``settings``
-    go to ``SessionOptions``.
+    ``native`` as in :func:`session_options`. ``settings`` go to
+    ``SessionOptions``.
+
+    Without the native library the nodes run function bodies, and those are
+    always re-derived from the nodes' attributes (:func:`onnx_ops.add_functions`
+    on a copy of the model; the caller's model is not changed): a node whose
+    ``overload`` disagrees with its ``reduction`` attribute (edited after
+    ``add_functions``) is fixed in the copy, so it runs what its attribute
+    says, as the native kernels and the reference evaluators do. Raises
+    ``ValueError`` (the shared messages) for a node with a bad, mistyped or
+    duplicated ``reduction``, and ``TypeError`` for unsupported element types.
+    With the native library the kernels read the attributes themselves.
     """
     import onnxruntime as ort
 
-    from .functions import add_functions, functions_for, lossgrad_nodes
+    from .functions import add_functions, lossgrad_nodes
 
     global _fallback_warned
     if native is None:
@@ -146,9 +155,7 @@ def inference_session(model: Union[onnx.ModelProto, bytes, str, os.PathLike], na
     if not isinstance(model, onnx.ModelProto):
         model = onnx.load_model_from_string(model) if isinstance(model, bytes) else onnx.load(os.fspath(model))
     if not native and lossgrad_nodes(model):
-        have = functions_for(model)
-        if any((n.op_type, n.overload) not in have for n in lossgrad_nodes(model)):
-            model = add_functions(model)
+        model = add_functions(model)  # a copy, overloads and bodies re-derived from the attributes
     so = session_options(native=native, **settings)
     return ort.InferenceSession(model.SerializeToString(), so, providers=list(providers))
 

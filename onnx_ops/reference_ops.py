@@ -13,28 +13,49 @@ from __future__ import annotations
 from typing import Any, List, Type
 
 import numpy as np
+import onnx
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
 from framework import reference
+from framework.arrays import dtype_name
 from framework.definitions import DEFAULT_REDUCTION, DOMAIN, OPS
 
-from .schemas import get_schema
+from .schemas import get_schema, reduction_from_value, reduction_of
 
 __all__ = ["REFERENCE_OPS", "reference_evaluator"]
 
 
 class _LossgradOpRun(OpRun):
-    """Base: runs ``framework.reference`` for the op named like the class."""
+    """Base: runs ``framework.reference`` for the op named like the class.
+
+    The node is validated before ``OpRun`` reads its attributes (``OpRun``
+    takes the last of duplicated attributes and decodes strings as UTF-8), and
+    the inputs before ``OpRun.run`` calls ``_run`` (it turns every
+    ``TypeError`` of ``_run`` into its own "Issues with types" error), so the
+    shared messages reach the user.
+    """
 
     op_domain = DOMAIN
 
+    def __init__(self, onnx_node: onnx.NodeProto, run_params: dict, schema: Any = None):
+        attrs = [a for a in onnx_node.attribute if a.name == "reduction"]
+        if len(attrs) > 1 or not any(a.ref_attr_name for a in attrs):
+            reduction_of(onnx_node)  # duplicates, wrong types, bad values: the shared ValueError
+        super().__init__(onnx_node, run_params, schema)
+
+    def run(self, *args: Any, **kwargs: Any):  # noqa: D401 - OpRun protocol
+        op = OPS[type(self).__name__]
+        # arity, dtypes, ranks, broadcasting (the reduction is checked in _run,
+        # where a linked attribute has its value)
+        op.plan([np.shape(a) for a in args], [dtype_name(np.asarray(a).dtype) for a in args], DEFAULT_REDUCTION)
+        return super().run(*args, **kwargs)
+
     def _run(self, *inputs: np.ndarray, reduction: Any = None):  # noqa: D401 - OpRun protocol
-        if isinstance(reduction, bytes):
-            reduction = reduction.decode("utf-8", errors="backslashreplace")
+        op = type(self).__name__
+        reduction = DEFAULT_REDUCTION if reduction is None else reduction_from_value(op, reduction)
         with np.errstate(over="ignore"):  # overflow to inf in the result dtype is the specified result
-            result = reference.run(type(self).__name__, *inputs,
-                                   reduction=DEFAULT_REDUCTION if reduction is None else reduction)
+            result = reference.run(op, *inputs, reduction=reduction)
         return (np.asarray(result),)
 
 
@@ -50,12 +71,21 @@ REFERENCE_OPS: List[Type[OpRun]] = [_make(name) for name in OPS]
 def reference_evaluator(model: Any, *, function_bodies: bool = False, **kwargs: Any) -> ReferenceEvaluator:
     """``onnx.reference.ReferenceEvaluator`` for an ``ai.lossgrad`` model.
 
-    By default the nodes run :data:`REFERENCE_OPS`. With ``function_bodies``
-    they run the model's function bodies instead (attached first if missing),
-    inlined, because ``onnx.reference`` ignores function overloads.
+    By default the nodes run :data:`REFERENCE_OPS`, which follow each node's
+    attributes. With ``function_bodies`` they run function bodies instead,
+    inlined, because ``onnx.reference`` ignores function overloads: the bodies
+    and overloads are always re-derived from the nodes' attributes with
+    :func:`onnx_ops.add_functions`, on a copy of the model, so a node whose
+    ``overload`` disagrees with its ``reduction`` (edited after
+    ``add_functions``) runs what its attribute says; the caller's model is not
+    changed.
+
+    Raises ``ValueError`` (the shared messages) for a node with a bad,
+    mistyped or duplicated ``reduction``; at run time the reference ops raise
+    the shared ``TypeError``/``ValueError`` for unsupported dtypes, ranks and
+    shapes.
     """
     if function_bodies:
-        import onnx
         import onnx.inliner
 
         from .functions import add_functions

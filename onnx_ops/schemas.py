@@ -26,10 +26,11 @@ from onnx import AttributeProto, TensorProto, TypeProto, helper
 
 from framework.arrays import np_dtype
 from framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION, REDUCTIONS, OpDef,
-                                   check_dtype, check_rank, normalize_reduction)
+                                   check_dtype, check_rank)
 
 __all__ = ["ONNX_DTYPES", "DTYPE_NAMES", "TYPE_PARAM", "register_schemas", "make_schema", "get_schema",
-           "elem_type_name", "reduction_of", "attribute_type_message"]
+           "elem_type_name", "reduction_of", "reduction_from_value", "attribute_type_message",
+           "escape_attribute_bytes", "check_unique_attributes"]
 
 #: canonical dtype name -> ONNX ``TensorProto`` element type
 ONNX_DTYPES: Dict[str, int] = {name: int(helper.np_dtype_to_tensor_dtype(np_dtype(name))) for name in DTYPES}
@@ -60,16 +61,87 @@ def attribute_type_message(op: str, attr: AttributeProto) -> str:
     return MESSAGES["bad_reduction_type"].format(op=op, kind=f"{article} {kind}")
 
 
+def escape_attribute_bytes(raw: bytes) -> str:
+    """A STRING attribute's bytes, quoted, for a message: printable ASCII as is, the rest escaped.
+
+    ``b"sum\\x00junk"`` is shown as ``'sum\\x00junk'`` and ``b"\\xff"`` as ``'\\xff'``
+    (every byte outside 0x20-0x7e as ``\\xNN``, except ``\\t``, ``\\n``, ``\\r``; a quote
+    or backslash gets a backslash), so a message never carries a NUL, a control
+    character or invalid UTF-8. The native library escapes the same way.
+    """
+    out = []
+    for b in raw:
+        c = chr(b)
+        if c in "\\'":
+            out.append("\\" + c)
+        elif c in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[c])
+        elif 0x20 <= b < 0x7F:
+            out.append(c)
+        else:
+            out.append(f"\\x{b:02x}")
+    return "'" + "".join(out) + "'"
+
+
+_NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def check_unique_attributes(node: onnx.NodeProto) -> None:
+    """Raise ``ValueError`` (the shared message, naming the op) if ``node`` carries an attribute twice.
+
+    Runtimes disagree on which copy counts (onnx.reference takes the last,
+    others the first), so such a node is refused on every path.
+    """
+    counts: Dict[str, int] = {}
+    for attr in node.attribute:
+        counts[attr.name] = counts.get(attr.name, 0) + 1
+    for name, count in counts.items():
+        if count > 1:
+            raise ValueError(MESSAGES["duplicate_attribute"].format(op=node.op_type, attr=name, count=count))
+
+
 def reduction_of(node: onnx.NodeProto) -> str:
     """The canonical reduction of an ``ai.lossgrad`` node (the default when absent).
 
-    Raises ``ValueError`` (the shared message) for a value that is not a
-    reduction name, or for an attribute that is not a string.
+    Raises ``ValueError`` (the shared messages) for a value that is not a
+    reduction name, an attribute that is not a string, or an attribute given
+    more than once.
     """
+    check_unique_attributes(node)
     for attr in node.attribute:
         if attr.name == "reduction":
             return _reduction_from_attribute(node.op_type, attr)
     return DEFAULT_REDUCTION
+
+
+def reduction_from_value(op: str, value: object) -> str:
+    """The canonical reduction of an attribute value as a runtime hands it over.
+
+    ``str`` or ``bytes`` (a STRING attribute) must be a reduction name; any
+    other type is an attribute of the wrong type (the integers 0, 1, 2 are for
+    the Python APIs, not for the ONNX attribute).
+    """
+    if isinstance(value, str):
+        value = value.encode("utf-8", errors="surrogateescape")
+    if isinstance(value, bytes):
+        return _reduction_from_bytes(op, value)
+    try:
+        attr = helper.make_attribute("reduction", value)
+    except (TypeError, ValueError):  # no ONNX attribute type for it (an empty list...)
+        raise ValueError(MESSAGES["bad_reduction_type"].format(op=op, kind="a non-STRING")) from None
+    raise ValueError(attribute_type_message(op, attr))
+
+
+def _reduction_from_bytes(op: str, raw: bytes) -> str:
+    try:
+        value = raw.decode("ascii")
+    except UnicodeDecodeError:
+        value = None
+    if value in REDUCTIONS:
+        return value
+    # Only the names are valid in ONNX (a string attribute); anything else
+    # raises the shared ValueError naming the (escaped) value and the allowed ones.
+    raise ValueError(MESSAGES["bad_reduction"].format(op=op, value=escape_attribute_bytes(raw)))
 
 
 def _reduction_from_attribute(op: str, attr: Optional[AttributeProto]) -> str:
@@ -77,13 +149,7 @@ def _reduction_from_attribute(op: str, attr: Optional[AttributeProto]) -> str:
         return DEFAULT_REDUCTION
     if attr.type != AttributeProto.STRING:
         raise ValueError(attribute_type_message(op, attr))
-    try:
-        value = attr.s.decode("utf-8")
-    except UnicodeDecodeError:
-        value = attr.s  # named as bytes in the message
-    # Only the names are valid in ONNX (a string attribute); anything else
-    # raises the shared ValueError naming the value and the allowed ones.
-    return normalize_reduction(value, op)
+    return _reduction_from_bytes(op, attr.s)
 
 
 # -- type and shape inference --------------------------------------------------

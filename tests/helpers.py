@@ -6,6 +6,10 @@ type) of the exact result.
 """
 from __future__ import annotations
 
+import os
+import zlib
+from typing import Dict
+
 import numpy as np
 
 from framework.arrays import bfloat16
@@ -13,6 +17,50 @@ from framework.arrays import bfloat16
 ALL_DTYPES = [np.dtype(np.float16), bfloat16, np.dtype(np.float32), np.dtype(np.float64)]
 DTYPE_IDS = ["float16", "bfloat16", "float32", "float64"]
 REDUCTIONS = ["none", "mean", "sum"]
+
+#: The documented switch that lets the suite run without some native library (README "Testing").
+ALLOW_MISSING_NATIVE_ENV = "LOSSGRAD_ALLOW_MISSING_NATIVE"
+
+
+def allow_missing_native() -> bool:
+    return os.environ.get(ALLOW_MISSING_NATIVE_ENV) == "1"
+
+
+def ascend_sim_path() -> str:
+    """The test-only Ascend CPU stand-in: ``$LOSSGRAD_ASCEND_SIM_LIB``, else what ``make test`` builds."""
+    return os.environ.get("LOSSGRAD_ASCEND_SIM_LIB") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "ascend-sim", "_lossgrad_ascend_sim.so")
+
+
+def ascend_sim_missing_message() -> str:
+    return (f"the Ascend CPU stand-in {ascend_sim_path()} is not built: run `make test` (it is never installed; "
+            "LOSSGRAD_ASCEND_SIM_LIB points the tests at another build)")
+
+
+def missing_native_libraries() -> Dict[str, str]:
+    """The native libraries the build should have produced that are not usable, with the reason."""
+    from framework import cpu
+    import onnx_ops
+
+    missing = {}
+    try:
+        cpu.library_path()
+    except cpu.NativeLibraryError as exc:
+        missing["kernel core (framework/_lossgrad_native)"] = str(exc)
+    if not os.path.exists(ascend_sim_path()):
+        missing["Ascend simulation (test-only build)"] = ascend_sim_missing_message()
+    if not onnx_ops.native_available():
+        try:
+            onnx_ops.library_path()
+        except onnx_ops.NativeLibraryUnavailable as exc:
+            missing["onnxruntime custom ops (onnx_ops/_lossgrad_ort)"] = str(exc)
+    return missing
+
+
+def stable_seed(*parts) -> int:
+    """A 32-bit seed from ``parts`` (strings, numbers, tuples, dtypes) that is the same in every
+    process: CRC-32 of their repr (``hash()`` of strings changes with PYTHONHASHSEED)."""
+    return zlib.crc32(repr(tuple(str(p) if isinstance(p, np.dtype) else p for p in parts)).encode())
 
 
 def rand(rng: np.random.Generator, shape, dtype, low: float = 0.25, high: float = 2.0) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-import onnx
 import pytest
 from google.protobuf import json_format
 from onnx import helper
@@ -81,10 +80,20 @@ def test_malformed_json_is_an_error():
         assert status == ERROR and err
 
 
-def test_model_level_names():
-    # the ONNX side of the mapping: domain ai.lossgrad, opset 1, op types = CANN op types
-    model = helper.make_model(helper.make_graph([node("MseLossGrad", reduction="sum")], "g", [], []),
-                              opset_imports=[helper.make_opsetid(defs.DOMAIN, defs.OPSET_VERSION)])
-    assert isinstance(model, onnx.ModelProto)
-    imp = {o.domain: o.version for o in model.opset_import}
-    assert imp[defs.DOMAIN] == 1 and model.graph.node[0].op_type == "MseLossGrad"
+def test_models_made_by_onnx_ops_reach_the_plugin():
+    # ATC looks a node up by "domain::opset version::op type": every ai.lossgrad node that
+    # onnx_ops writes must hit a registration of the plugin for the CANN op of the same
+    # type, and the plugin must read its reduction attribute back.
+    from onnx_ops.models import Call, build_model
+
+    s = sim()
+    origins = {origin: reg["op"] for reg in s.plugin_registrations() for origin in reg["origin"]}
+    calls = [Call(op, ((2, 3), (3,), ()), "float16", red) for op in OPS for red in defs.REDUCTIONS]
+    model = build_model(calls)
+    versions = {o.domain: o.version for o in model.opset_import}
+    nodes = [n for n in model.graph.node if n.domain == defs.DOMAIN]
+    assert [n.op_type for n in nodes] == [c.op for c in calls]
+    for n, call in zip(nodes, calls):
+        assert origins.get(f"{n.domain}::{versions[n.domain]}::{n.op_type}") == call.op
+        for text in variants(n):
+            assert s.onnx_reduction(n.op_type, text) == (FOUND, call.reduction, "")

@@ -20,6 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framework import definitions as defs
+from framework.arrays import np_dtype
+from tests.helpers import stable_seed
 from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
 
 SIZE = {"float16": 2, "bfloat16": 2, "float32": 4}
@@ -27,6 +29,21 @@ SIZES = [0, 1, 2, 7, 8, 15, 16, 17, 31, 63, 64, 255, 256, 257, 1000, 2047, 2048,
          6145, 65535, 65536, 65537, 10**6 + 3, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**32 + 77,
          3 * 2**32 + 5, 2**40 + 3, 2**50 + 1]
 PLATFORMS = [(1, UB_A2), (2, UB_A2), (7, UB_A2), (CORES_A2, UB_A2), (48, UB_A2), (24, 64 * 1024)]
+SELECT_RESERVE = 8192       # UB bytes Select needs left free on Atlas A2/A3 (L1LossGrad's sign)
+MAX_COPY_BYTES = 2097151    # DataCopyPad's blockLen range is [1, 2^21 - 1] bytes
+
+
+def ub_bytes_model(op, dtype, queue_inputs, tile):
+    """Unified-buffer bytes of the kernel's buffers for a tile, written out from its design
+    (not from the planner's code): double-buffered queues of the dtype for every non-scalar input
+    and the output; fp32 work buffers for the computation (MseLossGrad: the difference and the
+    second operand for half types, none for float32, which works in place; L1LossGrad: those plus
+    the sign, two of them reused from the inputs for float32); L1LossGrad's compare mask, one bit
+    per element. test_ub_model_is_what_the_kernel_allocates ties it to the simulated TPipe."""
+    work = {("MseLossGrad", False): 0, ("MseLossGrad", True): 2, ("L1LossGrad", False): 2,
+            ("L1LossGrad", True): 3}[(op, dtype != "float32")]
+    mask = tile // 8 if op == "L1LossGrad" else 0
+    return (queue_inputs + 1) * 2 * tile * SIZE[dtype] + work * tile * 4 + mask
 
 
 def shapes_for(op, n, pattern="equal"):
@@ -72,15 +89,18 @@ def check_plan(op, dtype, n, cores, ub, pattern="equal"):
     tile = t["tileLength"]
     unit = s.constant("tile_align_elems")
     assert tile >= unit and tile % unit == 0
+    assert (tile * 4) % 256 == 0, "fp32 compares work on whole 256-byte repeats"
     queue_inputs = sum(1 for m in plan.modes if m != 1)
-    reserve = s.constant("select_reserve_bytes") if op == "L1LossGrad" else 0
-    assert plan.ub_needed == s.ub_bytes_for_tile(op, dtype, queue_inputs, tile)
+    reserve = SELECT_RESERVE if op == "L1LossGrad" else 0
+    assert plan.ub_needed == ub_bytes_model(op, dtype, queue_inputs, tile)
     assert plan.ub_needed + reserve <= ub, "the unified-buffer budget must hold"
-    assert tile * size <= s.constant("max_copy_bytes")
+    assert tile * size <= MAX_COPY_BYTES
     largest = max(counts) if counts else 0
     if tile < math.ceil(max(largest, 1) / unit) * unit:
-        # not capped by the slice: the largest tile that fits (one more unit would not)
-        assert s.ub_bytes_for_tile(op, dtype, queue_inputs, tile + unit) + reserve > ub
+        # not capped by the slice: the largest tile that fits (one more unit would not, in
+        # the UB or in one copy)
+        assert (ub_bytes_model(op, dtype, queue_inputs, tile + unit) + reserve > ub
+                or (tile + unit) * size > MAX_COPY_BYTES)
 
     # -- tiles inside each core: aligned starts; only the global tail is padded --------
     # (tile i of a core starts at start + i * tile; only its last tile can be short)
@@ -107,6 +127,23 @@ def test_tiling_covers_balances_and_fits(op, dtype, cores, ub):
     for n in SIZES:
         check_plan(op, dtype, n, cores, ub)
         check_plan(op, dtype, n, cores, ub, pattern="scalar_grad")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OPS)
+def test_ub_model_is_what_the_kernel_allocates(op, dtype):
+    """The simulated TPipe counts the bytes the kernel's InitBuffer calls take: they are the model's,
+    for every number of queued (non-scalar) inputs."""
+    rng = np.random.default_rng(stable_seed(op, dtype))
+    for shapes in ([(3000,)] * 3, [(3000,), (3000,), ()], [(3000,), (), ()], [(), (), ()]):
+        arrays = [rng.uniform(0.5, 2.0, size=sh).astype(np_dtype(dtype)) for sh in shapes]
+        for cores, ub in ((1, 32 * 1024), (4, UB_A2)):
+            _, rep = sim().run(op, arrays, "sum", cores=cores, ub=ub)
+            assert rep.status == 0, rep.message
+            queued = sum(1 for m in rep.modes if m != 1)
+            assert rep.ub_used == ub_bytes_model(op, dtype, queued, rep.tile), (shapes, cores, ub)
+            assert rep.ub_used + (SELECT_RESERVE if op == "L1LossGrad" else 0) <= ub
+            assert rep.max_copy_bytes <= MAX_COPY_BYTES
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -111,9 +111,10 @@ class GradSum(nn.Cell):
 
     def construct(self, *xs):
         gs = self.grad(self.net)(*xs)
-        total = (gs[0] * self.vs[0]).sum()
+        # summed in float32 (no bfloat16 ReduceSum on CPU); the cast's gradient is exact
+        total = ops.cast(gs[0] * self.vs[0], ms.float32).sum()
         for i in range(1, self.nin):
-            total = total + (gs[i] * self.vs[i]).sum()
+            total = total + ops.cast(gs[i] * self.vs[i], ms.float32).sum()
         return total
 
 
@@ -285,16 +286,66 @@ class L1GradComposite(nn.Cell):
 GRADOP_SHAPES = [((3, 4), (3, 4), (3, 4)), ((2, 3, 4), (4,), ()), ((5, 1), (1, 6), (6,))]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def _shapes_for(dtype, shapes, full=(np.float64,)):
+    """Every shape case for the ``full`` dtypes; one (a different one) for each other dtype,
+    as graph compiles are slow and the paths do not depend on the dtype beyond one case."""
+    if np.dtype(dtype) in full:
+        return shapes
+    return [shapes[(DT_IDS.index(np.dtype(dtype).name) + 1) % len(shapes)]]
+
+
+def _bcast(x, shape) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, np.float64), shape)
+
+
+def _scale(op_kind, reduction, shape) -> float:
+    """SPEC's s: numerator / N for mean, numerator otherwise (2 for MSE, 1 for L1)."""
+    num = 2.0 if op_kind == "mse" else 1.0
+    return num / max(int(np.prod(shape)), 1) if reduction == "mean" else num
+
+
+def _sum_atol(terms: np.ndarray, shape, dtype) -> float:
+    """Absolute slack for a sum over broadcast axes whose terms may cancel: float32
+    accumulation error (half types sum in float32) relative to the terms' magnitude."""
+    eps = np.finfo(np.float32).eps if np.dtype(dtype) in (np.float16, bfloat16) else np.finfo(dtype).eps
+    return 64 * eps * float(np.max(np_reduce_to(np.abs(terms), shape), initial=0.0))
+
+
+def np_grad_op_grads(kind, reduction, xs, w, round_to):
+    """Float64 gradients of sum(GradOp(*xs) * w) w.r.t. each input, with the elementwise
+    term rounded to ``round_to`` before the broadcast-axis sum (the grad op it comes
+    from stores ``round_to``), and the terms, for the cancellation slack."""
+    b = np.broadcast_shapes(*(x.shape for x in xs))
+    s = _scale(kind, reduction, b)
+    w = _bcast(w, b)
+    rnd = lambda t: t.astype(round_to).astype(np.float64)  # noqa: E731
+    if kind == "mse":
+        p, l, d = (_bcast(x, b) for x in xs)
+        gds, m = rnd(w * d * s), rnd(w * (p - l) * s)
+        return [np_reduce_to(gds, xs[0].shape), -np_reduce_to(gds, xs[1].shape), np_reduce_to(m, xs[2].shape)], \
+            [gds, gds, m]
+    gr, p, l = (_bcast(x, b) for x in xs)
+    t = rnd(w * np.sign(p - l) * s)
+    return [np_reduce_to(t, xs[0].shape), np.zeros(xs[1].shape), np.zeros(xs[2].shape)], [t, t, t]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DT_IDS)
 def test_grad_ops_are_differentiable(mode, dtype):
     rng = np.random.default_rng(5)
-    for shapes in GRADOP_SHAPES:
+    for shapes in _shapes_for(dtype, GRADOP_SHAPES, full=(np.float32, np.float64)):
         xs = [rand(rng, s, dtype) for s in shapes]
         for red in ("none", "mean", "sum"):
             w = T(rand(rng, np.broadcast_shapes(*shapes), dtype))
-            for ours_fn, comp, xin in ((ms_ops.mse_loss_grad, MseGradComposite, xs),
-                                       (ms_ops.l1_loss_grad, L1GradComposite, [xs[2], xs[0], xs[1]])):
+            for kind, ours_fn, comp, xin in (("mse", ms_ops.mse_loss_grad, MseGradComposite, xs),
+                                             ("l1", ms_ops.l1_loss_grad, L1GradComposite, [xs[2], xs[0], xs[1]])):
                 ours = grads(SumOut(Fwd(ours_fn, red), w), *[T(x) for x in xin])
+                exact, terms = np_grad_op_grads(kind, red, [f64(x) for x in xin], f64(N(w)), dtype)
+                for a, e, t, x in zip(ours, exact, terms, xin):
+                    assert a.shape == x.shape and a.dtype == MS_DT[np.dtype(dtype)]
+                    assert_close(N(a), e, dtype, eps_factor=16, reduction_terms=64,
+                                 atol=_sum_atol(t, x.shape, dtype))
+                if np.dtype(dtype) not in (np.float32, np.float64):
+                    continue  # MindSpore's CPU Sub/ReduceSum have no bfloat16: no composite
                 # reference: autodiff of the composite in float64 on the same values
                 theirs = grads(SumOut(comp(red), T(f64(N(w)))), *[T(f64(x)) for x in xin])
                 for a, b, x in zip(ours, theirs, xin):
@@ -306,35 +357,84 @@ def test_grad_ops_are_differentiable(mode, dtype):
 
 
 # ---------------------------------------------------------------------------
-# Second order: d/dx of (sum_i <d loss/d x_i, v_i>) vs the same through the built-ins
+# Second order: d/dx of (sum_i <d loss/d x_i, v_i>) vs float64 references, every dtype,
+# both modes. A half-type second derivative is its float32 value rounded once: the
+# cotangents in between are carried in float32 (ms_ops.primitives._cotangent_dtype).
 
+def np_loss_second_order(kind, reduction, p, l, w, vp, vl):
+    """Float64 d/d(p, l) of sum(dL/dp * vp) + sum(dL/dl * vl), L = sum(loss(p, l) * w).
+
+    MSE: dL/dp = R_p(s w 2(p - l)), so the objective is sum(2 s w (p - l)(Bvp - Bvl)) and
+    its gradient is (R_p(q), -R_l(q)) with q = 2 s w (Bvp - Bvl). L1: sign is piecewise
+    constant, the second derivative is 0. Also returns q, for the cancellation slack.
+    """
+    b = np.broadcast_shapes(p.shape, l.shape)
+    if kind == "l1":
+        return [np.zeros(p.shape), np.zeros(l.shape)], np.zeros(b)
+    q = _scale("mse", reduction, b) * _bcast(w, b) * (_bcast(vp, b) - _bcast(vl, b))
+    return [np_reduce_to(q, p.shape), -np_reduce_to(q, l.shape)], q
+
+
+def np_mse_grad_second_order(reduction, p, l, d, w, vp, vl, vd):
+    """Float64 d/d(p, l, d) of sum_i <d S/d x_i, v_i>, S = sum(MseLossGrad(p, l, d) * w).
+
+    dS/dp = R_p(s w d), dS/dl = -R_l(s w d), dS/dd = R_d(s w (p - l)), so the objective is
+    sum(s w d (Bvp - Bvl)) + sum(s w (p - l) Bvd): its gradient is (R_p(s w Bvd),
+    -R_l(s w Bvd), R_d(s w (Bvp - Bvl))). Returns the gradients and their terms.
+    """
+    b = np.broadcast_shapes(p.shape, l.shape, d.shape)
+    sw = _scale("mse", reduction, b) * _bcast(w, b)
+    q, r = sw * _bcast(vd, b), sw * (_bcast(vp, b) - _bcast(vl, b))
+    return [np_reduce_to(q, p.shape), -np_reduce_to(q, l.shape), np_reduce_to(r, d.shape)], [q, q, r]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("kind", ["mse", "l1"])
-def test_second_order_gradients_match_builtin(mode, kind):
+def test_second_order_gradients_match_builtin(mode, kind, dtype):
     rng = np.random.default_rng(6)
-    dtype = np.float64
     cell = ms_ops.MSELoss if kind == "mse" else ms_ops.L1Loss
-    for ps, ls in GRAD_SHAPES:  # rank 0 to 8
+    for ps, ls in _shapes_for(dtype, GRAD_SHAPES):  # rank 0 to 8
         p, l = rand(rng, ps, dtype), rand(rng, ls, dtype)
         for red in ("none", "mean", "sum"):
             out_shape = np.broadcast_shapes(ps, ls) if red == "none" else ()
-            w = T(_cotangent(rng, out_shape, dtype))
-            vs = (T(rand(rng, ps, dtype)), T(rand(rng, ls, dtype)))
-            ours = grads(GradSum(SumOut(LossCell(cell(red)), w), 2, vs), T(p), T(l))
-            theirs = grads(GradSum(SumOut(BuiltinLoss(kind, red), w), 2, vs), T(p), T(l))
+            w = _cotangent(rng, out_shape, dtype)
+            v = (rand(rng, ps, dtype), rand(rng, ls, dtype))
+            vs = tuple(T(x) for x in v)
+            ours = grads(GradSum(SumOut(LossCell(cell(red)), T(w)), 2, vs), T(p), T(l))
+            exact, q = np_loss_second_order(kind, red, f64(p), f64(l), f64(w), *map(f64, v))
+            for a, e, x in zip(ours, exact, (p, l)):
+                assert a.shape == x.shape and a.dtype == MS_DT[np.dtype(dtype)]
+                assert_close(N(a), e, dtype, eps_factor=16, reduction_terms=64, atol=_sum_atol(q, x.shape, dtype))
+            if np.dtype(dtype) != np.float64:
+                continue  # the built-ins have no bfloat16 on CPU; float64 is their most precise
+            theirs = grads(GradSum(SumOut(BuiltinLoss(kind, red), T(w)), 2, vs), T(p), T(l))
             for a, b in zip(ours, theirs):  # the built-in's float64 autodiff is float32-accurate
                 assert_close(N(a), N(b), dtype, eps_factor=16, precision=np.float32)
 
 
-def test_second_order_of_grad_ops_vs_composite(mode):
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DT_IDS)
+def test_second_order_of_grad_ops_vs_composite(mode, dtype):
     rng = np.random.default_rng(7)
-    dtype = np.float64
     shapes = ((2, 3, 4), (4,), (3, 1))
     xs = [rand(rng, s, dtype) for s in shapes]
-    w = T(rand(rng, (2, 3, 4), dtype))
-    vs = tuple(T(rand(rng, s, dtype)) for s in shapes)
+    w = rand(rng, (2, 3, 4), dtype)
+    v = [rand(rng, s, dtype) for s in shapes]
+    vs = tuple(T(x) for x in v)
     for red in ("none", "mean", "sum"):
-        ours = grads(GradSum(SumOut(Fwd(ms_ops.mse_loss_grad, red), w), 3, vs), *[T(x) for x in xs])
-        theirs = grads(GradSum(SumOut(MseGradComposite(red), w), 3, vs), *[T(x) for x in xs])
+        ours = grads(GradSum(SumOut(Fwd(ms_ops.mse_loss_grad, red), T(w)), 3, vs), *[T(x) for x in xs])
+        exact, terms = np_mse_grad_second_order(red, *map(f64, xs), f64(w), *map(f64, v))
+        for a, e, t, x in zip(ours, exact, terms, xs):
+            assert a.shape == x.shape and a.dtype == MS_DT[np.dtype(dtype)]
+            assert_close(N(a), e, dtype, eps_factor=16, reduction_terms=64, atol=_sum_atol(t, x.shape, dtype))
+        # L1LossGrad(grads, predict, label): sign is piecewise constant, so every second
+        # derivative is 0 (grads enters linearly)
+        l1 = grads(GradSum(SumOut(Fwd(ms_ops.l1_loss_grad, red), T(w)), 3, vs), *[T(x) for x in xs])
+        for a, x in zip(l1, xs):
+            assert a.shape == x.shape and a.dtype == MS_DT[np.dtype(dtype)]
+            np.testing.assert_array_equal(N(a).astype(np.float64), np.zeros(x.shape))
+        if np.dtype(dtype) != np.float64:
+            continue  # the composite needs Sub/ReduceSum, which MindSpore's CPU lacks for bfloat16
+        theirs = grads(GradSum(SumOut(MseGradComposite(red), T(w)), 3, vs), *[T(x) for x in xs])
         for a, b in zip(ours, theirs):
             assert_close(N(a), N(b), dtype, eps_factor=16)
 
@@ -457,3 +557,97 @@ class _GradAll(nn.Cell):
 
     def construct(self, p, l):
         return self.grad(self.net)(p, l)
+
+
+# ---------------------------------------------------------------------------
+# Non-tensor arguments (issue 8, item 11): a TypeError naming the argument, in both modes
+
+#: every public callable of ms_ops -> (how to call it with tensors xs, its tensor argument names)
+PUBLIC_API = {
+    "mse_loss_grad": (lambda xs: Fwd(ms_ops.mse_loss_grad, "mean")(*xs), ("predict", "label", "dout")),
+    "l1_loss_grad": (lambda xs: Fwd(ms_ops.l1_loss_grad, "mean")(*xs), ("grads", "predict", "label")),
+    "mse_loss_backward": (lambda xs: Fwd(ms_ops.mse_loss_backward, "mean")(*xs), ("grad_output", "input", "target")),
+    "l1_loss_backward": (lambda xs: Fwd(ms_ops.l1_loss_backward, "mean")(*xs), ("grad_output", "input", "target")),
+    "mse_loss": (lambda xs: Fwd(ms_ops.mse_loss, "sum")(*xs), ("input", "target")),
+    "l1_loss": (lambda xs: Fwd(ms_ops.l1_loss, "none")(*xs), ("input", "target")),
+    "MSELoss": (lambda xs: LossCell(ms_ops.MSELoss())(*xs), ("logits", "labels")),
+    "L1Loss": (lambda xs: ms_ops.L1Loss("sum")(*xs), ("logits", "labels")),  # the Cell itself, top level
+}
+
+
+def test_public_api_table_is_complete():
+    assert sorted(PUBLIC_API) == sorted(ms_ops.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_API))
+def test_non_tensor_arguments_are_type_errors(mode, name):
+    call, args = PUBLIC_API[name]
+    x = T(np.full((2, 3), 0.5, np.float32))
+    for i, arg in enumerate(args):
+        for bad, type_name in ((np.ones((2, 3), np.float32), "ndarray"), (1.5, "float")):
+            xs = [x] * len(args)
+            xs[i] = bad
+            with pytest.raises(TypeError, match=rf": {arg} must be a mindspore\.Tensor; got {type_name}$"):
+                call(xs)
+    # the same call with tensors works
+    assert call([x] * len(args)).dtype == ms.float32
+
+
+# ---------------------------------------------------------------------------
+# Graph mode, dynamic shapes, shapes that do not broadcast at run time (issue 8, item 8)
+
+class _Dyn3(nn.Cell):
+    def construct(self, p, l, d):
+        return ms_ops.mse_loss_grad(p, l, d, "mean")
+
+
+def _dynamic_net():
+    net = _Dyn3()
+    net.set_inputs(Tensor(shape=[None, 3], dtype=ms.float32), Tensor(shape=[None, 3], dtype=ms.float32),
+                   Tensor(shape=[None, 1], dtype=ms.float32))
+    return net
+
+
+def _dyn_call(net, rows_p, rows_l, rng):
+    xs = [rand(rng, (rows_p, 3), np.float32), rand(rng, (rows_l, 3), np.float32), rand(rng, (rows_p, 1), np.float32)]
+    out = net(*[T(x) for x in xs])
+    assert_close(N(out), ref.mse_loss_grad(*[f64(x) for x in xs]), np.float32)
+
+
+@pytest.fixture
+def graph_mode():
+    before = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    yield
+    ms.set_context(mode=before)
+
+
+def test_dynamic_shapes_that_do_not_broadcast_name_the_shapes(graph_mode):
+    """The shape inference of the kernel refuses them with SPEC's message before the kernel
+    runs. MindSpore 2.10 turns any error of an aot InferShape into a RuntimeError (its
+    CustomInferShapeByCPP catches std::exception), so the class is RuntimeError; the text
+    carries the ValueError message naming every shape."""
+    rng = np.random.default_rng(15)
+    net = _dynamic_net()
+    _dyn_call(net, 2, 2, rng)
+    with pytest.raises(RuntimeError, match=r"MseLossGrad: shapes are not broadcastable: "
+                                           r"predict \(2, 3\), label \(3, 3\), dout \(2, 1\)"):
+        _dyn_call(net, 2, 3, rng)
+    # the library and its primitives are unharmed: a new network on the same primitive works
+    net2 = _dynamic_net()
+    for rows in (4, 1):
+        _dyn_call(net2, rows, rows, rng)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
+    "MindSpore 2.10's graph runtime marks a compiled graph failed after any error while it runs "
+    "(GraphScheduler::Run sets ActorSet::is_execution_failed_; later runs raise 'Model execution error'), "
+    "for its own ops too (a Mul with dynamic shapes that do not broadcast does the same); an op cannot "
+    "stop the graph without it"))
+def test_a_bad_dynamic_call_does_not_poison_the_network(graph_mode):
+    rng = np.random.default_rng(16)
+    net = _dynamic_net()
+    _dyn_call(net, 2, 2, rng)
+    with pytest.raises(RuntimeError, match="shapes are not broadcastable"):
+        _dyn_call(net, 2, 3, rng)
+    _dyn_call(net, 4, 4, rng)

@@ -292,7 +292,9 @@ def test_function_proto_is_a_valid_function(op):
             assert (fn.domain, fn.name, fn.overload) == (DOMAIN, op, f"{red}_{dtype}")
             assert list(fn.input) == list(OPS[op].inputs) and list(fn.output) == [OPS[op].output]
             assert {n.op_type for n in fn.node} <= {"Cast", "Sub", "Mul", "Div", "Sign", "Abs", "Equal", "Where",
-                                                    "Size", "ReduceSum", "Constant", "Identity"}
+                                                    "Size", "ReduceSum", "Constant", "Identity",
+                                                    # the rank guard
+                                                    "Shape", "ConstantOfShape", "Add", "Reshape"}
             if dtype in ("float16", "bfloat16"):  # half types compute in float32
                 casts = [n for n in fn.node if n.op_type == "Cast"]
                 assert {a.i for n in casts[:len(OPS[op].inputs)] for a in n.attribute} == {TP.FLOAT}

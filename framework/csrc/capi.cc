@@ -1,6 +1,7 @@
 // The plain C face of the kernel core, loaded with ctypes by framework/cpu.py.
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "lossgrad/core.h"
 #include "lossgrad/thread_pool.h"
@@ -10,7 +11,10 @@
 namespace {
 
 // Bumped whenever a signature below or TensorRef's layout changes; cpu.py checks it.
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;
+
+// Error kind of a resource failure (a thread that could not be started): a RuntimeError.
+constexpr int kRuntimeError = 3;
 
 int Report(const lossgrad::Error& e, char* err, int64_t errlen) {
   if (e && err != nullptr && errlen > 0) {
@@ -36,9 +40,51 @@ LOSSGRAD_EXPORT int lossgrad_run(int32_t op, int32_t reduction, int32_t ninputs,
   }
 }
 
-LOSSGRAD_EXPORT int lossgrad_num_threads() { return lossgrad::DefaultPool().num_threads(); }
+// As lossgrad_run, with the caller's own name of each input's dtype (`dtype_names`:
+// `ninputs` entries, each may be null), which the dtype error names when an input's
+// dtype is not a supported DType (-1: a dtype the caller could not map).
+LOSSGRAD_EXPORT int lossgrad_run_named(int32_t op, int32_t reduction, int32_t ninputs,
+                                       const lossgrad::TensorRef* inputs, const char* const* dtype_names,
+                                       lossgrad::TensorRef* out, char* err, int64_t errlen) {
+  try {
+    return Report(lossgrad::Run(op, reduction, ninputs, inputs, out, &lossgrad::DefaultPool(), dtype_names), err,
+                  errlen);
+  } catch (const std::exception& ex) {
+    return Report({lossgrad::kValueError, ex.what()}, err, errlen);
+  }
+}
 
-LOSSGRAD_EXPORT void lossgrad_set_num_threads(int n) { lossgrad::DefaultPool().set_num_threads(n); }
+// Threads of the default pool, the caller included. Never throws (nor do the two below).
+LOSSGRAD_EXPORT int64_t lossgrad_num_threads() { return lossgrad::DefaultPool().num_threads(); }
+
+LOSSGRAD_EXPORT int64_t lossgrad_max_threads() { return lossgrad::kMaxThreads; }
+
+// Resizes the default pool to `n` threads. Returns 0, or 1 (ValueError: `n` is not in
+// 1..lossgrad_max_threads()) / 3 (RuntimeError: the system would not start that many
+// threads; the pool keeps its previous size) with a message in `err`.
+LOSSGRAD_EXPORT int lossgrad_set_num_threads(int64_t n, char* err, int64_t errlen) {
+  std::string error;
+  if (lossgrad::DefaultPool().set_num_threads(n, &error)) return 0;
+  const int kind = n < 1 || n > lossgrad::kMaxThreads ? lossgrad::kValueError : kRuntimeError;
+  lossgrad::Error e;
+  e.kind = kind;
+  e.message.swap(error);  // no copy: nothing here can throw
+  return Report(e, err, errlen);
+}
+
+// Copies into `note` what went wrong when the default pool started (an invalid
+// LOSSGRAD_NUM_THREADS, fewer threads than asked for) and returns its length; 0 if
+// nothing did. Starts the pool if it was not running yet.
+LOSSGRAD_EXPORT int64_t lossgrad_pool_note(char* note, int64_t len) {
+  const char* text = lossgrad::DefaultPoolNote();
+  const size_t n = std::strlen(text);
+  if (note != nullptr && len > 0) {
+    const size_t k = std::min(static_cast<size_t>(len - 1), n);
+    std::memcpy(note, text, k);
+    note[k] = '\0';
+  }
+  return static_cast<int64_t>(n);
+}
 
 LOSSGRAD_EXPORT int64_t lossgrad_parallel_threshold() { return lossgrad::ParallelThreshold(); }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -137,17 +138,47 @@ int RunOp(int32_t op, int nparam, void** params, int* ndims, int64_t** shapes, c
 }
 
 // Output shape for graph-mode shape inference, including unknown (-1) dims and
-// unknown rank (-2). Shapes that cannot broadcast were rejected in Python.
+// unknown rank (-2).
+//
+// Errors are thrown, as std::invalid_argument carrying the message of
+// framework/definitions.py. This is the error channel of this entry: MindSpore
+// (CustomInferShapeByCPP) calls <Op>InferShape from C++ inside
+// `try { ... } catch (const std::exception& e)` and raises the Python RuntimeError
+// "For <op>, operator failed when executing user defined file ...! Error message
+// is <e.what()>"; the entry returns the shape by value and has no status. With
+// dynamic shapes it runs with the concrete shapes before every launch, so shapes
+// that do not broadcast are refused before the kernel runs (a kernel's nonzero
+// return would instead abort the graph and leave the network unusable for the
+// following calls). Unknown dims are checked when they become known.
 std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra* extra) {
   const int arity = lossgrad::gen::kOpArity[op];
   std::string error;
   const int32_t reduction = ReadReduction(extra, op, &error);
-  if (lossgrad::gen::kOpIsLoss[op] && reduction != lossgrad::kNone) return {};
-  int nd = 0;
+  if (!error.empty()) throw std::invalid_argument(error);
+  const bool reduced = lossgrad::gen::kOpIsLoss[op] && reduction != lossgrad::kNone;
+  bool known = true;
   for (int i = 0; i < arity; ++i) {
-    if (ndims[i] == 1 && shapes[i][0] == -2) return {-2};  // unknown rank stays unknown
-    nd = std::max(nd, ndims[i]);
+    if (ndims[i] == 1 && shapes[i][0] == -2) {  // unknown rank: checked once known
+      if (reduced) return {};
+      return {-2};
+    }
+    for (int k = 0; k < ndims[i]; ++k) known = known && shapes[i][k] >= 0;
   }
+  if (known) {  // the core's own validation and output shape
+    lossgrad::TensorRef in[lossgrad::kMaxInputs];
+    for (int i = 0; i < arity; ++i) {
+      in[i] = lossgrad::TensorRef{};
+      in[i].dtype = lossgrad::kFloat32;  // the shape does not depend on the dtype
+      in[i].ndim = ndims[i];
+      for (int k = 0; k < ndims[i] && k < lossgrad::kMaxRank; ++k) in[i].shape[k] = shapes[i][k];
+    }
+    lossgrad::OutInfo info{};
+    if (lossgrad::Error e = lossgrad::Infer(op, reduction, arity, in, &info)) throw std::invalid_argument(e.message);
+    return std::vector<int64_t>(info.shape, info.shape + info.ndim);
+  }
+  if (reduced) return {};
+  int nd = 0;
+  for (int i = 0; i < arity; ++i) nd = std::max(nd, ndims[i]);
   std::vector<int64_t> out(static_cast<size_t>(nd), 1);
   for (int k = 0; k < nd; ++k) {
     int64_t dim = 1;

@@ -538,8 +538,16 @@ static std::string ShapeString(const int64_t* shape, int ndim) {
   return s + ")";
 }
 
+// The dtype of input `i` as the dtype error names it: the core's name of a
+// supported DType, else the face's name of it (`dtype_names`), else its code.
+static std::string InputDTypeName(const TensorRef& t, const char* const* dtype_names, int i) {
+  if (t.dtype >= 0 && t.dtype < gen::kNumDTypes) return gen::kDTypeNames[t.dtype];
+  if (dtype_names != nullptr && dtype_names[i] != nullptr && dtype_names[i][0] != '\0') return dtype_names[i];
+  return "unknown (code " + std::to_string(t.dtype) + ")";
+}
+
 Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, OutInfo* info,
-            const char* const* arg_names) {
+            const char* const* arg_names, const char* const* dtype_names) {
   if (op < 0 || op >= gen::kNumOps) return {kValueError, "lossgrad: unknown op id " + std::to_string(op)};
   const char* name = gen::kOpNames[op];
   const int arity = gen::kOpArity[op];
@@ -555,7 +563,8 @@ Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in,
   int32_t dtype = -1;
   for (int i = 0; i < arity; ++i) {
     if (in[i].dtype < 0 || in[i].dtype >= gen::kNumDTypes)
-      return {kTypeError, FormatMessage(gen::kMsgBadDtype, {{"op", name}, {"arg", names[i]}, {"dtype", "unsupported"}})};
+      return {kTypeError, FormatMessage(gen::kMsgBadDtype, {{"op", name}, {"arg", names[i]},
+                                                           {"dtype", InputDTypeName(in[i], dtype_names, i)}})};
     dtype = i == 0 ? in[i].dtype : Promote(dtype, in[i].dtype);
   }
   for (int i = 0; i < arity; ++i) {
@@ -598,9 +607,10 @@ Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in,
   return {};
 }
 
-Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, TensorRef* out, Executor* exec) {
+Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, TensorRef* out, Executor* exec,
+          const char* const* dtype_names) {
   OutInfo info;
-  if (Error e = Infer(op, reduction, ninputs, in, &info)) return e;
+  if (Error e = Infer(op, reduction, ninputs, in, &info, nullptr, dtype_names)) return e;
   bool shape_ok = out->ndim == info.ndim && out->dtype == info.dtype;
   for (int k = 0; shape_ok && k < info.ndim; ++k) shape_ok = out->shape[k] == info.shape[k];
   if (!shape_ok)

@@ -63,14 +63,16 @@ struct OutInfo {
 
 // Validates an op call (arity, reduction, dtypes, ranks, broadcast) with the
 // messages of framework/definitions.py and returns the output geometry.
-// `arg_names` may be null (the op's input names are used).
+// `arg_names` may be null (the op's input names are used). `dtype_names` may be
+// null, or hold per input the face's own name of its dtype (entries may be
+// null): the dtype error names it when the face could not map it to a DType.
 Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
-            OutInfo* info, const char* const* arg_names = nullptr);
+            OutInfo* info, const char* const* arg_names = nullptr, const char* const* dtype_names = nullptr);
 
 // Validates and computes. `out` must have the dtype and shape that Infer()
-// reports and be contiguous. `exec` may be null (serial).
+// reports and be contiguous. `exec` may be null (serial). `dtype_names` as in Infer().
 Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
-          TensorRef* out, Executor* exec);
+          TensorRef* out, Executor* exec, const char* const* dtype_names = nullptr);
 
 // Sums `in` over the axes that broadcasting added or expanded to reach it from
 // `out`'s shape (out dims are 1 or equal to in's right-aligned dims), writing

@@ -139,6 +139,36 @@ struct Kernel {
   int32_t reduction;
 };
 
+// A STRING attribute's bytes, quoted, for a message: printable ASCII as is,
+// \t \n \r, \' and \\ escaped, every other byte as \xNN (as
+// onnx_ops.schemas.escape_attribute_bytes does). An ORT status is a C string
+// that Python decodes as UTF-8, so a raw NUL would cut the message and a byte
+// like 0xff would make it undecodable.
+std::string EscapeAttribute(const std::string& raw) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (const char ch : raw) {
+    const auto b = static_cast<unsigned char>(ch);
+    switch (b) {
+      case '\\': out += "\\\\"; break;
+      case '\'': out += "\\'"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (b >= 0x20 && b < 0x7f) {
+          out += ch;
+        } else {
+          out += "\\x";
+          out += kHex[b >> 4];
+          out += kHex[b & 0xf];
+        }
+    }
+  }
+  out += '\'';
+  return out;
+}
+
 // The "reduction" attribute: absent means the default; a string must be one of
 // the names; any other attribute type is an error (never a silent default).
 OrtStatus* ReadReduction(const OrtApi* api, const OrtKernelInfo* info, int32_t op, int32_t* reduction) {
@@ -149,8 +179,13 @@ OrtStatus* ReadReduction(const OrtApi* api, const OrtKernelInfo* info, int32_t o
     std::string value(size, '\0');
     Check(api->KernelInfoGetAttribute_string(info, "reduction", &value[0], &size));
     value.resize(size > 0 ? size - 1 : 0);  // size counts the terminating NUL
-    if (lossgrad::Error e = lossgrad::ParseReduction(op, value, reduction))
-      return MakeStatus(api, ORT_INVALID_ARGUMENT, e.message);
+    if (lossgrad::ParseReduction(op, value, reduction)) {
+      // The shared message, with the value escaped (it may hold any bytes).
+      *reduction = lossgrad::gen::kDefaultReduction;
+      return MakeStatus(api, ORT_INVALID_ARGUMENT,
+                        lossgrad::FormatMessage(lossgrad::gen::kMsgBadReduction,
+                                                {{"op", lossgrad::OpName(op)}, {"value", EscapeAttribute(value)}}));
+    }
     return nullptr;
   }
   api->ReleaseStatus(s);

@@ -1,0 +1,288 @@
+"""Regression tests of issue 8 for the ONNX face (items 6, 10, 11).
+
+* 6: a node whose ``reduction`` was edited after ``add_functions`` runs what its
+  attribute says on every path (the bodies path used to run the stale overload);
+  a duplicated ``reduction`` attribute is rejected on every path.
+* 10: the function bodies fail at run time for rank > 8 (dynamic rank), as the
+  native library and the reference ops do; the reference ops reject an INT
+  ``reduction`` attribute with the package's message.
+* 11: non-printable bytes of a ``reduction`` attribute are escaped in every
+  message (the native library used to return an undecodable status, or cut the
+  text at a NUL); the reference evaluator gives the package's dtype TypeError
+  for int/bool inputs; ``export`` keeps ValueError/TypeError catchable as such.
+
+Values are compared with the float64 NumPy reference of framework/reference.py.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as TP
+from onnx import helper
+
+import onnx_ops
+from framework import reference as ref
+from framework.definitions import DOMAIN, MESSAGES, OPS
+from onnx_ops.schemas import attribute_type_message
+from tests.helpers import assert_close, rand
+
+NATIVE = onnx_ops.native_available()
+needs_native = pytest.mark.skipif(not NATIVE, reason="native onnxruntime library not built")
+F = TP.FLOAT
+
+
+def _model(op, elems, shapes, attributes=None, **attrs):
+    """A hand-built single-node model (not validated); inputs x0, x1, ...; ``attributes``: raw AttributeProtos."""
+    names = [f"x{i}" for i in range(len(elems))]
+    node = helper.make_node(op, names, ["y"], name=f"{op}_node", domain=DOMAIN, **attrs)
+    node.attribute.extend(attributes or [])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, e, s)
+                                            for n, e, s in zip(names, elems, shapes)],
+                              [helper.make_tensor_value_info("y", elems[0], None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(DOMAIN, 1)],
+                             ir_version=10)
+
+
+def _feeds(arrays):
+    return {f"x{i}": a for i, a in enumerate(arrays)}
+
+
+def _quiet_session(model, native):
+    import onnxruntime as ort
+
+    so = onnx_ops.session_options(native=native)
+    so.log_severity_level = 4  # the failures are expected: keep onnxruntime's log quiet
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def _run_path(path, model, arrays):
+    feeds = _feeds(arrays)
+    if path == "ort-native":
+        return onnx_ops.inference_session(model, native=True).run(None, feeds)
+    if path == "ort-functions":
+        return onnx_ops.inference_session(model, native=False).run(None, feeds)
+    if path == "reference-ops":
+        return onnx_ops.reference_evaluator(model).run(None, feeds)
+    assert path == "reference-functions"
+    return onnx_ops.reference_evaluator(model, function_bodies=True).run(None, feeds)
+
+
+PATHS = [pytest.param("ort-native", marks=needs_native), "ort-functions", "reference-ops", "reference-functions"]
+
+
+# -- item 6: stale overloads -------------------------------------------------------------------------
+
+def _set_reduction(model, value: bytes):
+    (attr,) = [a for a in model.graph.node[0].attribute if a.name == "reduction"]
+    attr.s = value
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("op", list(OPS))
+def test_a_reduction_edited_after_add_functions_is_what_runs(path, op):
+    arity = len(OPS[op].inputs)
+    model = onnx_ops.add_functions(_model(op, [F] * arity, [[2, 3]] * arity, reduction="none"))
+    assert model.graph.node[0].overload == "none_float32"
+    _set_reduction(model, b"sum")  # the overload still says none_float32
+    rng = np.random.default_rng(6)
+    arrays = [rand(rng, (2, 3), np.float32) for _ in range(arity)]
+    (out,) = _run_path(path, model, arrays)
+    expected = ref.run(op, *[a.astype(np.float64) for a in arrays], reduction="sum")
+    assert_close(out, expected, np.float32, reduction_terms=6)
+
+
+def test_the_issue_example_gives_91():
+    # the issue: MseLoss(none) edited to sum, predict 1..6, label 0: 1 + 4 + ... + 36 = 91
+    model = onnx_ops.add_functions(_model("MseLoss", [F, F], [[2, 3], [2, 3]], reduction="none"))
+    _set_reduction(model, b"sum")
+    x = np.arange(1, 7, dtype=np.float32).reshape(2, 3)
+    (out,) = onnx_ops.inference_session(model, native=False).run(None, _feeds([x, np.zeros_like(x)]))
+    assert out.shape == () and float(out) == 91.0 == float(np.sum(x.astype(np.float64) ** 2))
+
+
+def test_add_functions_rederives_every_overload_on_every_call():
+    model = onnx_ops.add_functions(_model("MseLossGrad", [F, F, F], [[2, 3]] * 3, reduction="mean"))
+    _set_reduction(model, b"sum")
+    model.graph.node[0].overload = "bogus"
+    fixed = onnx_ops.add_functions(model)
+    assert fixed.graph.node[0].overload == "sum_float32"
+    assert onnx_ops.functions_for(fixed) == {("MseLossGrad", "sum_float32")}
+    assert model.graph.node[0].overload == "bogus"  # the input model is left alone
+
+
+def test_inference_session_fixes_a_copy_not_the_callers_model():
+    model = onnx_ops.add_functions(_model("L1Loss", [F, F], [[4], [4]], reduction="none"))
+    _set_reduction(model, b"mean")
+    before = model.SerializeToString()
+    x, y = np.array([1, -2, 3, 4], np.float32), np.zeros(4, np.float32)
+    (out,) = onnx_ops.inference_session(model, native=False).run(None, _feeds([x, y]))
+    assert float(out) == 2.5
+    assert model.SerializeToString() == before
+
+
+# -- item 6: duplicated attributes -----------------------------------------------------------------------
+
+def _duplicated(op="MseLoss"):
+    arity = len(OPS[op].inputs)
+    return _model(op, [F] * arity, [[2, 3]] * arity, reduction="none",
+                  attributes=[helper.make_attribute("reduction", "sum")])
+
+
+def _duplicate_message(op):
+    return MESSAGES["duplicate_attribute"].format(op=op, attr="reduction", count=2)
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_a_duplicated_reduction_is_rejected_by_add_functions(op):
+    with pytest.raises(ValueError, match=re.escape(_duplicate_message(op))):
+        onnx_ops.add_functions(_duplicated(op))
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_a_duplicated_reduction_is_rejected_by_the_reference_ops(op):
+    arity = len(OPS[op].inputs)
+    with pytest.raises(ValueError, match=re.escape(_duplicate_message(op))):
+        onnx_ops.reference_evaluator(_duplicated(op)).run(None, _feeds([np.ones((2, 3), np.float32)] * arity))
+
+
+def test_a_duplicated_reduction_is_rejected_by_the_bodies_path():
+    with pytest.raises(ValueError, match=re.escape(_duplicate_message("MseLoss"))):
+        onnx_ops.inference_session(_duplicated(), native=False)
+    with pytest.raises(ValueError, match=re.escape(_duplicate_message("MseLoss"))):
+        onnx_ops.reference_evaluator(_duplicated(), function_bodies=True)
+
+
+@needs_native
+def test_a_duplicated_reduction_is_rejected_by_onnxruntime_with_the_native_library():
+    # onnxruntime refuses the graph before any kernel exists (a kernel only sees one value)
+    with pytest.raises(Exception, match="Attribute 'reduction' appeared multiple times"):
+        _quiet_session(_duplicated(), native=True)
+
+
+def test_a_duplicated_reduction_is_rejected_by_the_checker():
+    model = _duplicated()
+    model.graph.output[0].type.tensor_type.shape.SetInParent()  # rank 0: a valid model but for the duplicate
+    with pytest.raises(onnx.checker.ValidationError, match="'reduction' appeared multiple times"):
+        onnx.checker.check_model(model, full_check=True)
+
+
+# -- item 10: rank above 8 in the function bodies; INT reduction in the reference ops ----------------------
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_function_bodies_refuse_rank_9_at_run_time(op, reduction):
+    arity = len(OPS[op].inputs)
+    model = onnx_ops.add_functions(_model(op, [F] * arity, [None] * arity, reduction=reduction))
+    session = _quiet_session(model, native=False)
+    rng = np.random.default_rng(10)
+    ok = [rand(rng, (1, 2, 1, 2, 1, 1, 2, 1), np.float32), rand(rng, (2, 1), np.float32),
+          rand(rng, (), np.float32)][:arity]
+    (out,) = session.run(None, _feeds(ok))  # rank 8 runs, with the right values
+    assert_close(out, ref.run(op, *[a.astype(np.float64) for a in ok], reduction=reduction), np.float32,
+                 reduction_terms=16)
+    for position in range(arity):
+        bad = list(ok)
+        bad[position] = np.ones([1] * 9, np.float32)
+        with pytest.raises(Exception, match="rank_must_be_at_most_8"):
+            session.run(None, _feeds(bad))
+        with pytest.raises(ValueError), np.errstate(all="ignore"):
+            onnx_ops.reference_evaluator(model, function_bodies=True).run(None, _feeds(bad))
+
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("value", [2, 1.0, [1]])
+def test_reference_ops_reject_a_reduction_attribute_that_is_not_a_string(op, value):
+    arity = len(OPS[op].inputs)
+    model = _model(op, [F] * arity, [[2]] * arity, reduction=value)
+    expected = attribute_type_message(op, helper.make_attribute("reduction", value))
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        onnx_ops.reference_evaluator(model).run(None, _feeds([np.ones(2, np.float32)] * arity))
+
+
+# -- item 11: escaped bytes in messages --------------------------------------------------------------
+
+ESCAPED = [(b"\xff", r"'\xff'"), (b"sum\x00junk", r"'sum\x00junk'"), (b"me\nan\t\x7f", r"'me\nan\t\x7f'"),
+           (b"caf\xc3\xa9", r"'caf\xc3\xa9'"), (b"a'b\\c", r"'a\'b\\c'")]
+
+
+def _bad_reduction(op, shown):
+    return MESSAGES["bad_reduction"].format(op=op, value=shown)
+
+
+@pytest.mark.parametrize("raw,shown", ESCAPED)
+def test_python_paths_escape_non_printable_reduction_bytes(raw, shown):
+    model = _model("MseLoss", [F, F], [[2], [2]], reduction=raw)
+    for action in (lambda: onnx_ops.add_functions(model),
+                   lambda: onnx_ops.reference_evaluator(model).run(None, _feeds([np.ones(2, np.float32)] * 2)),
+                   lambda: onnx_ops.inference_session(model, native=False),
+                   lambda: onnx.shape_inference.infer_shapes(model, strict_mode=True)):
+        with pytest.raises(Exception) as info:
+            action()
+        assert isinstance(info.value, (ValueError, onnx.shape_inference.InferenceError)), info.value
+        assert _bad_reduction("MseLoss", shown) in str(info.value)
+
+
+@needs_native
+@pytest.mark.parametrize("raw,shown", ESCAPED)
+def test_the_native_library_escapes_non_printable_reduction_bytes(raw, shown):
+    with pytest.raises(Exception) as info:
+        _quiet_session(_model("L1LossGrad", [F, F, F], [[2], [2], [2]], reduction=raw), native=True)
+    assert not isinstance(info.value, UnicodeError), info.value
+    assert _bad_reduction("L1LossGrad", shown) in str(info.value)
+
+
+@pytest.mark.parametrize("elem,dtype", [(TP.INT32, np.int32), (TP.INT64, np.int64), (TP.BOOL, np.bool_)])
+@pytest.mark.parametrize("op", list(OPS))
+def test_reference_evaluator_gives_the_package_type_error_for_int_and_bool(op, elem, dtype):
+    arity = len(OPS[op].inputs)
+    model = _model(op, [elem] * arity, [[2]] * arity, reduction="sum")
+    with pytest.raises(TypeError) as info:
+        onnx_ops.reference_evaluator(model).run(None, _feeds([np.ones(2, dtype)] * arity))
+    expected = MESSAGES["bad_dtype"].format(op=op, arg=OPS[op].inputs[0], dtype=np.dtype(dtype).name)
+    assert str(info.value) == expected
+
+
+# -- item 11: export keeps the class of SPEC's errors ----------------------------------------------------
+
+def _mindspore_like(label_elem):
+    """A default-domain node named like an ms_ops registration, as MindSpore's exporter writes it."""
+    node = helper.make_node("MseLoss_sum", ["p", "l"], ["loss"], name="Custom_1")
+    graph = helper.make_graph([node], "Default", [helper.make_tensor_value_info("p", F, [2, 3]),
+                                                  helper.make_tensor_value_info("l", label_elem, [2, 3])],
+                              [helper.make_tensor_value_info("loss", F, [])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=6)
+
+
+def test_rewrite_keeps_a_type_error_a_type_error():
+    with pytest.raises(TypeError) as info:
+        onnx_ops.rewrite_mindspore_model(_mindspore_like(TP.INT32))
+    assert isinstance(info.value, onnx_ops.ExportError)
+    assert MESSAGES["bad_dtype"].format(op="MseLoss", arg="label", dtype="int32") in str(info.value)
+
+
+def test_export_keeps_value_and_type_errors_catchable_as_such():
+    ms = pytest.importorskip("mindspore")
+    ms_ops = pytest.importorskip("ms_ops")
+    from mindspore import nn
+
+    class Net(nn.Cell):
+        def __init__(self, reduction):
+            super().__init__()
+            self.reduction = reduction
+
+        def construct(self, x, y):
+            return ms_ops.mse_loss(x, y, reduction=self.reduction)
+
+    f = np.ones((2, 3), np.float32)
+    cases = [("mean", f, np.ones((3, 2), np.float32), ValueError,
+              MESSAGES["not_broadcastable"].format(op="MseLoss", shapes="input (2, 3), target (3, 2)")),
+             ("mean", f.astype(np.int32), f.astype(np.int32), TypeError,
+              MESSAGES["bad_dtype"].format(op="MseLoss", arg="input", dtype="int32"))]
+    for reduction, x, y, cls, message in cases:
+        with pytest.raises(cls) as info:
+            onnx_ops.export(Net(reduction), ms.Tensor(x), ms.Tensor(y))
+        assert isinstance(info.value, onnx_ops.ExportError)  # still an ExportError (a RuntimeError) too
+        assert message in str(info.value)
