@@ -25,12 +25,11 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from framework import cpu  # noqa: E402
-from framework.arrays import NP_DTYPES  # noqa: E402
-from framework.definitions import OPS  # noqa: E402
-from benchmarks._common import fmt_n, write_readme  # noqa: E402
+from lossgrad_ops.framework import cpu
+from lossgrad_ops.framework.arrays import NP_DTYPES
+from lossgrad_ops.framework.definitions import OPS
+from _common import fmt_n, write_readme
 
 NUMPY_EXPR = {
     "MseLossGrad": lambda p, l, d, s: d * (p - l) * s,

@@ -22,10 +22,9 @@ import numpy as np
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import ms_ops  # noqa: E402
-from benchmarks._common import fmt_n, write_readme  # noqa: E402
-from ms_ops._registry import MS_DTYPES  # noqa: E402
+from lossgrad_ops import ms_ops
+from _common import fmt_n, write_readme
+from lossgrad_ops.ms_ops._registry import MS_DTYPES
 
 LOSSES = {"MSE": (ms_ops.MSELoss, nn.MSELoss), "L1": (ms_ops.L1Loss, nn.L1Loss)}
 

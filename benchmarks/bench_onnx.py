@@ -30,17 +30,16 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-from onnx import helper  # noqa: E402
+import onnx
+import onnxruntime as ort
+from onnx import helper
 
-import onnx_ops  # noqa: E402
-from framework.arrays import NP_DTYPES  # noqa: E402
-from framework.definitions import OPS  # noqa: E402
-from benchmarks._common import fmt_n, write_readme  # noqa: E402
-from onnx_ops.models import Call, build_model, input_names  # noqa: E402
+from lossgrad_ops import onnx_ops
+from lossgrad_ops.framework.arrays import NP_DTYPES
+from lossgrad_ops.framework.definitions import OPS
+from _common import fmt_n, write_readme
+from lossgrad_ops.onnx_ops.models import Call, build_model, input_names
 
 REDUCTION = "mean"
 ACCEPTANCE = ("MseLossGrad", "float32", 10_000_000, 1.4)  # native must beat plain by this factor

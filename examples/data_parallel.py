@@ -20,8 +20,7 @@ import mindspore as ms
 from mindspore import Tensor, nn
 from mindspore.communication import get_group_size, get_rank, init
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import ms_ops  # noqa: E402
+from lossgrad_ops import ms_ops
 
 
 def main() -> None:

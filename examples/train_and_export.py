@@ -26,9 +26,8 @@ import numpy as np
 import mindspore as ms
 from mindspore import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import ms_ops  # noqa: E402
-import onnx_ops  # noqa: E402
+from lossgrad_ops import ms_ops
+from lossgrad_ops import onnx_ops
 
 
 def make_data(n: int = 512, features: int = 8, seed: int = 0):

@@ -8,7 +8,7 @@ new contiguous array computed by the native kernel. Used by the tests and the
 benchmarks; the MindSpore and onnxruntime bindings call the same kernel core
 through their own entry points.
 
-NumPy's rules apply (SPEC.md, "NumPy faces"): inputs in non-native byte order,
+NumPy's rules apply (docs/SPEC.md, "NumPy faces"): inputs in non-native byte order,
 unaligned or with strides that are not whole elements are copied into native,
 aligned arrays first. ``out=`` must be a ``numpy.ndarray`` of exactly the output's
 shape and dtype (so in native byte order: ``'>f4'`` is refused, not converted),
@@ -168,7 +168,7 @@ def _prepare(a: np.ndarray) -> np.ndarray:
 
 
 def _check_out(op: OpDef, out: Any, shape: Sequence[int], dtype: str) -> np.ndarray:
-    """Raise the SPEC.md error if ``out`` cannot receive a result of ``shape`` and ``dtype``.
+    """Raise the docs/SPEC.md error if ``out`` cannot receive a result of ``shape`` and ``dtype``.
 
     ``out`` must be what the kernel writes directly: a NumPy array of exactly the
     output's shape and dtype (native byte order, C order), writable and aligned.
@@ -224,7 +224,7 @@ def _run(op: OpDef, plan: Any, arrays: Sequence[np.ndarray], out: np.ndarray) ->
 def _call(op: OpDef, inputs: Sequence[Any], reduction: ReductionArg,
           out: Optional[np.ndarray] = None) -> np.ndarray:
     arrays = [np.asarray(x) for x in inputs]
-    plan = plan_for(op, arrays, reduction)  # raises the SPEC.md errors before any native code runs
+    plan = plan_for(op, arrays, reduction)  # raises the docs/SPEC.md errors before any native code runs
     if out is not None:
         _check_out(op, out, plan.out_shape, plan.dtype)
     arrays = [_prepare(a) for a in arrays]

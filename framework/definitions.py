@@ -1,4 +1,4 @@
-"""The single definition of every lossgrad op (SPEC.md), shared by all bindings.
+"""The single definition of every lossgrad op (docs/SPEC.md), shared by all bindings.
 
 This module is deliberately pure standard-library Python: the build loads it
 on its own (without importing the ``framework`` package or NumPy) to generate
@@ -198,7 +198,7 @@ class Plan:
 
 @dataclasses.dataclass(frozen=True)
 class OpDef:
-    """One op of SPEC.md: its name, inputs, output and the rules that apply to it."""
+    """One op of docs/SPEC.md: its name, inputs, output and the rules that apply to it."""
 
     name: str                     #: ONNX / CANN op type
     native_id: int                #: the native ``OpKind`` enum value
@@ -213,7 +213,7 @@ class OpDef:
         return self.kind == "loss"
 
     def scale(self, reduction: ReductionArg, n: int) -> float:
-        """The scale ``s`` of SPEC.md, computed in double from a 64-bit-or-wider ``n``.
+        """The scale ``s`` of docs/SPEC.md, computed in double from a 64-bit-or-wider ``n``.
 
         For ``mean`` over an empty shape the scale is infinite; it is never used
         because the output is empty.
@@ -242,7 +242,7 @@ class OpDef:
         ``shapes``/``dtypes`` are given in the op's input order; ``arg_names``
         (default: the op's input names) are the names the caller's API uses, so
         that errors name the argument the user actually passed. Checks run in
-        the order of SPEC.md's error table: reduction, dtypes, ranks, broadcast.
+        the order of docs/SPEC.md's error table: reduction, dtypes, ranks, broadcast.
         """
         names = tuple(arg_names) if arg_names is not None else self.inputs
         if len(shapes) != len(self.inputs) or len(dtypes) != len(self.inputs):

@@ -1,4 +1,4 @@
-"""The gradient table of SPEC.md, written once over an abstract tensor backend.
+"""The gradient table of docs/SPEC.md, written once over an abstract tensor backend.
 
 A binding (MindSpore bprops, a NumPy backend for tests) supplies a
 :class:`GradBackend`; :data:`BPROPS` maps each op name to the function that

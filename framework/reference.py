@@ -1,4 +1,4 @@
-"""The NumPy reference of SPEC.md: every op computed in float64, then cast once
+"""The NumPy reference of docs/SPEC.md: every op computed in float64, then cast once
 to the result dtype. This is the oracle the tests compare every backend with.
 
 Inputs are array-likes of any supported dtype (bfloat16 via ``ml_dtypes``);

@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence, Tuple
 import mindspore as ms
 from mindspore.ops import CustomRegOp, DataType
 
-from framework.definitions import DEFAULT_REDUCTION, DTYPES, OpDef, custom_reg_name, promote_dtypes
+from ..framework.definitions import DEFAULT_REDUCTION, DTYPES, OpDef, custom_reg_name, promote_dtypes
 
 __all__ = ["MS_DTYPES", "dtype_name", "ms_dtype", "cpu_dtype_combinations", "ascend_dtype_combinations",
            "cpu_reg_info", "ascend_reg_info", "reduce_to_reg_info", "ASCEND_DTYPES"]

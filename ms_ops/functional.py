@@ -1,6 +1,6 @@
 """Functional API of the MindSpore binding (PyNative, graph mode and ``mindspore.jit``).
 
-Every function validates its inputs (SPEC.md's error table) before any kernel
+Every function validates its inputs (docs/SPEC.md's error table) before any kernel
 runs and accepts ``reduction`` as "none"/"mean"/"sum" or the aclnn integers 0/1/2.
 Inputs broadcast together; mixed float dtypes promote.
 """
@@ -11,7 +11,7 @@ from typing import Union
 from mindspore import Tensor, ops
 from mindspore.ops import constexpr
 
-from framework.definitions import MESSAGES
+from ..framework.definitions import MESSAGES
 from .primitives import get_primitive, input_cast_dtype, validate
 
 __all__ = ["mse_loss_grad", "l1_loss_grad", "mse_loss_backward", "l1_loss_backward", "mse_loss", "l1_loss"]

@@ -5,7 +5,7 @@ from typing import Union
 
 from mindspore import Tensor, nn
 
-from framework.definitions import normalize_reduction
+from ..framework.definitions import normalize_reduction
 from . import functional as F
 
 __all__ = ["MSELoss", "L1Loss"]

@@ -10,7 +10,7 @@ formula of ``framework.gradients`` evaluated with :mod:`ms_ops._backend`.
 
 Both :func:`validate` and :func:`get_primitive` are ``constexpr``: in graph mode
 they run in Python at compile time, so invalid calls raise the ``ValueError`` /
-``TypeError`` of SPEC.md before any kernel runs, in PyNative and graph mode alike.
+``TypeError`` of docs/SPEC.md before any kernel runs, in PyNative and graph mode alike.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import mindspore as ms
 from mindspore import nn, ops
 from mindspore.ops import constexpr
 
-from framework import gradients
-from framework.definitions import OPS, OpDef, promote_dtypes
+from ..framework import gradients
+from ..framework.definitions import OPS, OpDef, promote_dtypes
 from . import _backend
 from ._device import device_target, find_ascend_package
 from ._registry import ascend_reg_info, cpu_reg_info, dtype_name, ms_dtype, reduce_to_reg_info
@@ -33,7 +33,7 @@ __all__ = ["validate", "get_primitive", "make_primitive", "native_library"]
 @functools.lru_cache(maxsize=None)
 def native_library() -> str:
     """Path of the native library holding the aot entries (built at install time)."""
-    from framework.cpu import library_path
+    from ..framework.cpu import library_path
     return library_path()
 
 
@@ -50,7 +50,7 @@ def _shape(shape) -> Optional[Tuple[int, ...]]:
 @constexpr
 def validate(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
              arg_names: Optional[Sequence[str]] = None) -> str:
-    """Check one call against SPEC.md and return the canonical reduction name.
+    """Check one call against docs/SPEC.md and return the canonical reduction name.
 
     Runs in Python (at compile time in graph mode). Unknown dimensions broadcast
     with anything; unknown ranks skip the shape checks (the kernel checks again).
@@ -150,7 +150,7 @@ def _cotangent_dtype(dtype):
     half types. The cotangent of ``t`` (one gradient term used by both ReduceTo and
     NegReduceTo) is a sum of their two results, which graph mode forms with AddN, a
     kernel MindSpore's CPU backend lacks for bfloat16; float32 also spares that sum a
-    rounding (the op consuming the cotangent rounds once, on store, as SPEC.md asks)."""
+    rounding (the op consuming the cotangent rounds once, on store, as docs/SPEC.md asks)."""
     return ms.float32 if dtype in (ms.float16, ms.bfloat16) else dtype
 
 

@@ -12,7 +12,7 @@
 
 Everything derives from :mod:`framework.definitions`.
 """
-from framework.definitions import DOMAIN, OPSET_VERSION
+from ..framework.definitions import DOMAIN, OPSET_VERSION
 
 from .functions import (DEFAULT_OPSET, MIN_OPSET, MIN_OPSET_BFLOAT16, add_functions, function_proto, functions_for,
                         lossgrad_nodes, overload_name)

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 import onnx
 from onnx import ModelProto, helper
 
-from framework.definitions import DOMAIN, OPS, OPSET_VERSION, parse_custom_reg_name, promote_dtypes
+from ..framework.definitions import DOMAIN, OPS, OPSET_VERSION, parse_custom_reg_name, promote_dtypes
 
 from .functions import _node_label, _opset_version, _value_types, _walk, add_functions
 from .schemas import ONNX_DTYPES, elem_type_name
@@ -38,7 +38,7 @@ __all__ = ["ExportError", "ExportValueError", "ExportTypeError", "export", "rewr
 class ExportError(RuntimeError):
     """A network (or a MindSpore ONNX model) cannot be exported as an ai.lossgrad ONNX model.
 
-    When the cause is one of SPEC.md's errors (a ``ValueError`` or ``TypeError``:
+    When the cause is one of docs/SPEC.md's errors (a ``ValueError`` or ``TypeError``:
     bad reduction, dtype, rank, shapes), the error raised is
     :class:`ExportValueError` or :class:`ExportTypeError`, which are both an
     ``ExportError`` and a ``ValueError``/``TypeError``, so ``except ValueError``
@@ -206,7 +206,7 @@ def export(net: Any, *inputs: Any, file_name: Optional[str] = None, check: bool 
     (``input_names``, ``output_names``, ``dynamic_axes``...).
 
     Raises :class:`ExportError` naming the primitives that cannot be exported;
-    SPEC.md's ``ValueError``/``TypeError`` raised while MindSpore traces the
+    docs/SPEC.md's ``ValueError``/``TypeError`` raised while MindSpore traces the
     network (bad reduction, dtype, rank, shapes) stay catchable as such
     (:class:`ExportValueError`, :class:`ExportTypeError`).
     Only forward (inference) graphs export: MindSpore's exporter does not

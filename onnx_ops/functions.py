@@ -9,7 +9,7 @@ IR-10 function ``overload`` field (``"mean_float32"`` ...) which
 :func:`add_functions` also sets on every ``ai.lossgrad`` node. Specialising on
 the reduction avoids string comparisons inside the body (``onnx.reference``
 cannot compare strings of different lengths); specialising on the element type
-lets half types compute in float32, as SPEC.md requires:
+lets half types compute in float32, as docs/SPEC.md requires:
 
 * float16/bfloat16: inputs are cast to float32, the op is computed in float32
   and the result is cast back once; losses accumulate in float32;
@@ -46,7 +46,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 import onnx
 from onnx import FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto, helper
 
-from framework.definitions import DOMAIN, DTYPES, MAX_RANK, OPS, OPSET_VERSION, OpDef, normalize_reduction
+from ..framework.definitions import DOMAIN, DTYPES, MAX_RANK, OPS, OPSET_VERSION, OpDef, normalize_reduction
 
 from .schemas import ONNX_DTYPES, elem_type_name, reduction_of
 

@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import onnx
 from onnx import ModelProto, helper
 
-from framework.definitions import DOMAIN, OPS, OPSET_VERSION
+from ..framework.definitions import DOMAIN, OPS, OPSET_VERSION
 
 from .functions import DEFAULT_OPSET, MIN_IR_VERSION, add_functions
 from .schemas import ONNX_DTYPES

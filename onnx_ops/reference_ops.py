@@ -17,9 +17,9 @@ import onnx
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
-from framework import reference
-from framework.arrays import dtype_name
-from framework.definitions import DEFAULT_REDUCTION, DOMAIN, OPS
+from ..framework import reference
+from ..framework.arrays import dtype_name
+from ..framework.definitions import DEFAULT_REDUCTION, DOMAIN, OPS
 
 from .schemas import get_schema, reduction_from_value, reduction_of
 

@@ -24,8 +24,8 @@ import onnx
 import onnx.defs
 from onnx import AttributeProto, TensorProto, TypeProto, helper
 
-from framework.arrays import np_dtype
-from framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION, REDUCTIONS, OpDef,
+from ..framework.arrays import np_dtype
+from ..framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION, REDUCTIONS, OpDef,
                                    check_dtype, check_rank)
 
 __all__ = ["ONNX_DTYPES", "DTYPE_NAMES", "TYPE_PARAM", "register_schemas", "make_schema", "get_schema",

@@ -38,8 +38,8 @@ def pytest_report_header(config):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """Under the switch, a test stopped by a missing native library is a skip, not a failure."""
-    from framework.cpu import NativeLibraryError
-    from onnx_ops import NativeLibraryUnavailable
+    from lossgrad_ops.framework.cpu import NativeLibraryError
+    from lossgrad_ops.onnx_ops import NativeLibraryUnavailable
 
     try:
         return (yield)

@@ -12,7 +12,7 @@ from typing import Dict
 
 import numpy as np
 
-from framework.arrays import bfloat16
+from lossgrad_ops.framework.arrays import bfloat16
 
 ALL_DTYPES = [np.dtype(np.float16), bfloat16, np.dtype(np.float32), np.dtype(np.float64)]
 DTYPE_IDS = ["float16", "bfloat16", "float32", "float64"]
@@ -39,8 +39,8 @@ def ascend_sim_missing_message() -> str:
 
 def missing_native_libraries() -> Dict[str, str]:
     """The native libraries the build should have produced that are not usable, with the reason."""
-    from framework import cpu
-    import onnx_ops
+    from lossgrad_ops.framework import cpu
+    from lossgrad_ops import onnx_ops
 
     missing = {}
     try:

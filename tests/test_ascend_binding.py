@@ -19,8 +19,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from framework.arrays import dtype_name, np_dtype
-from framework.cpu import NativeLibraryError
+from lossgrad_ops.framework.arrays import dtype_name, np_dtype
+from lossgrad_ops.framework.cpu import NativeLibraryError
 from tests.helpers import ascend_sim_missing_message, ascend_sim_path
 
 OPS = ("MseLossGrad", "L1LossGrad")

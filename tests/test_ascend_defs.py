@@ -17,7 +17,7 @@ import re
 import numpy as np
 import pytest
 
-from framework import definitions as defs
+from lossgrad_ops.framework import definitions as defs
 from tests.test_ascend_binding import sim
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "framework" / "ascend"

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framework import definitions as defs
-from framework import reference as ref
-from framework.arrays import np_dtype
+from lossgrad_ops.framework import definitions as defs
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.framework.arrays import np_dtype
 from tests.helpers import assert_close, rand, stable_seed
 from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
 
@@ -194,7 +194,7 @@ def test_half_types_overflow_to_inf_not_max(dtype):
 
 
 def fp32_then_rounded_once(op, arrays, reduction):
-    """SPEC.md's precision rule for half types, computed independently: the formula in float32
+    """docs/SPEC.md's precision rule for half types, computed independently: the formula in float32
     (NumPy float32 arithmetic rounds each step to nearest even), in the kernel's order
     ``((a - b) or sign(a - b)) * m * s`` with ``s`` computed in double and rounded once to float32,
     then one round-to-nearest-even cast to the half type (NumPy for float16, ml_dtypes for bfloat16)."""

@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import json_format
 from onnx import helper
 
-from framework import definitions as defs
+from lossgrad_ops.framework import definitions as defs
 from tests.test_ascend_binding import OPS, sim
 
 FOUND, DEFAULTED, ERROR = 0, 1, -1
@@ -84,7 +84,7 @@ def test_models_made_by_onnx_ops_reach_the_plugin():
     # ATC looks a node up by "domain::opset version::op type": every ai.lossgrad node that
     # onnx_ops writes must hit a registration of the plugin for the CANN op of the same
     # type, and the plugin must read its reduction attribute back.
-    from onnx_ops.models import Call, build_model
+    from lossgrad_ops.onnx_ops.models import Call, build_model
 
     s = sim()
     origins = {origin: reg["op"] for reg in s.plugin_registrations() for origin in reg["origin"]}

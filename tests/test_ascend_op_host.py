@@ -17,7 +17,7 @@ import pytest
 from google.protobuf import json_format
 from onnx import helper
 
-from framework import definitions as defs
+from lossgrad_ops.framework import definitions as defs
 from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
 
 GE_TYPES = {"float16": "DT_FLOAT16", "bfloat16": "DT_BF16", "float32": "DT_FLOAT"}

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framework import definitions as defs
-from framework.arrays import np_dtype
+from lossgrad_ops.framework import definitions as defs
+from lossgrad_ops.framework.arrays import np_dtype
 from tests.helpers import stable_seed
 from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
 

@@ -1,11 +1,11 @@
-"""SPEC.md's error table, enforced by the shared validation (framework.cpu, reference) and by the native core."""
+"""docs/SPEC.md's error table, enforced by the shared validation (framework.cpu, reference) and by the native core."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from framework import cpu, definitions as d
-from framework import reference as ref
+from lossgrad_ops.framework import cpu, definitions as d
+from lossgrad_ops.framework import reference as ref
 
 OPS = {"MseLossGrad": 3, "L1LossGrad": 3, "MseLoss": 2, "L1Loss": 2}
 BAD_REDUCTIONS = ["Mean", "avg", "", "elementwise_mean", 3, -1, 1.0, True, False, None, b"mean"]
@@ -197,7 +197,7 @@ def test_native_wrong_arity_and_check_order(op):
         rc, msg, _ = native_run(op, 1, [_native_ref() for _ in range(got)])
         assert rc == 2
         assert msg == d.MESSAGES["bad_arity"].format(op=op, expected=n, names=", ".join(d.OPS[op].inputs), got=got)
-    # SPEC.md's order: reduction, then dtypes, then ranks, then broadcasting
+    # docs/SPEC.md's order: reduction, then dtypes, then ranks, then broadcasting
     bad_all = [_native_ref((k + 2,), dtype_code=-1, ndim=9) for k in range(n)]
     assert "reduction must be one of" in native_run(op, 5, bad_all)[1]
     bad_rank_shape = [_native_ref((k + 2,), ndim=9 if k == n - 1 else None) for k in range(n)]

@@ -13,8 +13,8 @@ import os
 import numpy as np
 import pytest
 
-from framework import reference as ref
-from onnx_ops.models import Call, build_model, input_names
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.onnx_ops.models import Call, build_model, input_names
 from tests.helpers import rand
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +52,7 @@ def test_without_the_native_library_the_example_runs_on_function_bodies(example,
 
 
 def test_with_the_native_library_the_example_runs_both(example, capsys):
-    import onnx_ops
+    from lossgrad_ops import onnx_ops
     onnx_ops.library_path()  # the library is required (tests/conftest.py), so this runs both paths
     model, feeds, expected = small_model()
     assert example.run_in_onnxruntime(model, feeds, expected)

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from framework import cpu
-from framework import reference as ref
-from framework.arrays import bfloat16
-from framework.definitions import promote_dtypes
+from lossgrad_ops.framework import cpu
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.framework.arrays import bfloat16
+from lossgrad_ops.framework.definitions import promote_dtypes
 from tests.helpers import ALL_DTYPES, DTYPE_IDS, REDUCTIONS, assert_close, rand, stable_seed
 
 OPS = ["MseLossGrad", "L1LossGrad", "MseLoss", "L1Loss"]

@@ -15,9 +15,9 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-import ms_ops
-from framework import reference as ref
-from framework.arrays import bfloat16
+from lossgrad_ops import ms_ops
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.framework.arrays import bfloat16
 from tests.helpers import assert_close, rand
 
 MODES = {"pynative": ms.PYNATIVE_MODE, "graph": ms.GRAPH_MODE}

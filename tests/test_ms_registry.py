@@ -1,5 +1,5 @@
 """The MindSpore registration data (reg_info), generated from framework/definitions.py,
-checked against SPEC.md and the CANN seeds' op specifications written out here by hand.
+checked against docs/SPEC.md and the CANN seeds' op specifications written out here by hand.
 No NPU is needed: this is the data MindSpore hands to the Ascend kernel selector."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import itertools
 
 import pytest
 
-from framework.definitions import L1_LOSS, L1_LOSS_GRAD, MSE_LOSS, MSE_LOSS_GRAD, OPS, custom_reg_name
-from ms_ops import _device, _registry
+from lossgrad_ops.framework.definitions import L1_LOSS, L1_LOSS_GRAD, MSE_LOSS, MSE_LOSS_GRAD, OPS, custom_reg_name
+from lossgrad_ops.ms_ops import _device, _registry
 
-# From SPEC.md / seeds 000-004: op type, inputs in order, output, dtypes on the NPU.
+# From docs/SPEC.md / seeds 000-004: op type, inputs in order, output, dtypes on the NPU.
 CANN_SPEC = {
     "MseLossGrad": (("predict", "label", "dout"), "y"),   # seeds 000, 001, 002/003
     "L1LossGrad": (("grads", "predict", "label"), "y"),   # seed 004: incoming gradient first
@@ -77,8 +77,8 @@ def test_ascend_composed_forward_loss_logic_on_cpu(mode):
     import mindspore as ms
     import numpy as np
     from mindspore import Tensor, ops
-    from framework import reference as ref
-    from ms_ops.primitives import _ComposedLoss
+    from lossgrad_ops.framework import reference as ref
+    from lossgrad_ops.ms_ops.primitives import _ComposedLoss
     before = ms.get_context("mode")
     ms.set_context(mode=mode)
     try:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framework import cpu
-from framework import definitions as d
-from framework import reference as ref
-from framework.arrays import dtype_name, np_dtype
+from lossgrad_ops.framework import cpu
+from lossgrad_ops.framework import definitions as d
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.framework.arrays import dtype_name, np_dtype
 from tests.helpers import ALL_DTYPES, DTYPE_IDS, assert_close, rand
 
 FUNCS = {"MseLossGrad": cpu.mse_loss_grad, "L1LossGrad": cpu.l1_loss_grad,
@@ -187,7 +187,7 @@ def test_reduce_to_converts_non_native_byte_order(dtype):
 
 @pytest.mark.parametrize("op", OPS)
 def test_non_native_out_is_refused(op):
-    # SPEC.md: out= must have the output's dtype; '>f4' is not NumPy's float32 here, and a silent
+    # docs/SPEC.md: out= must have the output's dtype; '>f4' is not NumPy's float32 here, and a silent
     # temporary would defeat the point of out=. The error says why.
     x = np.ones((2, 3), np.float32)
     for reduction in ["none", "sum"]:

@@ -20,9 +20,9 @@ import pytest
 from onnx import TensorProto as TP
 from onnx import helper
 
-import onnx_ops
-from framework.definitions import DOMAIN, MESSAGES, OPS
-from onnx_ops.schemas import attribute_type_message
+from lossgrad_ops import onnx_ops
+from lossgrad_ops.framework.definitions import DOMAIN, MESSAGES, OPS
+from lossgrad_ops.onnx_ops.schemas import attribute_type_message
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NATIVE = onnx_ops.native_available()

@@ -7,9 +7,9 @@ import pytest
 from onnx import TensorProto as TP
 from onnx import helper, numpy_helper
 
-import onnx_ops
-from framework import reference as ref
-from framework.definitions import DOMAIN, custom_reg_name
+from lossgrad_ops import onnx_ops
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.framework.definitions import DOMAIN, custom_reg_name
 from tests.helpers import assert_close
 
 # "native" always: a missing library fails (tests/conftest.py), it does not drop these cases.
@@ -106,7 +106,7 @@ def test_unknown_custom_op_types_are_named_in_the_error(name):
 import mindspore as ms  # noqa: E402  (a dependency of the package: never skipped)
 from mindspore import nn, ops  # noqa: E402
 
-import ms_ops  # noqa: E402
+from lossgrad_ops import ms_ops  # noqa: E402
 
 
 class DenseMse(nn.Cell):

@@ -23,10 +23,10 @@ import pytest
 from onnx import TensorProto as TP
 from onnx import helper
 
-import onnx_ops
-from framework import reference as ref
-from framework.definitions import DOMAIN, MESSAGES, OPS
-from onnx_ops.schemas import attribute_type_message
+from lossgrad_ops import onnx_ops
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.framework.definitions import DOMAIN, MESSAGES, OPS
+from lossgrad_ops.onnx_ops.schemas import attribute_type_message
 from tests.helpers import assert_close, rand
 
 NATIVE = onnx_ops.native_available()
@@ -265,7 +265,7 @@ def test_rewrite_keeps_a_type_error_a_type_error():
 
 def test_export_keeps_value_and_type_errors_catchable_as_such():
     ms = pytest.importorskip("mindspore")
-    ms_ops = pytest.importorskip("ms_ops")
+    ms_ops = pytest.importorskip("lossgrad_ops.ms_ops")
     from mindspore import nn
 
     class Net(nn.Cell):

@@ -17,12 +17,12 @@ import numpy as np
 import onnx
 import pytest
 
-import onnx_ops
-from framework import cpu
-from framework import reference as ref
-from framework.arrays import np_dtype
-from framework.definitions import DTYPES, OPS
-from onnx_ops.models import Call, build_model, input_names, output_name
+from lossgrad_ops import onnx_ops
+from lossgrad_ops.framework import cpu
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.framework.arrays import np_dtype
+from lossgrad_ops.framework.definitions import DTYPES, OPS
+from lossgrad_ops.onnx_ops.models import Call, build_model, input_names, output_name
 from tests.helpers import REDUCTIONS, assert_close, rand
 
 OP_NAMES = list(OPS)
@@ -187,8 +187,8 @@ def test_native_kernels_run_when_the_library_is_registered():
 def test_without_the_native_library_everything_runs_on_function_bodies():
     """As when the library could not be built: a fresh process with it disabled."""
     script = (
-        "import numpy as np, onnx_ops\n"
-        "from onnx_ops.models import Call, build_model\n"
+        "import numpy as np; from lossgrad_ops import onnx_ops\n"
+        "from lossgrad_ops.onnx_ops.models import Call, build_model\n"
         "assert not onnx_ops.native_available()\n"
         "m = build_model([Call('MseLossGrad', ((2, 3), (3,), ()), 'float32', 'sum')], functions=False)\n"
         "s = onnx_ops.inference_session(m)\n"

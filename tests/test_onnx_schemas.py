@@ -12,9 +12,9 @@ from hypothesis.extra import numpy as hnp
 from onnx import TensorProto as TP
 from onnx import helper
 
-import onnx_ops
-from framework.definitions import DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION
-from onnx_ops.models import Call, build_model
+from lossgrad_ops import onnx_ops
+from lossgrad_ops.framework.definitions import DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION
+from lossgrad_ops.onnx_ops.models import Call, build_model
 
 OP_NAMES = list(OPS)
 REDUCTIONS = ["none", "mean", "sum"]

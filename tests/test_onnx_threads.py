@@ -6,10 +6,10 @@ import concurrent.futures as cf
 import numpy as np
 import pytest
 
-import onnx_ops
-from framework import reference as ref
-from framework.definitions import OPS
-from onnx_ops.models import Call, build_model, input_names
+from lossgrad_ops import onnx_ops
+from lossgrad_ops.framework import reference as ref
+from lossgrad_ops.framework.definitions import OPS
+from lossgrad_ops.onnx_ops.models import Call, build_model, input_names
 from tests.helpers import assert_close, rand
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pathlib
 import re
 
-from framework import definitions as d
+from lossgrad_ops.framework import definitions as d
 
 SPEC = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "SPEC.md").read_text(encoding="utf-8")
 

@@ -49,7 +49,7 @@ def test_with_every_library_present_nothing_is_skipped():
 
 
 def test_stable_seed_does_not_depend_on_the_hash_seed():
-    code = ("import numpy as np; from tests.helpers import stable_seed; from framework.arrays import bfloat16;"
+    code = ("import numpy as np; from tests.helpers import stable_seed; from lossgrad_ops.framework.arrays import bfloat16;"
             "print(stable_seed('MseLossGrad', ((2, 3), (3,)), 'mean', str(bfloat16)),"
             " stable_seed('L1LossGrad', 'sum', np.float16))")
     seen = set()

@@ -16,8 +16,8 @@ import time
 import numpy as np
 import pytest
 
-from framework import cpu
-from framework import reference as ref
+from lossgrad_ops.framework import cpu
+from lossgrad_ops.framework import reference as ref
 from tests.helpers import assert_close, rand
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +57,7 @@ def _finish(proc: subprocess.Popen, timeout: float, what: str) -> dict:
 RESIZE_LOOP = """
     import json, time
     import numpy as np
-    from framework import cpu
+    from lossgrad_ops.framework import cpu
     rng = np.random.default_rng({seed})
     n = cpu.parallel_threshold() + 37856          # several tasks: the pool is used
     p, l, d = (rng.uniform(-2, 2, n).astype(np.float32) for _ in range(3))
@@ -138,7 +138,7 @@ def test_set_num_threads_beyond_what_the_system_allows_raises_and_keeps_the_pool
     code = _script("""
         import json
         import numpy as np
-        from framework import cpu
+        from lossgrad_ops.framework import cpu
         cpu.set_num_threads(2)
         """, LIMIT_ADDRESS_SPACE.format(headroom=150), """
         try:
@@ -162,7 +162,7 @@ def test_env_thread_count_beyond_what_the_system_allows_warns_and_starts_fewer()
         """, LIMIT_ADDRESS_SPACE.format(headroom=150), """
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            from framework import cpu
+            from lossgrad_ops.framework import cpu
             threads = cpu.num_threads()
         resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))  # room for data
         """, CHECK_POOL_WORKS, """
@@ -180,7 +180,7 @@ ENV_REPORT = """
     import json, warnings
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        from framework import cpu
+        from lossgrad_ops.framework import cpu
         threads = cpu.num_threads()
     print(json.dumps({"threads": threads,
                       "warnings": [str(w.message) for w in caught if w.category is RuntimeWarning]}))

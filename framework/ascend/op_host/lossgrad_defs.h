@@ -27,7 +27,7 @@ constexpr const char* kOpTypes[kNumOps] = {"MseLossGrad", "L1LossGrad"};
 constexpr const char* kKernelNames[kNumOps] = {"mse_loss_grad", "l1_loss_grad"};
 
 constexpr int kNumInputs = 3;
-//! Input names in the CANN order of SPEC.md (the incoming gradient of L1LossGrad comes first).
+//! Input names in the CANN order of docs/SPEC.md (the incoming gradient of L1LossGrad comes first).
 constexpr const char* kInputNames[kNumOps][kNumInputs] = {
     {"predict", "label", "dout"},
     {"grads", "predict", "label"},

@@ -119,7 +119,7 @@ inline int ReductionIndex(const char* reduction)
 //! NumPy broadcast of the three input shapes, with the -1 rule of
 //! framework.definitions.broadcast_shapes (unknown broadcasts with anything and
 //! stays unknown unless another input fixes it to a size > 1). Returns false
-//! with the message of SPEC.md's error table when the ranks or shapes are bad.
+//! with the message of docs/SPEC.md's error table when the ranks or shapes are bad.
 inline bool BroadcastShapes(int op, const Shape* in, Shape* out, std::string* error)
 {
   int rank = 0;
@@ -260,7 +260,7 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
     plan.message = "lossgrad: unknown op id " + std::to_string(op);
     return plan;
   }
-  // Checks in the order of SPEC.md's error table: reduction, dtype, ranks, broadcast.
+  // Checks in the order of docs/SPEC.md's error table: reduction, dtype, ranks, broadcast.
   plan.reduction = ReductionIndex(reduction);
   if (plan.reduction < 0) {
     plan.message = BadReductionMessage(kOpTypes[op], reduction);

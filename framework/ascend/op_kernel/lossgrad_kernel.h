@@ -3,7 +3,7 @@
 //   MseLossGrad(predict, label, dout):  y = dout  * (predict - label)       * s
 //   L1LossGrad(grads, predict, label):  y = grads * sign(predict - label)   * s
 //
-// Design (what improves on the CANN seeds, see SPEC.md):
+// Design (what improves on the CANN seeds, see docs/SPEC.md):
 //  * every vector core gets a balanced, 32-byte aligned slice of the N elements
 //    (LossGradCoreSlice, the same formula the host tiling checks), N 64-bit;
 //  * each core streams its slice through the unified buffer in tiles of
@@ -21,7 +21,7 @@
 //    any other shape is first materialized by this core, for its own slice,
 //    into the workspace (an explicit broadcast), then streamed;
 //  * sign() of L1LossGrad is built from Compares/Select so that sign(0) = 0 and
-//    sign(NaN) = NaN exactly as SPEC.md says.
+//    sign(NaN) = NaN exactly as docs/SPEC.md says.
 //
 // The file compiles against the real kernel_operator.h (CANN) and against the
 // host stand-in in framework/ascend/sim/include (CPU verification).

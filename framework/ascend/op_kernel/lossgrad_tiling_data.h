@@ -34,7 +34,7 @@
 //   inputModes    2 bits per input k at bit 2k: 0 full, 1 scalar, 2 broadcast via workspace
 //   bcastRank     rank of the coalesced broadcast shape (used when an input is mode 2)
 //   wsOffsetK     byte offset of input k's broadcast copy in the user workspace
-//   scale         s of SPEC.md, computed on the host in double, rounded once to float
+//   scale         s of docs/SPEC.md, computed on the host in double, rounded once to float
 #define LOSSGRAD_TILING_SCALAR_FIELDS(X) \
   X(uint64_t, totalLength)               \
   X(uint64_t, alignElems)                \

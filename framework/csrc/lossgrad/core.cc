@@ -1,4 +1,4 @@
-// The lossgrad kernel core. See core.h for the contract and SPEC.md for the math.
+// The lossgrad kernel core. See core.h for the contract and docs/SPEC.md for the math.
 //
 // Structure of a call:
 //   1. Infer(): validate and compute the broadcast shape B and the output dtype.
@@ -66,7 +66,7 @@ template <> struct Elem<double> {
 int64_t ItemSize(int32_t dtype) { return dtype == kFloat64 ? 8 : dtype == kFloat32 ? 4 : 2; }
 
 // ---------------------------------------------------------------------------
-// The element formulas of SPEC.md. Every op is seen as ternary; the losses
+// The element formulas of docs/SPEC.md. Every op is seen as ternary; the losses
 // ignore their third operand and the scale.
 template <class C> inline C Sign(C x) {
   C r = x > C(0) ? C(1) : C(0);

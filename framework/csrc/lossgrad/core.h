@@ -1,4 +1,4 @@
-// The lossgrad kernel core: one implementation of the four ops of SPEC.md,
+// The lossgrad kernel core: one implementation of the four ops of docs/SPEC.md,
 // shared by every ABI face (ctypes C API, MindSpore aot entries, onnxruntime
 // custom ops). Faces translate their tensors into TensorRef and call Run().
 #pragma once
@@ -76,7 +76,7 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* input
 
 // Sums `in` over the axes that broadcasting added or expanded to reach it from
 // `out`'s shape (out dims are 1 or equal to in's right-aligned dims), writing
-// out's dtype, times `scale` (1 or -1: the `reduce_to` and `-reduce_to` of SPEC.md's
+// out's dtype, times `scale` (1 or -1: the `reduce_to` and `-reduce_to` of docs/SPEC.md's
 // gradient table). Accumulates in double, in a fixed order; when no axis is
 // reduced it is a parallel (converting) copy.
 Error ReduceTo(const TensorRef& in, TensorRef* out, Executor* exec, double scale = 1.0);

@@ -2,7 +2,7 @@
 // maps ai.lossgrad::MseLossGrad and ai.lossgrad::L1LossGrad nodes (opset 1),
 // with their string attribute `reduction` (default "mean"), 1:1 onto the
 // MseLossGrad / L1LossGrad ops of this package. The ONNX input order equals
-// the CANN one (SPEC.md), so inputs map by position.
+// the CANN one (docs/SPEC.md), so inputs map by position.
 //
 // Build: framework/ascend/build.sh (compiled into the package's ONNX plugin
 // library, installed under vendors/lossgrad/framework/onnx/). Use:
