@@ -27,7 +27,7 @@ bench: setup
 
 # Build the native libraries with AddressSanitizer + UBSan, run the tests that drive
 # them in-process, then rebuild normally (--force: the sources did not change).
-SANITIZED_TESTS := tests/test_kernels.py tests/test_errors.py $(wildcard tests/test_onnx_*.py tests/test_ascend_*.py)
+SANITIZED_TESTS := tests/test_kernels.py tests/test_errors.py tests/test_numpy_face.py tests/test_threads.py $(wildcard tests/test_onnx_*.py tests/test_ascend_*.py)
 asan: setup
 	LOSSGRAD_SANITIZE=1 $(PY) setup.py -q build_ext --inplace --force
 	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libubsan.so)" \
