@@ -86,8 +86,13 @@ def _make_bprop(op: OpDef, reduction: str):
     return bprop2
 
 
-def make_primitive(op_name: str, reduction: str, target: str) -> ops.Custom:
-    """A new Custom primitive for ``op_name`` with a fixed (canonical) ``reduction``."""
+def make_primitive(op_name: str, reduction: str, target: str,
+                   arg_names: Optional[Tuple[str, ...]] = None) -> ops.Custom:
+    """A new Custom primitive for ``op_name`` with a fixed (canonical) ``reduction``.
+
+    ``arg_names``: the caller's names of the inputs (in the op's order) when they are not
+    the op's own; on CPU the shape errors of the library's InferShape name them.
+    """
     op = OPS[op_name]
     if target == "CPU":
         prim = ops.Custom(f"{native_library()}:{op.name}", out_shape=None, out_dtype=_out_dtype(op),
@@ -101,6 +106,8 @@ def make_primitive(op_name: str, reduction: str, target: str) -> ops.Custom:
                           func_type="aot", bprop=_make_bprop(op, reduction),
                           reg_info=ascend_reg_info(op, reduction))
     prim.add_prim_attr("reduction", reduction)
+    if arg_names is not None and target == "CPU":
+        prim.add_prim_attr("arg_names", ",".join(arg_names))
     return prim
 
 
@@ -137,8 +144,8 @@ def _broadcast(op: OpDef, shapes):
 
 
 @functools.lru_cache(maxsize=None)
-def _cached(op_name: str, reduction: str, target: str) -> ops.Custom:
-    return make_primitive(op_name, reduction, target)
+def _cached(op_name: str, reduction: str, target: str, arg_names: Optional[Tuple[str, ...]]) -> ops.Custom:
+    return make_primitive(op_name, reduction, target, arg_names)
 
 
 _zeros_like = ops.ZerosLike()
@@ -211,6 +218,10 @@ def input_cast_dtype(dtypes: Sequence):
 
 
 @constexpr
-def get_primitive(op_name: str, reduction: str):
-    """The cached primitive of (op, canonical reduction) for the current device target."""
-    return _cached(op_name, reduction, device_target())
+def get_primitive(op_name: str, reduction: str, arg_names: Optional[Sequence[str]] = None):
+    """The cached primitive of (op, canonical reduction) for the current device target;
+    ``arg_names`` as in :func:`make_primitive` (the op's own names share one primitive)."""
+    names = tuple(arg_names) if arg_names is not None else None
+    if names == OPS[op_name].inputs:
+        names = None
+    return _cached(op_name, reduction, device_target(), names)

@@ -116,3 +116,21 @@ def _within(a: np.ndarray, e: np.ndarray, dtype: np.dtype, reduction_terms: int,
         return np.where(inf_e, np.isinf(a) & (np.sign(a) == np.sign(e)), np.abs(a - e) <= tol)
     eps = np.finfo(dtype).eps * eps_factor * (1 if reduction_terms == 1 else 4)
     return np.where(np.isinf(e), a == e, np.abs(a - e) <= eps * np.abs(e) + np.finfo(dtype).tiny)
+
+
+ONNX_PATHS = ["ort-native", "ort-functions", "reference-ops", "reference-functions"]
+
+
+def run_onnx_path(path: str, model, feeds: dict):
+    """Run ``model`` on ``feeds`` through one of the four ONNX execution paths (``ONNX_PATHS``)."""
+    from lossgrad_ops import onnx_ops
+
+    if path == "ort-native":
+        return onnx_ops.inference_session(model, native=True).run(None, feeds)
+    if path == "ort-functions":
+        return onnx_ops.inference_session(model, native=False).run(None, feeds)
+    if path == "reference-ops":
+        return onnx_ops.reference_evaluator(model).run(None, feeds)
+    assert path == "reference-functions", path
+    with np.errstate(all="ignore"):
+        return onnx_ops.reference_evaluator(model, function_bodies=True).run(None, feeds)

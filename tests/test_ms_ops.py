@@ -639,6 +639,25 @@ def test_dynamic_shapes_that_do_not_broadcast_name_the_shapes(graph_mode):
         _dyn_call(net2, rows, rows, rng)
 
 
+@pytest.mark.parametrize("api", ["mse_loss_backward", "MSELoss"])
+def test_dynamic_shape_errors_name_the_callers_arguments(graph_mode, api):
+    """As at compile time, the run-time shape error names the arguments of the API called."""
+    dyn = Tensor(shape=[None, 3], dtype=ms.float32)
+    if api == "MSELoss":
+        net, names = LossCell(ms_ops.MSELoss("sum")), ("logits", "labels")
+        net.set_inputs(dyn, dyn)
+        shapes = [(2, 3), (3, 3)]
+    else:
+        net, names = Fwd(ms_ops.mse_loss_backward, "none"), ("grad_output", "input", "target")
+        net.set_inputs(dyn, dyn, dyn)
+        shapes = [(3, 3), (2, 3), (2, 3)]  # grad_output is the one that does not broadcast
+    in_op_order = names if api == "MSELoss" else (names[1], names[2], names[0])
+    shape_of = dict(zip(names, shapes))
+    listed = ", ".join(rf"{n} \({shape_of[n][0]}, 3\)" for n in in_op_order)
+    with pytest.raises(RuntimeError, match=rf"shapes are not broadcastable: {listed}"):
+        net(*[T(np.ones(s, np.float32)) for s in shapes])
+
+
 @pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
     "MindSpore 2.10's graph runtime marks a compiled graph failed after any error while it runs "
     "(GraphScheduler::Run sets ActorSet::is_execution_failed_; later runs raise 'Model execution error'), "

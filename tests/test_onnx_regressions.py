@@ -27,7 +27,7 @@ from lossgrad_ops import onnx_ops
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.definitions import DOMAIN, MESSAGES, OPS
 from lossgrad_ops.onnx_ops.schemas import attribute_type_message
-from tests.helpers import assert_close, rand
+from tests.helpers import assert_close, rand, run_onnx_path
 
 NATIVE = onnx_ops.native_available()
 needs_native = pytest.mark.skipif(not NATIVE, reason="native onnxruntime library not built")
@@ -59,15 +59,7 @@ def _quiet_session(model, native):
 
 
 def _run_path(path, model, arrays):
-    feeds = _feeds(arrays)
-    if path == "ort-native":
-        return onnx_ops.inference_session(model, native=True).run(None, feeds)
-    if path == "ort-functions":
-        return onnx_ops.inference_session(model, native=False).run(None, feeds)
-    if path == "reference-ops":
-        return onnx_ops.reference_evaluator(model).run(None, feeds)
-    assert path == "reference-functions"
-    return onnx_ops.reference_evaluator(model, function_bodies=True).run(None, feeds)
+    return run_onnx_path(path, model, _feeds(arrays))
 
 
 PATHS = [pytest.param("ort-native", marks=needs_native), "ort-functions", "reference-ops", "reference-functions"]

@@ -23,7 +23,7 @@ from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.arrays import np_dtype
 from lossgrad_ops.framework.definitions import DTYPES, OPS
 from lossgrad_ops.onnx_ops.models import Call, build_model, input_names, output_name
-from tests.helpers import REDUCTIONS, assert_close, rand
+from tests.helpers import ONNX_PATHS, REDUCTIONS, assert_close, rand, run_onnx_path
 
 OP_NAMES = list(OPS)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,18 +65,6 @@ def _inputs(calls, seed: int):
     return per_call, feeds
 
 
-def _run(path: str, model: onnx.ModelProto, feeds: dict):
-    if path == "ort-native":
-        return onnx_ops.inference_session(model, native=True).run(None, feeds)
-    if path == "ort-functions":
-        return onnx_ops.inference_session(model, native=False).run(None, feeds)
-    if path == "reference-ops":
-        return onnx_ops.reference_evaluator(model).run(None, feeds)
-    assert path == "reference-functions"
-    with np.errstate(all="ignore"):
-        return onnx_ops.reference_evaluator(model, function_bodies=True).run(None, feeds)
-
-
 @functools.lru_cache(maxsize=None)
 def _case(op: str, dtype: str):
     calls = _calls(op, dtype)
@@ -103,7 +91,7 @@ def _check_outputs(calls, per_call, outputs, path):
             raise AssertionError(f"{path}: {call}: {exc}") from None
 
 
-PATHS = ["ort-native", "ort-functions", "reference-ops", "reference-functions"]
+PATHS = ONNX_PATHS
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -111,7 +99,7 @@ PATHS = ["ort-native", "ort-functions", "reference-ops", "reference-functions"]
 @pytest.mark.parametrize("path", PATHS)
 def test_every_path_matches_the_reference(path, op, dtype):
     calls, model, per_call, feeds = _case(op, dtype)
-    outputs = _run(path, model, feeds)
+    outputs = run_onnx_path(path, model, feeds)
     assert len(outputs) == len(calls)
     _check_outputs(calls, per_call, outputs, path)
 
@@ -141,7 +129,7 @@ def test_nan_inf_and_signed_zero_cases(path, dtype):
             arrays.append([x.astype(dtype) for x in (special, other, third)][:len(OPS[op].inputs)])
     model = build_model(calls)
     feeds = {name: a for i, c in enumerate(calls) for name, a in zip(input_names(c.op, i), arrays[i])}
-    _check_outputs(calls, arrays, _run(path, model, feeds), path)
+    _check_outputs(calls, arrays, run_onnx_path(path, model, feeds), path)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -157,7 +145,7 @@ def test_symbolic_dimensions_take_any_size(path):
         arrays = [[rand(rng, (b, 3), np.float32), rand(rng, (3,), np.float32), rand(rng, (b, 1), np.float32)],
                   [rand(rng, (b, 3), np.float64), rand(rng, (1, 3), np.float64)]]
         feeds = {name: a for i, c in enumerate(calls) for name, a in zip(input_names(c.op, i), arrays[i])}
-        _check_outputs(calls, arrays, _run(path, model, feeds), path)
+        _check_outputs(calls, arrays, run_onnx_path(path, model, feeds), path)
 
 
 @pytest.mark.parametrize("opset", [11, 13, 17, 18, 21])
@@ -169,7 +157,7 @@ def test_function_bodies_at_several_opsets(opset):
     model = build_model(calls, opset=opset)  # checks the model (full_check)
     assert all(f.opset_import[0].version == opset for f in model.functions)
     per_call, feeds = _inputs(calls, seed=opset)
-    _check_outputs(calls, per_call, _run("ort-functions", model, feeds), f"opset {opset}")
+    _check_outputs(calls, per_call, run_onnx_path("ort-functions", model, feeds), f"opset {opset}")
 
 
 # -- which path ran ---------------------------------------------------------------
@@ -177,10 +165,10 @@ def test_function_bodies_at_several_opsets(opset):
 def test_native_kernels_run_when_the_library_is_registered():
     calls, model, per_call, feeds = _case("MseLossGrad", "float32")
     before = onnx_ops.native_stats()["compute_calls"]
-    _check_outputs(calls, per_call, _run("ort-native", model, feeds), "ort-native")
+    _check_outputs(calls, per_call, run_onnx_path("ort-native", model, feeds), "ort-native")
     after = onnx_ops.native_stats()["compute_calls"]
     assert after - before == len(calls), "the native kernels did not run (the function bodies did)"
-    _check_outputs(calls, per_call, _run("ort-functions", model, feeds), "ort-functions")
+    _check_outputs(calls, per_call, run_onnx_path("ort-functions", model, feeds), "ort-functions")
     assert onnx_ops.native_stats()["compute_calls"] == after, "native kernels ran without the library registered"
 
 
@@ -231,7 +219,7 @@ def test_native_is_the_shared_kernel_core_bitwise(dtype):
     calls = _calls("L1LossGrad", dtype)[:len(SHAPES)] + _calls("MseLoss", dtype)[-len(SHAPES):]
     model = build_model(calls, functions=False)
     per_call, feeds = _inputs(calls, seed=99)
-    for call, arrays, out in zip(calls, per_call, _run("ort-native", model, feeds)):
+    for call, arrays, out in zip(calls, per_call, run_onnx_path("ort-native", model, feeds)):
         expected = cpu.run(call.op, *arrays, reduction=call.reduction)
         if call.io_dtype:
             out = out.astype(expected.dtype)

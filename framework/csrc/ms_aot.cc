@@ -83,6 +83,24 @@ int32_t ReadReduction(AotExtra* extra, int32_t op, std::string* error) {
   return r;
 }
 
+// The caller's names of the inputs: the string attribute "arg_names" (comma-separated,
+// in the op's input order), which ms_ops sets for APIs whose argument names are not
+// the op's (mse_loss_backward's input/target/grad_output, the Cells' logits/labels).
+// Empty when absent or malformed: errors then use the op's input names.
+std::vector<std::string> ReadArgNames(AotExtra* extra, int arity) {
+  std::vector<std::string> names;
+  if (extra == nullptr || !extra->HasAttr("arg_names")) return names;
+  const std::string all = extra->AttrString("arg_names");
+  size_t start = 0;
+  while (start <= all.size()) {
+    const size_t comma = std::min(all.find(',', start), all.size());
+    names.push_back(all.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (static_cast<int>(names.size()) != arity) names.clear();
+  return names;
+}
+
 lossgrad::TensorRef Dense(void* data, int ndim, const int64_t* shape, const char* dtype) {
   lossgrad::TensorRef t{};
   t.data = data;
@@ -172,8 +190,12 @@ std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra*
       in[i].ndim = ndims[i];
       for (int k = 0; k < ndims[i] && k < lossgrad::kMaxRank; ++k) in[i].shape[k] = shapes[i][k];
     }
+    const std::vector<std::string> names = ReadArgNames(extra, arity);
+    const char* name_ptrs[lossgrad::kMaxInputs] = {};
+    for (size_t i = 0; i < names.size(); ++i) name_ptrs[i] = names[i].c_str();
     lossgrad::OutInfo info{};
-    if (lossgrad::Error e = lossgrad::Infer(op, reduction, arity, in, &info)) throw std::invalid_argument(e.message);
+    if (lossgrad::Error e = lossgrad::Infer(op, reduction, arity, in, &info, names.empty() ? nullptr : name_ptrs))
+      throw std::invalid_argument(e.message);
     return std::vector<int64_t>(info.shape, info.shape + info.ndim);
   }
   if (reduced) return {};
