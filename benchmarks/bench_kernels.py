@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import time
@@ -29,14 +28,18 @@ import numpy as np
 from lossgrad_ops.framework import cpu
 from lossgrad_ops.framework.arrays import NP_DTYPES
 from lossgrad_ops.framework.definitions import OPS
+from lossgrad_ops.framework.registry import REFERENCE, function_name
 from _common import fmt_n, write_readme
 
-NUMPY_EXPR = {
-    "MseLossGrad": lambda p, l, d, s: d * (p - l) * s,
-    "L1LossGrad": lambda g, p, l, s: g * np.sign(p - l) * s,
-    "MseLoss": lambda p, l, s: np.mean(np.square(p - l)),
-    "L1Loss": lambda p, l, s: np.mean(np.abs(p - l)),
-}
+
+
+def numpy_expr(op_name: str, inputs: list, scale) -> np.ndarray:
+    """The op in plain NumPy, in the input dtype: its family's formula (framework.registry.REFERENCE),
+    times the scale for a grad op, the mean for a loss."""
+    formula = REFERENCE[op_name]
+    if OPS[op_name].is_loss:
+        return np.mean(formula(np, *inputs))
+    return formula(np, *inputs, scale)
 
 
 def timeit(fn, budget: float = 0.25, min_reps: int = 3, max_reps: int = 200) -> float:
@@ -60,14 +63,10 @@ def bench_one(op_name: str, dtype_name: str, n: int, rng: np.random.Generator) -
     scale = dtype.type(op.scale(reduction, n))
     floor_out = np.empty_like(out)
     t_native = timeit(lambda: cpu.run(op_name, *inputs, reduction=reduction) if out.ndim == 0 else
-                      getattr(cpu, _fn_name(op_name))(*inputs, reduction, out=out))
-    t_numpy = timeit(lambda: NUMPY_EXPR[op_name](*inputs, scale))
+                      getattr(cpu, function_name(op_name))(*inputs, reduction, out=out))
+    t_numpy = timeit(lambda: numpy_expr(op_name, inputs, scale))
     t_floor = timeit(lambda: cpu.stream_floor(inputs, floor_out))
     return {"op": op_name, "dtype": dtype_name, "n": n, "native": t_native, "numpy": t_numpy, "floor": t_floor}
-
-
-def _fn_name(op_name: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", op_name).lower()
 
 
 def table(rows: list) -> str:

@@ -6,10 +6,9 @@ same inputs (equal shapes, reduction ``mean``):
     C++ kernel core on onnxruntime's intra-op thread pool);
   * ``function``: the same node run from its ONNX function body (no library);
   * ``plain``: the same computation written as a plain standard-op graph, as
-    one would without lossgrad-ops: ``dout * (predict - label) * s`` with the
-    scale a constant, ``grads * Sign(predict - label) * s``,
-    ``ReduceMean((predict - label)^2)``, ``ReduceMean(Abs(predict - label))``,
-    in the tensor dtype (bfloat16 through Cast to float32 and back: the CPU
+    one would without lossgrad-ops: the family's elementwise nodes (its ONNX body
+    builder, without the rank guard), times the scale as a constant for a grad op,
+    ``ReduceMean`` of them for a loss, in the tensor dtype (bfloat16 through Cast to float32 and back: the CPU
     execution provider has no bfloat16 arithmetic).
 and prints the times and ``plain/native``, ``plain/function`` (speed-ups,
 higher is better) as a Markdown table. Each time is the median of repeated
@@ -38,6 +37,8 @@ from onnx import helper
 from lossgrad_ops import onnx_ops
 from lossgrad_ops.framework.arrays import NP_DTYPES
 from lossgrad_ops.framework.definitions import OPS
+from lossgrad_ops.framework.registry import ONNX_BODIES
+from lossgrad_ops.onnx_ops.functions import _Body
 from _common import fmt_n, write_readme
 from lossgrad_ops.onnx_ops.models import Call, build_model, input_names
 
@@ -81,20 +82,15 @@ def plain_model(op_name: str, dtype: str, n: int) -> onnx.ModelProto:
         x.append(name)
     out = f"{op.output}_0"
     last = out + "_c" if compute != dtype else out
-    if op.kind == "grad":
+    body = _Body()  # the family's elementwise nodes (framework.registry.ONNX_BODIES), without the rank guard
+    value = ONNX_BODIES[op_name](body, x)
+    nodes += body.nodes
+    if not op.is_loss:
         scale = helper.make_tensor("s", celem, [], [op.scale(REDUCTION, n)])
         nodes.append(helper.make_node("Constant", [], ["s"], value=scale))
-        if op_name == "MseLossGrad":
-            nodes += [helper.make_node("Sub", [x[0], x[1]], ["d"]), helper.make_node("Mul", [x[2], "d"], ["t"])]
-        else:
-            nodes += [helper.make_node("Sub", [x[1], x[2]], ["d"]), helper.make_node("Sign", ["d"], ["sg"]),
-                      helper.make_node("Mul", [x[0], "sg"], ["t"])]
-        nodes.append(helper.make_node("Mul", ["t", "s"], [last]))
+        nodes.append(helper.make_node("Mul", [value, "s"], [last]))
     else:
-        nodes.append(helper.make_node("Sub", [x[0], x[1]], ["d"]))
-        nodes.append(helper.make_node("Mul", ["d", "d"], ["e"]) if op_name == "MseLoss"
-                     else helper.make_node("Abs", ["d"], ["e"]))
-        nodes.append(helper.make_node("ReduceMean", ["e"], [last], keepdims=0))
+        nodes.append(helper.make_node("ReduceMean", [value], [last], keepdims=0))
     if compute != dtype:
         nodes.append(helper.make_node("Cast", [last], [out], to=elem))
     out_shape = [] if op.is_loss else [n]

@@ -1,16 +1,18 @@
 """lossgrad-ops framework core: op definitions, validation, gradient formulas,
 the NumPy reference and the native CPU kernels (``framework.cpu``).
 
-The bindings (``ms_ops`` for MindSpore, ``onnx_ops`` for ONNX/onnxruntime) derive
-everything from here. ``framework.cpu`` is imported lazily because it loads the
-native library.
+The ops are declared by the families of :mod:`framework.families` (one module per
+family) and collected by :mod:`framework.registry`; :mod:`framework.definitions`
+is the public table. The bindings (``ms_ops`` for MindSpore, ``onnx_ops`` for
+ONNX/onnxruntime) derive everything from here. ``framework.cpu`` is imported
+lazily because it loads the native library.
 """
-from . import definitions, gradients
-from .definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MSE_LOSS,
-                          MSE_LOSS_GRAD, OPS, OPSET_VERSION, REDUCTIONS, OpDef, Plan,
+from . import definitions, gradients, registry, rules
+from .definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MAX_RANK, OPS, OPSET_VERSION, REDUCTIONS, OpDef, Plan,
                           normalize_reduction, reduction_index)
 
-__all__ = ["definitions", "gradients", "DEFAULT_REDUCTION", "DOMAIN", "DTYPES", "L1_LOSS", "L1_LOSS_GRAD",
-           "MAX_RANK", "MSE_LOSS", "MSE_LOSS_GRAD", "OPS", "OPSET_VERSION", "REDUCTIONS", "OpDef", "Plan",
-           "normalize_reduction", "reduction_index"]
+__all__ = ["definitions", "gradients", "registry", "rules", "DEFAULT_REDUCTION", "DOMAIN", "DTYPES", "MAX_RANK",
+           "OPS", "OPSET_VERSION", "REDUCTIONS", "OpDef", "Plan", "normalize_reduction", "reduction_index"]
+__all__ += [registry.constant_name(name) for name in OPS]  # each declared op as its constant (MSE_LOSS_GRAD, ...)
+globals().update({registry.constant_name(name): op for name, op in OPS.items()})
 __version__ = "0.1.0"

@@ -1,9 +1,10 @@
 """NumPy face of the native CPU kernels (``framework/_lossgrad_native.so``).
 
-``framework.cpu.mse_loss_grad(predict, label, dout, reduction="mean")`` and its
-siblings take NumPy arrays of any supported dtype (float16, bfloat16 via
+One function per declared op, named after it
+(``framework.cpu.mse_loss_grad(predict, label, dout, reduction="mean", *, out=None)``),
+takes NumPy arrays of any supported dtype (float16, bfloat16 via
 ``ml_dtypes``, float32, float64; mixed dtypes promote), any strides and any
-broadcastable shapes, validate them with the shared definitions, and return a
+broadcastable shapes, validates them with the shared definitions, and returns a
 new contiguous array computed by the native kernel. Used by the tests and the
 benchmarks; the MindSpore and onnxruntime bindings call the same kernel core
 through their own entry points.
@@ -29,17 +30,17 @@ import importlib.machinery
 import operator
 import os
 import warnings
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .arrays import dtype_name, np_dtype
-from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MESSAGES, MSE_LOSS, MSE_LOSS_GRAD, OpDef,
-                          REDUCTIONS, ReductionArg)
+from .definitions import DEFAULT_REDUCTION, DTYPES, MAX_RANK, MESSAGES, OPS, OpDef, REDUCTIONS, ReductionArg
 from .reference import plan_for
+from .registry import make_face
 
-__all__ = ["library_path", "mse_loss_grad", "l1_loss_grad", "mse_loss", "l1_loss", "run",
-           "reduce_to", "num_threads", "set_num_threads", "parallel_threshold", "stream_floor", "NativeLibraryError"]
+__all__ = ["library_path", "run", "reduce_to", "num_threads", "set_num_threads", "parallel_threshold",
+           "stream_floor", "NativeLibraryError"]  # + one function per declared op, below
 
 _ABI_VERSION = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -212,6 +213,9 @@ def _needs_temporary(arrays: Sequence[np.ndarray], out: np.ndarray, shape: Seque
 
 
 def _run(op: OpDef, plan: Any, arrays: Sequence[np.ndarray], out: np.ndarray) -> None:
+    if plan.extra:  # never silently drop a declared attribute
+        raise NotImplementedError(f"{op.name}: the native library (ABI {_ABI_VERSION}) takes no attribute other "
+                                  f"than reduction; got {', '.join(plan.extra)}")
     refs = (_TensorRef * len(arrays))(*[_ref(a) for a in arrays])
     out_ref = _ref(out)
     err = ctypes.create_string_buffer(1024)
@@ -221,10 +225,12 @@ def _run(op: OpDef, plan: Any, arrays: Sequence[np.ndarray], out: np.ndarray) ->
         raise (TypeError if rc == 2 else ValueError)(err.value.decode())
 
 
-def _call(op: OpDef, inputs: Sequence[Any], reduction: ReductionArg,
+def _call(op: OpDef, inputs: Sequence[Any], attrs: Mapping[str, Any],
           out: Optional[np.ndarray] = None) -> np.ndarray:
     arrays = [np.asarray(x) for x in inputs]
-    plan = plan_for(op, arrays, reduction)  # raises the docs/SPEC.md errors before any native code runs
+    attrs = dict(attrs)
+    # raises the docs/SPEC.md errors before any native code runs
+    plan = plan_for(op, arrays, attrs.pop("reduction", DEFAULT_REDUCTION), **attrs)
     if out is not None:
         _check_out(op, out, plan.out_shape, plan.dtype)
     arrays = [_prepare(a) for a in arrays]
@@ -259,36 +265,17 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = Fa
     return out
 
 
-def mse_loss_grad(predict: Any, label: Any, dout: Any, reduction: ReductionArg = "mean", *,
-                  out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Native ``MseLossGrad``: ``dout * (predict - label) * s`` over the broadcast shape."""
-    return _call(MSE_LOSS_GRAD, (predict, label, dout), reduction, out)
+for _op in OPS.values():  # one public function per declared op: inputs, attributes, out=
+    _fn = make_face(_op, _call, __name__, f"Native ``{_op.name}``: {_op.doc} ``out``: see the module doc.",
+                    keyword_only=(("out", None),))
+    globals()[_fn.__name__] = _fn
+    __all__.append(_fn.__name__)
+del _op, _fn
 
 
-def l1_loss_grad(grads: Any, predict: Any, label: Any, reduction: ReductionArg = "mean", *,
-                 out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Native ``L1LossGrad``: ``grads * sign(predict - label) * s`` over the broadcast shape."""
-    return _call(L1_LOSS_GRAD, (grads, predict, label), reduction, out)
-
-
-def mse_loss(predict: Any, label: Any, reduction: ReductionArg = "mean", *,
-             out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Native ``MseLoss``: squared error, then none/mean/sum (rank-0 result when reduced)."""
-    return _call(MSE_LOSS, (predict, label), reduction, out)
-
-
-def l1_loss(predict: Any, label: Any, reduction: ReductionArg = "mean", *,
-            out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Native ``L1Loss``: absolute error, then none/mean/sum (rank-0 result when reduced)."""
-    return _call(L1_LOSS, (predict, label), reduction, out)
-
-
-_BY_NAME = {"MseLossGrad": mse_loss_grad, "L1LossGrad": l1_loss_grad, "MseLoss": mse_loss, "L1Loss": l1_loss}
-
-
-def run(op_name: str, *inputs: Any, reduction: ReductionArg = "mean") -> np.ndarray:
+def run(op_name: str, *inputs: Any, reduction: ReductionArg = DEFAULT_REDUCTION, **attrs: Any) -> np.ndarray:
     """Native kernel of the op called ``op_name``."""
-    return _BY_NAME[op_name](*inputs, reduction=reduction)
+    return _call(OPS[op_name], inputs, dict(attrs, reduction=reduction))
 
 
 def stream_floor(inputs: Sequence[np.ndarray], out: np.ndarray) -> None:

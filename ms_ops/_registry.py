@@ -1,17 +1,17 @@
 """MindSpore registration data (``reg_info``) generated from framework/definitions.py.
 
-CPU: one registration per (op, reduction), named by ``custom_reg_name`` (MindSpore's
+CPU: one registration per (op, attribute values), named by ``custom_reg_name`` (MindSpore's
 ONNX exporter keeps only that name), accepting every combination of the four
 dtypes, the output having the promoted dtype.
 
-Ascend: the registration of the CANN operator of the same op type (``MseLossGrad``,
-``L1LossGrad``) in the op package of framework/ascend: float16/bfloat16/float32
-with equal input dtypes, ND format, the string attribute ``reduction``.
+Ascend: the registration of the CANN operator of the same op type in the op package
+of framework/ascend: float16/bfloat16/float32 with equal input dtypes, ND format, the
+declared attributes (``reduction``, a string).
 """
 from __future__ import annotations
 
 import itertools
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import mindspore as ms
 from mindspore.ops import CustomRegOp, DataType
@@ -57,25 +57,32 @@ def ascend_dtype_combinations(op: OpDef) -> List[Tuple[str, ...]]:
     return [(dt,) * (len(op.inputs) + 1) for dt in ASCEND_DTYPES]
 
 
-def _reg(name: str, op: OpDef, combos: Sequence[Tuple[str, ...]], target: str, reduction: str):
+#: declared attribute type -> reg_info attribute type
+_ATTR_TYPES = {"string": "str", "int": "int", "float": "float", "bool": "bool"}
+
+
+def _reg(name: str, op: OpDef, combos: Sequence[Tuple[str, ...]], target: str, values: Dict[str, Any]):
     reg = CustomRegOp(name)
     for i, inp in enumerate(op.inputs):
         reg = reg.input(i, inp)
     reg = reg.output(0, op.output)
-    reg = reg.attr("reduction", "required", "str", value=reduction)
+    for a in op.attributes:  # every declared attribute, with this registration's value
+        reg = reg.attr(a.name, "required", _ATTR_TYPES[a.type], value=values[a.name])
     for combo in combos:
         reg = reg.dtype_format(*[_FORMATS[d] for d in combo])
     return reg.target(target).get_op_info()
 
 
-def cpu_reg_info(op: OpDef, reduction: str):
-    """reg_info of the CPU aot kernel of ``op`` with a fixed ``reduction``."""
-    return _reg(custom_reg_name(op.name, reduction), op, cpu_dtype_combinations(op), "CPU", reduction)
+def cpu_reg_info(op: OpDef, reduction: str, **attrs: Any):
+    """reg_info of the CPU aot kernel of ``op`` with fixed attribute values (``attrs``: the
+    declared attributes other than ``reduction``), named by ``custom_reg_name``."""
+    values = op.attribute_values(reduction, **attrs)
+    return _reg(custom_reg_name(op.name, **values), op, cpu_dtype_combinations(op), "CPU", values)
 
 
-def ascend_reg_info(op: OpDef, reduction: str = DEFAULT_REDUCTION):
+def ascend_reg_info(op: OpDef, reduction: str = DEFAULT_REDUCTION, **attrs: Any):
     """reg_info binding ``op`` to the CANN operator of the same op type."""
-    return _reg(op.name, op, ascend_dtype_combinations(op), "Ascend", reduction)
+    return _reg(op.name, op, ascend_dtype_combinations(op), "Ascend", op.attribute_values(reduction, **attrs))
 
 
 def reduce_to_reg_info(entry: str = "ReduceTo"):

@@ -1,4 +1,4 @@
-"""The ``mindspore.ops.Custom`` primitives of the four ops, with their bprops.
+"""The ``mindspore.ops.Custom`` primitives of the declared ops, with their bprops.
 
 One primitive per (op, reduction, device target), created on first use and
 cached. On CPU it runs the native kernel of ``framework/`` through its aot entry
@@ -6,7 +6,11 @@ cached. On CPU it runs the native kernel of ``framework/`` through its aot entry
 ``reduction``; shapes are inferred by the library's ``<OpType>InferShape`` (so
 graph mode handles dynamic shapes) and the dtype by promotion. On Ascend it
 names the CANN operator of the same op type. The bprop of every primitive is the
-formula of ``framework.gradients`` evaluated with :mod:`ms_ops._backend`.
+formula of ``framework.gradients`` evaluated with this module as the
+``GradBackend``: the formulas call the ops back through :func:`call`, which
+makes (or finds) their primitives here, so the primitives and the backend are
+one module (they used to be two modules importing each other). Nothing here
+names an op: every op comes from ``framework.definitions.OPS``.
 
 Both :func:`validate` and :func:`get_primitive` are ``constexpr``: in graph mode
 they run in Python at compile time, so invalid calls raise the ``ValueError`` /
@@ -15,6 +19,7 @@ they run in Python at compile time, so invalid calls raise the ``ValueError`` /
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any, Optional, Sequence, Tuple
 
 import mindspore as ms
@@ -23,11 +28,12 @@ from mindspore.ops import constexpr
 
 from ..framework import gradients
 from ..framework.definitions import OPS, OpDef, promote_dtypes
-from . import _backend
+from ..framework.registry import REFERENCE
 from ._device import device_target, find_ascend_package
 from ._registry import ascend_reg_info, cpu_reg_info, dtype_name, ms_dtype, reduce_to_reg_info
 
-__all__ = ["validate", "get_primitive", "make_primitive", "native_library"]
+__all__ = ["validate", "get_primitive", "make_primitive", "native_library", "call", "reduce_to", "neg_reduce_to",
+           "zeros_like", "scalar_zero"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -74,16 +80,25 @@ def _out_dtype(op: OpDef):
 
 
 def _make_bprop(op: OpDef, reduction: str):
+    """The bprop of ``op``'s primitive: its formula of ``framework.gradients`` over this module.
+
+    MindSpore's graph mode parses a bprop's source and takes no ``*args``, so there is
+    one closure per input count.
+    """
     formula = gradients.BPROPS[op.name]
-    backend = _backend
-    if len(op.inputs) == 3:
-        def bprop3(a, b, c, out, dout):
-            return formula(backend, a, b, c, dout, reduction)
-        return bprop3
+    backend = _BACKEND
 
     def bprop2(a, b, out, dout):
         return formula(backend, a, b, dout, reduction)
-    return bprop2
+
+    def bprop3(a, b, c, out, dout):
+        return formula(backend, a, b, c, dout, reduction)
+
+    by_arity = {2: bprop2, 3: bprop3}
+    if len(op.inputs) not in by_arity:
+        raise NotImplementedError(f"{op.name}: ms_ops has bprops for ops of {' or '.join(map(str, by_arity))} "
+                                  f"inputs; it declares {len(op.inputs)}")
+    return by_arity[len(op.inputs)]
 
 
 def make_primitive(op_name: str, reduction: str, target: str,
@@ -112,13 +127,16 @@ def make_primitive(op_name: str, reduction: str, target: str,
 
 
 class _ComposedLoss(nn.Cell):
-    """A forward loss on Ascend: MindSpore built-ins forward (the op package holds only
-    the grad kernels), the bprop of ``framework.gradients`` backward, so the backward
-    runs the CANN ``MseLossGrad``/``L1LossGrad``. Half types reduce in float32."""
+    """A forward loss on Ascend: its family's elementwise formula (``framework.registry.REFERENCE``)
+    over MindSpore built-ins forward (the op package holds only the grad kernels), the bprop
+    of ``framework.gradients`` backward, so the backward runs the family's CANN grad op.
+    Half types compute and reduce in float32."""
 
     def __init__(self, op: OpDef, reduction: str) -> None:
         super().__init__()
-        self.square = op.name == "MseLoss"
+        if not op.is_loss:
+            raise ValueError(f"{op.name} is not a loss")
+        self.elementwise = REFERENCE[op.name]
         self.reduction = reduction
         self.formula = gradients.BPROPS[op.name]
 
@@ -127,8 +145,7 @@ class _ComposedLoss(nn.Cell):
         if dtype in (ms.float16, ms.bfloat16):  # SPEC: half types computed in fp32, rounded once
             predict = ops.cast(predict, ms.float32)
             label = ops.cast(label, ms.float32)
-        d = predict - label
-        e = d * d if self.square else ops.abs(d)
+        e = self.elementwise(ops, predict, label)
         if self.reduction == "mean":
             e = e.mean()
         elif self.reduction == "sum":
@@ -136,7 +153,7 @@ class _ComposedLoss(nn.Cell):
         return ops.cast(e, dtype)
 
     def bprop(self, predict, label, out, dout):
-        return self.formula(_backend, predict, label, dout, self.reduction)
+        return self.formula(_BACKEND, predict, label, dout, self.reduction)
 
 
 def _broadcast(op: OpDef, shapes):
@@ -225,3 +242,42 @@ def get_primitive(op_name: str, reduction: str, arg_names: Optional[Sequence[str
     if names == OPS[op_name].inputs:
         names = None
     return _cached(op_name, reduction, device_target(), names)
+
+
+# -- the GradBackend of framework.gradients --------------------------------------------
+# Module functions (not methods of an object) so that graph mode resolves ``backend.fn``
+# like any module attribute when it compiles a bprop.
+
+def call(op, reduction, *inputs):
+    """The primitive of the declared op ``op`` with ``reduction``, applied to ``inputs``."""
+    return get_primitive(op, reduction)(*inputs)
+
+
+def reduce_to(t, like):
+    """Sum ``t`` over the axes broadcasting added or expanded in ``like``, cast to
+    ``like``'s dtype: one native primitive (``ReduceTo``, see :func:`reduce_to_primitive`).
+
+    A primitive rather than MindSpore's BinopGradCommon because graph mode cannot
+    differentiate a bprop a second time through Python control flow (even
+    branches folded at compile time), and MindSpore's CPU ReduceSum has no bfloat16.
+    """
+    return reduce_to_primitive()(t, like)
+
+
+def neg_reduce_to(t, like):
+    """``-reduce_to(t, like)`` in the same single native pass (``NegReduceTo``)."""
+    return neg_reduce_to_primitive()(t, like)
+
+
+def zeros_like(t):
+    # the primitive: graph mode fails to differentiate ops.zeros_like's function graph
+    # in a bprop a second time ("The pointer[input] is null")
+    return _zeros_like(t)
+
+
+def scalar_zero(like):
+    return ops.zeros((), like.dtype)
+
+
+#: this module, as the GradBackend the bprops pass to the formulas
+_BACKEND = sys.modules[__name__]

@@ -1,8 +1,8 @@
 """ONNX binding of lossgrad-ops: the ``ai.lossgrad`` domain (opset 1).
 
-* :func:`register_schemas` (done on import): ``onnx.defs`` schemas of
-  ``MseLossGrad``, ``L1LossGrad``, ``MseLoss``, ``L1Loss`` with type-and-shape
-  inference, so ``onnx.checker`` and ``onnx.shape_inference`` know the ops.
+* :func:`register_schemas` (done on import): ``onnx.defs`` schemas of every
+  op of ``framework.definitions.OPS`` with type-and-shape inference, so
+  ``onnx.checker`` and ``onnx.shape_inference`` know the ops.
 * :func:`add_functions`: attach ONNX function bodies (standard ops only) so a
   model runs in any onnxruntime and ONNX tool without extra binaries.
 * :func:`library_path`, :func:`native_available`, :func:`native_status`,
@@ -10,7 +10,8 @@
 * :data:`REFERENCE_OPS`, :func:`reference_evaluator`: ``onnx.reference`` ops.
 * :func:`export`: a MindSpore network using ``ms_ops`` to an ONNX model.
 
-Everything derives from :mod:`framework.definitions`.
+Everything derives from :mod:`framework.definitions` (the ops the families of
+:mod:`framework.families` declare, with their ONNX body builders).
 """
 from ..framework.definitions import DOMAIN, OPSET_VERSION
 

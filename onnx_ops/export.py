@@ -5,10 +5,10 @@ Route: MindSpore's own ONNX exporter, then a rewrite of its output.
 MindSpore writes a ``Custom`` primitive as a bare node in the default domain
 whose op type is the primitive's reg_info name, without attributes. ``ms_ops``
 registers its CPU primitives under
-``framework.definitions.custom_reg_name(op, reduction)`` (``"MseLossGrad_mean"``),
-so the name carries both the op and the reduction. :func:`rewrite_mindspore_model`
-turns every such node into an ``ai.lossgrad`` node with its ``reduction``
-attribute, casts inputs of mixed element types to the promoted type (ONNX has
+``framework.definitions.custom_reg_name(op, reduction, **attrs)`` (``"MseLossGrad_mean"``),
+so the name carries the op and every attribute it declares.
+:func:`rewrite_mindspore_model` turns every such node into an ``ai.lossgrad``
+node with those attributes, casts inputs of mixed element types to the promoted type (ONNX has
 no implicit promotion; the MindSpore kernels promote), attaches the function
 bodies and opset imports (:func:`onnx_ops.add_functions`), runs strict shape
 inference and ``onnx.checker.check_model(full_check=True)``.
@@ -30,7 +30,7 @@ from onnx import ModelProto, helper
 from ..framework.definitions import DOMAIN, OPS, OPSET_VERSION, parse_custom_reg_name, promote_dtypes
 
 from .functions import _node_label, _opset_version, _value_types, _walk, add_functions
-from .schemas import ONNX_DTYPES, elem_type_name
+from .schemas import ONNX_DTYPES, attribute_proto, elem_type_name
 
 __all__ = ["ExportError", "ExportValueError", "ExportTypeError", "export", "rewrite_mindspore_model"]
 
@@ -75,8 +75,8 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
     """Turn the output of MindSpore's ONNX exporter into a valid ``ai.lossgrad`` model.
 
     Every default-domain node whose op type is a ``custom_reg_name``
-    (``"<Op>_<reduction>"``) becomes an ``ai.lossgrad`` ``<Op>`` node with the
-    ``reduction`` attribute. Inputs of mixed element types get ``Cast`` nodes to
+    (``"<Op>_<reduction>"``, then the op's other declared attributes) becomes an
+    ``ai.lossgrad`` ``<Op>`` node with its declared attributes. Inputs of mixed element types get ``Cast`` nodes to
     the promoted type. Then :func:`onnx_ops.add_functions`, strict shape
     inference and (``check``) ``onnx.checker.check_model(full_check=True)``.
     Returns a new model; raises :class:`ExportError` for default-domain op types
@@ -96,13 +96,13 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
             continue
         parsed = parse_custom_reg_name(node.op_type)
         if parsed is not None:
-            op, reduction = parsed
+            op, values = parsed
             node.op_type = op
             node.domain = DOMAIN
-            keep = [a for a in node.attribute if a.name != "reduction"]
+            keep = [a for a in node.attribute if a.name not in values]
             del node.attribute[:]
             node.attribute.extend(keep)
-            node.attribute.append(helper.make_attribute("reduction", reduction))
+            node.attribute.extend(attribute_proto(a, values[a.name]) for a in OPS[op].attributes)
             rewritten.append(node)
         elif not _is_standard(node.op_type, opset):
             unknown.append(f"{node.op_type!r} (node {node.name or list(node.output)})")

@@ -6,7 +6,10 @@ library. :func:`add_functions` attaches them to a model.
 
 One ``FunctionProto`` per (op, reduction, element type), told apart by the
 IR-10 function ``overload`` field (``"mean_float32"`` ...) which
-:func:`add_functions` also sets on every ``ai.lossgrad`` node. Specialising on
+:func:`add_functions` also sets on every ``ai.lossgrad`` node. The elementwise
+value of each op is its family's body builder (``ONNX_BODIES`` of the modules of
+:mod:`framework.families`, over :class:`_Body`); this module adds what all ops
+share: casts, the rank guard, the scale of a grad op, the reduction of a loss. Specialising on
 the reduction avoids string comparisons inside the body (``onnx.reference``
 cannot compare strings of different lengths); specialising on the element type
 lets half types compute in float32, as docs/SPEC.md requires:
@@ -19,8 +22,7 @@ lets half types compute in float32, as docs/SPEC.md requires:
 
 ``N``, the divisor of ``mean``, is ``Size`` of the broadcast intermediate (an
 int64 at run time), cast to double; the scale ``numerator / N`` is computed in
-double and cast once to the compute type. ``sign(NaN)`` is NaN (``Where`` on
-``Equal(d, d)``), whatever the runtime's ``Sign`` does with NaN.
+double and cast once to the compute type.
 
 Inputs whose rank is only known at run time may still have more than 8
 dimensions; each body passes its broadcast intermediate through a guard
@@ -47,6 +49,7 @@ import onnx
 from onnx import FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto, helper
 
 from ..framework.definitions import DOMAIN, DTYPES, MAX_RANK, OPS, OPSET_VERSION, OpDef, normalize_reduction
+from ..framework.registry import ONNX_BODIES
 
 from .schemas import ONNX_DTYPES, elem_type_name, reduction_of
 
@@ -118,13 +121,17 @@ class _Body:
         return self.add("Constant", [], hint, value=t)
 
 
-def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int = DEFAULT_OPSET) -> FunctionProto:
+def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int = DEFAULT_OPSET,
+                   **attrs) -> FunctionProto:
     """The ``FunctionProto`` of ``op`` for one reduction and element type.
 
-    ``opset`` is the default-domain opset of the model the function goes into.
+    ``opset`` is the default-domain opset of the model the function goes into;
+    ``attrs``: the op's declared attributes other than ``reduction`` (the family's
+    body builder gets their canonical values).
     """
     op = OPS[op] if isinstance(op, str) else op
-    reduction = normalize_reduction(reduction, op.name)
+    values = op.attribute_values(reduction, **attrs)
+    reduction = values.pop("reduction")
     if dtype not in DTYPES:
         raise TypeError(f"{op.name}: no function body for dtype {dtype!r}; supported: {', '.join(DTYPES)}")
     _check_opset(opset, dtype)
@@ -144,39 +151,27 @@ def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int
         """N = Size(of), as a double."""
         return b.cast(b.add("Size", [of], "n"), "float64", "n_f64_")
 
-    if op.kind == "grad":
-        diff = b.add("Sub", [x[1], x[2]] if op.name == "L1LossGrad" else [x[0], x[1]], "diff")
-        if op.name == "L1LossGrad":
-            # grads * sign(predict - label): sign(NaN) must stay NaN
-            sign = b.add("Where", [b.add("Equal", [diff, diff], "not_nan"), b.add("Sign", [diff], "sign"), diff],
-                         "sign_nan")
-            t = b.add("Mul", [x[0], sign], "t")
-        else:
-            # dout * (predict - label)
-            t = b.add("Mul", [x[2], diff], "t")
-        t = b.rank_guard(t)  # t has the broadcast shape of all inputs
+    # the family's elementwise value, of the broadcast shape of all inputs
+    value = b.rank_guard(ONNX_BODIES[op.name](b, x, **values))
+    if not op.is_loss:  # value * s
         if reduction == "mean":
-            scale64 = b.add("Div", [b.const(op.scale_numerator, "float64", "num"), mean_divisor(t)], "scale_f64_")
-            y = b.add("Mul", [t, b.cast(scale64, compute, "scale")], "y")
+            scale64 = b.add("Div", [b.const(op.scale_numerator, "float64", "num"), mean_divisor(value)], "scale_f64_")
+            y = b.add("Mul", [value, b.cast(scale64, compute, "scale")], "y")
         elif op.scale_numerator != 1.0:
-            y = b.add("Mul", [t, b.const(op.scale_numerator, compute, "scale")], "y")
+            y = b.add("Mul", [value, b.const(op.scale_numerator, compute, "scale")], "y")
         else:
-            y = t  # multiplying by 1 is exact
+            y = value  # multiplying by 1 is exact
         store(y, compute)
+    elif reduction == "none":
+        store(value, compute)
     else:
-        diff = b.add("Sub", [x[0], x[1]], "diff")
-        e = b.add("Mul", [diff, diff], "sq") if op.name == "MseLoss" else b.add("Abs", [diff], "abs")
-        e = b.rank_guard(e)  # e has the broadcast shape of both inputs
-        if reduction == "none":
-            store(e, compute)
+        acc = value if accumulate == compute else b.cast(value, accumulate, "acc")
+        total = b.add("ReduceSum", [acc], "sum", keepdims=0)
+        if reduction == "sum":
+            store(total, accumulate)
         else:
-            acc = e if accumulate == compute else b.cast(e, accumulate, "acc")
-            total = b.add("ReduceSum", [acc], "sum", keepdims=0)
-            if reduction == "sum":
-                store(total, accumulate)
-            else:
-                total64 = total if accumulate == "float64" else b.cast(total, "float64", "sum_f64_")
-                store(b.add("Div", [total64, mean_divisor(e)], "mean"), "float64")
+            total64 = total if accumulate == "float64" else b.cast(total, "float64", "sum_f64_")
+            store(b.add("Div", [total64, mean_divisor(value)], "mean"), "float64")
     fn = helper.make_function(
         DOMAIN, op.name, list(op.inputs), [out], b.nodes,
         opset_imports=[helper.make_opsetid("", opset)],

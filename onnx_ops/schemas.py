@@ -2,8 +2,8 @@
 
 One schema per op of ``framework.definitions.OPS``: the op's input names in its
 order, one output, a single type parameter ``T`` (float16, bfloat16, float,
-double) shared by all inputs and the output, the string attribute
-``reduction`` with its default, and a type-and-shape inference function that
+double) shared by all inputs and the output, the declared attributes
+(``reduction``, a string) with their defaults, and a type-and-shape inference function that
 validates the node with :meth:`framework.definitions.OpDef.plan` (so the
 shared error messages apply) and infers the broadcast shape, keeping symbolic
 dimensions, or rank 0 for a reduced loss.
@@ -18,19 +18,19 @@ idempotent; importing :mod:`onnx_ops` registers the schemas.
 from __future__ import annotations
 
 import threading
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import onnx
 import onnx.defs
 from onnx import AttributeProto, TensorProto, TypeProto, helper
 
 from ..framework.arrays import np_dtype
-from ..framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION, REDUCTIONS, OpDef,
-                                   check_dtype, check_rank)
+from ..framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION, REDUCTIONS,
+                                     Attribute, OpDef, check_dtype, check_rank)
 
 __all__ = ["ONNX_DTYPES", "DTYPE_NAMES", "TYPE_PARAM", "register_schemas", "make_schema", "get_schema",
            "elem_type_name", "reduction_of", "reduction_from_value", "attribute_type_message",
-           "escape_attribute_bytes", "check_unique_attributes"]
+           "escape_attribute_bytes", "check_unique_attributes", "attribute_proto"]
 
 #: canonical dtype name -> ONNX ``TensorProto`` element type
 ONNX_DTYPES: Dict[str, int] = {name: int(helper.np_dtype_to_tensor_dtype(np_dtype(name))) for name in DTYPES}
@@ -242,10 +242,16 @@ def _infer(op: OpDef, ctx) -> None:
 
 # -- schemas ---------------------------------------------------------------------
 
+def attribute_proto(attr: Attribute, value: Any) -> AttributeProto:
+    """The ONNX attribute carrying a canonical value of a declared attribute (a bool as an INT 0/1)."""
+    kind = {"string": str, "int": int, "float": float, "bool": int}[attr.type]
+    return helper.make_attribute(attr.name, kind(value))
+
+
 def _doc(op: OpDef) -> str:
+    attrs = " ".join(f"Attribute {a.name!r}: {a.doc} (default {a.default!r})." for a in op.attributes)
     return (f"{op.doc}\n\nInputs ({', '.join(op.inputs)}) broadcast together (NumPy rules, rank <= 8); "
-            f"N is the element count of the broadcast shape. Attribute 'reduction': one of "
-            f"{', '.join(repr(r) for r in REDUCTIONS)} (default {DEFAULT_REDUCTION!r}). Float16 and bfloat16 "
+            f"N is the element count of the broadcast shape. {attrs} Float16 and bfloat16 "
             f"are computed in float32 and rounded once.")
 
 
@@ -258,15 +264,14 @@ def make_schema(op: Union[str, OpDef]) -> onnx.defs.OpSchema:
         inputs=[S.FormalParameter(name, TYPE_PARAM, f"input {i} of {op.name}") for i, name in enumerate(op.inputs)],
         outputs=[S.FormalParameter(op.output, TYPE_PARAM, "the result")],
         type_constraints=[(TYPE_PARAM, list(_TYPE_STRINGS), "the supported floating types")],
-        attributes=[S.Attribute("reduction", helper.make_attribute("reduction", DEFAULT_REDUCTION),
-                                "'none', 'mean' or 'sum'")],
+        attributes=[S.Attribute(a.name, attribute_proto(a, a.default), a.doc) for a in op.attributes],
     )
     schema.set_type_and_shape_inference_function(lambda ctx, _op=op: _infer(_op, ctx))
     return schema
 
 
 def register_schemas() -> List[onnx.defs.OpSchema]:
-    """Register the four schemas with ``onnx.defs`` (idempotent, thread-safe); return them."""
+    """Register the schemas of every declared op with ``onnx.defs`` (idempotent, thread-safe); return them."""
     with _lock:
         for op in OPS.values():
             if not onnx.defs.has(op.name, OPSET_VERSION, DOMAIN):

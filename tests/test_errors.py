@@ -7,7 +7,7 @@ import pytest
 from lossgrad_ops.framework import cpu, definitions as d
 from lossgrad_ops.framework import reference as ref
 
-OPS = {"MseLossGrad": 3, "L1LossGrad": 3, "MseLoss": 2, "L1Loss": 2}
+OPS = {name: len(op.inputs) for name, op in d.OPS.items()}  # every declared op: its arity
 BAD_REDUCTIONS = ["Mean", "avg", "", "elementwise_mean", 3, -1, 1.0, True, False, None, b"mean"]
 
 

@@ -12,11 +12,11 @@ from hypothesis.extra import numpy as hnp
 from lossgrad_ops.framework import cpu
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.arrays import bfloat16
-from lossgrad_ops.framework.definitions import promote_dtypes
+from lossgrad_ops.framework.definitions import OPS as DEFS, promote_dtypes
 from tests.helpers import ALL_DTYPES, DTYPE_IDS, REDUCTIONS, assert_close, rand, stable_seed
 
-OPS = ["MseLossGrad", "L1LossGrad", "MseLoss", "L1Loss"]
-ARITY = {"MseLossGrad": 3, "L1LossGrad": 3, "MseLoss": 2, "L1Loss": 2}
+OPS = list(DEFS)  # every declared op
+ARITY = {name: len(op.inputs) for name, op in DEFS.items()}
 
 
 def f64(*arrays):
@@ -29,7 +29,7 @@ def check(op: str, inputs, reduction: str) -> np.ndarray:
     expected = ref.run(op, *f64(*inputs), reduction=reduction)  # float64 math, no final rounding
     names = [ref.dtype_name(np.asarray(a).dtype) for a in inputs]
     dtype = np.dtype(ref.np_dtype(promote_dtypes(names)))
-    reduced = op in ("MseLoss", "L1Loss") and reduction != "none"
+    reduced = DEFS[op].is_loss and reduction != "none"
     assert_close(out, expected, dtype, reduction_terms=64 if reduced else 1)
     return out
 
@@ -105,9 +105,9 @@ def test_empty_shapes(op, dtype):
         out = cpu.run(op, *inputs, reduction=reduction)
         expected = ref.run(op, *inputs, reduction=reduction)
         assert out.shape == expected.shape and out.dtype == expected.dtype
-        if op in ("MseLoss", "L1Loss") and reduction == "sum":
+        if DEFS[op].is_loss and reduction == "sum":
             assert float(out) == 0.0
-        elif op in ("MseLoss", "L1Loss") and reduction == "mean":
+        elif DEFS[op].is_loss and reduction == "mean":
             assert np.isnan(float(out))
         else:
             assert out.shape == (3, 0) and out.size == 0
@@ -238,7 +238,7 @@ def test_property_broadcasting(data, shapes, op, reduction, dtypes):
     inputs = [rand(rng, s, d) for s, d in zip(shapes.input_shapes, dtypes)][:ARITY[op]]
     out = check(op, inputs, reduction)
     bshape = np.broadcast_shapes(*[a.shape for a in inputs])
-    if op in ("MseLoss", "L1Loss") and reduction != "none":
+    if DEFS[op].is_loss and reduction != "none":
         assert out.shape == ()
     else:
         assert out.shape == bshape
@@ -284,7 +284,7 @@ def test_all_op_combinations_smoke():
             check(op, [rand(rng, (n,), dtype) for _ in range(ARITY[op])], reduction)
 
 
-@pytest.mark.parametrize("op", ["MseLoss", "L1Loss"])
+@pytest.mark.parametrize("op", [name for name, op in DEFS.items() if op.is_loss])
 @pytest.mark.parametrize("dtype", ALL_DTYPES, ids=DTYPE_IDS)
 def test_reductions_are_layout_independent(op, dtype):
     """A strided input reduces to the same bits as its contiguous copy (the tiled and

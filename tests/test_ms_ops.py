@@ -18,6 +18,8 @@ from mindspore import Tensor, nn, ops
 from lossgrad_ops import ms_ops
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.arrays import bfloat16
+from lossgrad_ops.framework.definitions import OPS
+from lossgrad_ops.framework.registry import function_name
 from tests.helpers import assert_close, rand
 
 MODES = {"pynative": ms.PYNATIVE_MODE, "graph": ms.GRAPH_MODE}
@@ -131,16 +133,15 @@ FWD_SHAPES = [((3, 4), (3, 4), (3, 4)), ((2, 3, 4), (4,), ()), ((), (5, 1), (1, 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DT_IDS)
 def test_forward_values_all_ops(mode, dtype):
     rng = np.random.default_rng(0)
-    fns = {"MseLossGrad": ms_ops.mse_loss_grad, "L1LossGrad": ms_ops.l1_loss_grad,
-           "MseLoss": ms_ops.mse_loss, "L1Loss": ms_ops.l1_loss}
+    fns = {op: getattr(ms_ops, function_name(op)) for op in OPS}  # every declared op, CANN order
     for shapes in FWD_SHAPES:
         for op, fn in fns.items():
-            k = 3 if "Grad" in op else 2
+            k = len(OPS[op].inputs)
             xs = [rand(rng, s, dtype) for s in shapes[:k]]
             for reduction in ("none", "mean", "sum"):
                 out = Fwd(fn, reduction)(*[T(x) for x in xs])
                 assert out.dtype == MS_DT[np.dtype(dtype)]
-                reduced = "Grad" not in op and reduction != "none"
+                reduced = OPS[op].is_loss and reduction != "none"
                 assert_close(N(out), ref.run(op, *[f64(x) for x in xs], reduction=reduction), dtype,
                              reduction_terms=64 if reduced else 1)
 

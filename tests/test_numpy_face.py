@@ -15,10 +15,10 @@ from lossgrad_ops.framework import cpu
 from lossgrad_ops.framework import definitions as d
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.arrays import dtype_name, np_dtype
+from lossgrad_ops.framework.registry import function_name
 from tests.helpers import ALL_DTYPES, DTYPE_IDS, assert_close, rand
 
-FUNCS = {"MseLossGrad": cpu.mse_loss_grad, "L1LossGrad": cpu.l1_loss_grad,
-         "MseLoss": cpu.mse_loss, "L1Loss": cpu.l1_loss}
+FUNCS = {name: getattr(cpu, function_name(name)) for name in d.OPS}  # the face's function of every declared op
 OPS = list(FUNCS)
 SEED = {op: k for k, op in enumerate(OPS)}
 DT = dict(zip(DTYPE_IDS, ALL_DTYPES))
@@ -248,7 +248,7 @@ def test_out_overlapping_an_input_above_the_parallel_threshold(op):
     check(op, before, reduction, out)
 
 
-@pytest.mark.parametrize("op", ["MseLoss", "L1Loss"])
+@pytest.mark.parametrize("op", [name for name, op in d.OPS.items() if op.is_loss])
 @pytest.mark.parametrize("dtype", DTYPE_IDS)
 def test_reduced_loss_out_inside_an_input(op, dtype):
     rng = np.random.default_rng(58 + SEED[op])

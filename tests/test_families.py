@@ -1,0 +1,166 @@
+"""The op families and their registry: every op declared once, every part present, faces derived."""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from lossgrad_ops.framework import cpu, definitions as d, gradients, reference as ref, registry, rules
+from lossgrad_ops.framework.rules import Attribute, OpDef
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_every_declared_op_has_every_part_and_one_family():
+    assert list(d.OPS) == [op.name for op in sorted(d.OPS.values(), key=lambda o: o.native_id)]
+    for name, op in d.OPS.items():
+        family = registry.FAMILIES[registry.FAMILY_OF[name]]
+        assert op in family.OPS
+        for part in registry.PARTS:
+            assert callable(getattr(registry, part)[name]), (name, part)
+        assert gradients.BPROPS[name] is registry.BPROPS[name]
+        assert getattr(d, registry.constant_name(name)) is op
+        assert op.attributes[0] is rules.REDUCTION
+
+
+def _family(**parts):
+    op = OpDef(name="FooLossGrad", native_id=0, inputs=("a", "b"), output="y", kind="grad")
+    module = types.ModuleType("foo")
+    module.OPS = (op,)
+    for part in registry.PARTS:
+        setattr(module, part, {op.name: lambda *a: None})
+    for part, value in parts.items():
+        setattr(module, part, value)
+    return module
+
+
+def test_a_family_missing_a_part_fails_naming_it():
+    assert registry._check("foo", _family())  # complete: accepted
+    for part, what in registry.PARTS.items():
+        with pytest.raises(ImportError, match=f"family 'foo'.*FooLossGrad has no {what} \\({part}"):
+            registry._check("foo", _family(**{part: {}}))
+        with pytest.raises(ImportError, match=f"family 'foo'.* has no {what}s: it needs {part}"):
+            registry._check("foo", _family(**{part: None}))
+        with pytest.raises(ImportError, match=f"{part} names ops the family does not declare: Bar"):
+            registry._check("foo", _family(**{part: {"FooLossGrad": len, "Bar": len}}))
+    with pytest.raises(ImportError, match="family 'foo'.* declares no ops"):
+        registry._check("foo", _family(OPS=()))
+
+
+def test_declarations_reject_what_the_generic_rules_cannot_serve():
+    with pytest.raises(ValueError, match="kind 'other'"):
+        OpDef(name="X", native_id=0, inputs=("a",), output="y", kind="other")
+    with pytest.raises(ValueError, match="first declared attribute must be rules.REDUCTION"):
+        OpDef(name="X", native_id=0, inputs=("a",), output="y", kind="grad", attributes=())
+    with pytest.raises(ValueError, match="dtype rule"):
+        OpDef(name="X", native_id=0, inputs=("a",), output="y", kind="grad", dtype_rule="widest")
+    with pytest.raises(TypeError, match="type 'double'"):
+        Attribute("beta", "double", 1.0, lambda v, op: v)
+
+
+def _beta(value, op):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{op}: beta must be a float")
+    if not value >= 0:
+        raise ValueError(f"{op}: beta must be >= 0; got {value!r}")
+    return float(value)
+
+
+BETA = Attribute("beta", "float", 1.0, _beta, "a float >= 0")
+WITH_BETA = OpDef(name="XLossGrad", native_id=0, inputs=("a", "b"), output="y", kind="grad",
+                  attributes=(rules.REDUCTION, BETA))
+
+
+def test_a_declared_attribute_is_checked_defaulted_and_planned():
+    assert WITH_BETA.attribute_values() == {"reduction": "mean", "beta": 1.0}
+    assert WITH_BETA.attribute_values(2, beta=3) == {"reduction": "sum", "beta": 3.0}
+    plan = WITH_BETA.plan([(2,), (2,)], ["float32"] * 2, "none", beta=0.25)
+    assert plan.attrs == (("reduction", "none"), ("beta", 0.25)) and plan.extra == {"beta": 0.25}
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        WITH_BETA.plan([(2,), (2,)], ["float32"] * 2, "none", beta=-1.0)
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        WITH_BETA.attribute_values(beta=math.nan)
+    with pytest.raises(TypeError, match="unexpected attribute 'gamma'"):
+        WITH_BETA.attribute_values(gamma=1.0)
+    with pytest.raises(TypeError, match="unexpected attribute 'beta'"):
+        d.OPS["MseLossGrad"].plan([(2,)] * 3, ["float32"] * 3, "mean", beta=1.0)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.25, 1.0, 3.0, 0.1, 1 / 3, 5e-324, 1.7976931348623157e308])
+def test_registration_names_carry_attributes_exactly(beta):
+    values = WITH_BETA.attribute_values("sum", beta=beta)
+    tokens = rules.encode_attributes(WITH_BETA, values)
+    assert tokens[0] == "sum" and "_" not in "".join(tokens)
+    decoded = rules.decode_attributes(WITH_BETA, tokens)
+    assert decoded == values and decoded["beta"].hex() == float(beta).hex()  # not a bit lost
+    assert rules.decode_attributes(WITH_BETA, ("sum",)) is None
+    assert rules.decode_attributes(WITH_BETA, ("sum", "-0x1p+0")) is None  # decoded values are checked
+    assert rules.decode_attributes(WITH_BETA, ("avg", "0x1p+0")) is None
+
+
+def test_registration_names_of_the_declared_ops_are_unchanged():
+    for name, op in d.OPS.items():
+        for red in d.REDUCTIONS:
+            assert d.custom_reg_name(name, red) == f"{name}_{red}"
+            assert d.parse_custom_reg_name(f"{name}_{red}") == (name, {"reduction": red})
+        assert d.parse_custom_reg_name(f"{name}_avg") is None
+        assert d.parse_custom_reg_name(f"{name}_mean_extra") is None
+    assert d.parse_custom_reg_name("Foo_mean") is None
+
+
+def test_faces_have_one_function_per_op_with_the_declared_signature():
+    for name, op in d.OPS.items():
+        fname = registry.function_name(name)
+        for face, extra in ((cpu, ["out"]), (ref, [])):
+            fn = getattr(face, fname)
+            params = inspect.signature(fn).parameters
+            assert list(params) == [*op.inputs, *(a.name for a in op.attributes), *extra], (face, name)
+            assert params["reduction"].default == d.DEFAULT_REDUCTION
+            assert fname in face.__all__
+    assert registry.function_name("L1LossGrad") == "l1_loss_grad"
+    assert registry.constant_name("SmoothL1LossGrad") == "SMOOTH_L1_LOSS_GRAD"
+
+
+def test_faces_take_attributes_positionally_and_by_keyword():
+    rng = np.random.default_rng(7)
+    p, l, g = (rng.standard_normal((3, 4)) for _ in range(3))
+    expected = g * (p - l) * 2.0 / 12  # MseLossGrad, mean, float64
+    for face in (cpu, ref):
+        np.testing.assert_allclose(face.mse_loss_grad(p, l, g), expected, rtol=1e-15)
+        np.testing.assert_allclose(face.mse_loss_grad(p, l, g, 1), expected, rtol=1e-15)
+        np.testing.assert_allclose(face.mse_loss_grad(dout=g, label=l, predict=p, reduction="mean"), expected,
+                                   rtol=1e-15)
+        with pytest.raises(TypeError, match="at most 4 positional arguments"):
+            face.mse_loss_grad(p, l, g, "mean", "extra")
+        with pytest.raises(TypeError, match="missing required arguments: 'dout'"):
+            face.mse_loss_grad(p, l)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'beta'"):
+            face.mse_loss_grad(p, l, g, beta=1.0)
+        with pytest.raises(TypeError, match="multiple values for argument 'reduction'"):
+            face.mse_loss_grad(p, l, g, "mean", reduction="sum")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'out'"):
+        ref.mse_loss_grad(p, l, g, out=np.empty_like(p))
+    out = np.empty_like(p)
+    assert cpu.mse_loss_grad(p, l, g, out=out) is out
+
+
+def test_the_declarations_load_without_numpy_or_the_package():
+    """The build generates the C++ header from definitions.py alone: no NumPy, no lossgrad_ops package."""
+    code = ("import sys; sys.modules['numpy'] = None\n"
+            "sys.path.insert(0, 'framework'); import _codegen\n"
+            "d = _codegen.load_definitions()\n"
+            "assert 'lossgrad_ops' not in sys.modules\n"
+            "print(sorted((o.name, o.native_id, o.inputs) for o in d.OPS.values()))\n"
+            "print(d.custom_reg_name('MseLoss', 2), d.MSE_LOSS_GRAD.scale('mean', 4))\n"
+            "print(len(_codegen.render(d)) > 0)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == str(sorted((o.name, o.native_id, o.inputs) for o in d.OPS.values()))
+    assert lines[1:] == ["MseLoss_sum 0.5", "True"]
