@@ -341,14 +341,15 @@ class OpDef:
     def scale(self, reduction: ReductionArg, n: int) -> float:
         """The scale ``s`` of docs/SPEC.md, computed in double from a 64-bit-or-wider ``n``.
 
-        For ``mean`` over an empty shape the scale is infinite; it is never used
-        because the output is empty.
+        For ``mean`` over an empty shape (``n == 0``) the scale is ``0.0``: the output
+        is empty, so the value is never observed; docs/SPEC.md fixes it so that
+        every face (native plans, tiling data) holds the same finite number.
         """
         if self.is_loss:
             return 1.0
         red = normalize_reduction(reduction, self.name)
         if red == "mean":
-            return self.scale_numerator / n if n else math.inf
+            return self.scale_numerator / n if n else 0.0
         return float(self.scale_numerator)
 
     def output_shape(self, shape: Sequence[int], reduction: ReductionArg) -> Shape:

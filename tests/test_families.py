@@ -114,6 +114,14 @@ def test_registration_names_of_the_declared_ops_are_unchanged():
     assert d.parse_custom_reg_name("Foo_mean") is None
 
 
+def test_scale_over_an_empty_shape_is_zero():
+    for op in d.OPS.values():
+        for red in d.REDUCTIONS:
+            s = op.scale(red, 0)
+            assert s == (1.0 if op.is_loss else 0.0 if red == "mean" else op.scale_numerator)
+            assert math.isfinite(s)
+
+
 def test_faces_have_one_function_per_op_with_the_declared_signature():
     for name, op in d.OPS.items():
         fname = registry.function_name(name)
