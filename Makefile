@@ -15,8 +15,10 @@ PIP_INSTALL := $(PY) -m pip install --quiet --no-build-isolation
 SIM_DIR := build/ascend-sim
 SIM_LIB := $(SIM_DIR)/_lossgrad_ascend_sim.so
 
+# what framework/_codegen.py reads: the public table, the shared rules, the registry, the op families
+DEFINITIONS := framework/definitions.py framework/rules.py framework/registry.py $(wildcard framework/families/*.py)
 NATIVE_SOURCES := $(wildcard framework/csrc/*.cc framework/csrc/*/*.cc framework/csrc/*/*.h) \
-  framework/definitions.py framework/_codegen.py CMakeLists.txt tools/ort_headers.py
+  $(DEFINITIONS) framework/_codegen.py CMakeLists.txt tools/ort_headers.py
 PACKAGE_SOURCES := $(NATIVE_SOURCES) $(wildcard src/lossgrad_ops/* framework/*.py ms_ops/*.py onnx_ops/*.py) \
   pyproject.toml README.md LICENSE
 ASCEND_SOURCES := $(shell find framework/ascend -name '*.h' -o -name '*.cc' -o -name '*.cpp' 2>/dev/null)
@@ -37,7 +39,7 @@ $(VENV)/.installed: $(VENV)/.tools $(PACKAGE_SOURCES)
 	  print('lossgrad-ops', lossgrad_ops.__version__, 'installed; onnxruntime library:', o.native_status())"
 	@touch $@
 
-$(SIM_LIB): $(VENV)/.tools $(ASCEND_SOURCES) framework/definitions.py framework/_codegen.py CMakeLists.txt
+$(SIM_LIB): $(VENV)/.tools $(ASCEND_SOURCES) $(DEFINITIONS) framework/_codegen.py CMakeLists.txt
 	@mkdir -p $(SIM_DIR)
 	$(CMAKE) -S . -B $(SIM_DIR) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 	  -DPython_EXECUTABLE=$(abspath $(PY)) -DLOSSGRAD_PYTHON_LIBS=OFF -DLOSSGRAD_ASCEND_SIM=ON \
