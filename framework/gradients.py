@@ -2,14 +2,16 @@
 
 A binding (MindSpore bprops, a NumPy backend for tests) supplies a
 :class:`GradBackend`; :data:`BPROPS` maps each op name to the function that
-returns the gradients with respect to every input of that op. The formulas are
+returns the gradients with respect to every input of that op:
+``BPROPS[op](backend, *inputs, g, attrs)``, ``attrs`` being the op's canonical
+attribute values (:attr:`framework.rules.Plan.attrs`). The formulas are
 the families' (``BPROPS`` of each module of :mod:`framework.families`), collected
 by :mod:`framework.registry`; they reach the ops only through
 :meth:`GradBackend.call`, so a backend serves every family without naming one.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, Tuple
 
 from .registry import BPROPS
 
@@ -21,8 +23,10 @@ T = Any  # a backend tensor
 class GradBackend(Protocol):
     """What a binding provides to evaluate the gradient formulas."""
 
-    def call(self, op: str, reduction: str, *inputs: T) -> T:
-        """The op called ``op`` (a declared op type) on ``inputs``, in its input order."""
+    def call(self, op: str, attrs: Tuple[Tuple[str, Any], ...], *inputs: T) -> T:
+        """The op called ``op`` (a declared op type) with the canonical attribute values
+        ``attrs`` (``(("reduction", "mean"),)``, as :attr:`framework.rules.Plan.attrs`)
+        on ``inputs``, in its input order."""
     def reduce_to(self, t: T, like: T) -> T:
         """Sum ``t`` over the axes that broadcasting added or expanded in ``like``,
         returning ``like``'s shape (and dtype)."""

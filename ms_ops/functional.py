@@ -33,30 +33,31 @@ def _check_tensors(op_name: str, names, *xs) -> None:
             _not_a_tensor(op_name, name, x)
 
 
-def _call(op_name: str, reduction: str, names, *xs: Tensor) -> Tensor:
-    """Run the primitive on ``xs`` (in the op's input order, named ``names`` by the caller)."""
+def _call(op_name: str, attrs, names, *xs: Tensor) -> Tensor:
+    """Run the primitive with the canonical attribute values ``attrs`` (from ``validate``) on
+    ``xs`` (in the op's input order, named ``names`` by the caller)."""
     dt = input_cast_dtype(tuple(x.dtype for x in xs))
     if dt is not None:  # Ascend with mixed dtypes: one dtype for the CANN kernel
         xs = tuple(ops.cast(x, dt) for x in xs)
-    return get_primitive(op_name, reduction, names)(*xs)
+    return get_primitive(op_name, attrs, names)(*xs)
 
 
 def mse_loss_grad(predict: Tensor, label: Tensor, dout: Tensor, reduction: Reduction = "mean") -> Tensor:
     """``MseLossGrad``: ``dout * (predict - label) * s``, s = 2/N for mean, 2 otherwise
     (N = element count of the broadcast shape). Differentiable twice."""
     _check_tensors("MseLossGrad", ("predict", "label", "dout"), predict, label, dout)
-    red = validate("MseLossGrad", reduction, (predict.shape, label.shape, dout.shape),
+    attrs = validate("MseLossGrad", reduction, (predict.shape, label.shape, dout.shape),
                    (predict.dtype, label.dtype, dout.dtype))
-    return _call("MseLossGrad", red, None, predict, label, dout)
+    return _call("MseLossGrad", attrs, None, predict, label, dout)
 
 
 def l1_loss_grad(grads: Tensor, predict: Tensor, label: Tensor, reduction: Reduction = "mean") -> Tensor:
     """``L1LossGrad`` (CANN input order, incoming gradient first):
     ``grads * sign(predict - label) * s``, s = 1/N for mean, 1 otherwise."""
     _check_tensors("L1LossGrad", ("grads", "predict", "label"), grads, predict, label)
-    red = validate("L1LossGrad", reduction, (grads.shape, predict.shape, label.shape),
+    attrs = validate("L1LossGrad", reduction, (grads.shape, predict.shape, label.shape),
                    (grads.dtype, predict.dtype, label.dtype))
-    return _call("L1LossGrad", red, None, grads, predict, label)
+    return _call("L1LossGrad", attrs, None, grads, predict, label)
 
 
 def mse_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa: A002 - aclnn/PyTorch names
@@ -64,9 +65,9 @@ def mse_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noq
     """aclnn/PyTorch argument order: ``MseLossGrad(predict=input, label=target, dout=grad_output)``."""
     _check_tensors("MseLossGrad", ("grad_output", "input", "target"), grad_output, input, target)
     names = ("input", "target", "grad_output")  # in the op's input order
-    red = validate("MseLossGrad", reduction, (input.shape, target.shape, grad_output.shape),
+    attrs = validate("MseLossGrad", reduction, (input.shape, target.shape, grad_output.shape),
                    (input.dtype, target.dtype, grad_output.dtype), names)
-    return _call("MseLossGrad", red, names, input, target, grad_output)
+    return _call("MseLossGrad", attrs, names, input, target, grad_output)
 
 
 def l1_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa: A002
@@ -74,9 +75,9 @@ def l1_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa
     """aclnn/PyTorch argument order: ``L1LossGrad(grads=grad_output, predict=input, label=target)``."""
     names = ("grad_output", "input", "target")  # the op's input order too
     _check_tensors("L1LossGrad", names, grad_output, input, target)
-    red = validate("L1LossGrad", reduction, (grad_output.shape, input.shape, target.shape),
+    attrs = validate("L1LossGrad", reduction, (grad_output.shape, input.shape, target.shape),
                    (grad_output.dtype, input.dtype, target.dtype), names)
-    return _call("L1LossGrad", red, names, grad_output, input, target)
+    return _call("L1LossGrad", attrs, names, grad_output, input, target)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:  # noqa: A002
@@ -95,5 +96,5 @@ def _loss(op_name: str, names, input, target, reduction: Reduction) -> Tensor:  
     """A forward loss whose errors name the caller's arguments (``names``: the functional
     API's input/target, the Cells' logits/labels)."""
     _check_tensors(op_name, names, input, target)
-    red = validate(op_name, reduction, (input.shape, target.shape), (input.dtype, target.dtype), names)
-    return _call(op_name, red, names, input, target)
+    attrs = validate(op_name, reduction, (input.shape, target.shape), (input.dtype, target.dtype), names)
+    return _call(op_name, attrs, names, input, target)

@@ -1,9 +1,9 @@
 """The ``mindspore.ops.Custom`` primitives of the declared ops, with their bprops.
 
-One primitive per (op, reduction, device target), created on first use and
-cached. On CPU it runs the native kernel of ``framework/`` through its aot entry
-(``<library>:<OpType>``) with the reduction as the primitive attribute
-``reduction``; shapes are inferred by the library's ``<OpType>InferShape`` (so
+One primitive per (op, attribute values, device target), created on first use
+and cached. On CPU it runs the native kernel of ``framework/`` through its aot entry
+(``<library>:<OpType>``) with the declared attributes (``reduction``) as primitive
+attributes; shapes are inferred by the library's ``<OpType>InferShape`` (so
 graph mode handles dynamic shapes) and the dtype by promotion. On Ascend it
 names the CANN operator of the same op type. The bprop of every primitive is the
 formula of ``framework.gradients`` evaluated with this module as the
@@ -55,8 +55,11 @@ def _shape(shape) -> Optional[Tuple[int, ...]]:
 
 @constexpr
 def validate(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
-             arg_names: Optional[Sequence[str]] = None) -> str:
-    """Check one call against docs/SPEC.md and return the canonical reduction name.
+             arg_names: Optional[Sequence[str]] = None, extra: Tuple[Tuple[str, Any], ...] = ()):
+    """Check one call against docs/SPEC.md and return the canonical attribute values
+    (``(("reduction", "mean"), ...)``, :attr:`framework.rules.Plan.attrs`, the key of
+    :func:`get_primitive`). ``extra``: the declared attributes other than ``reduction``,
+    as (name, value) pairs.
 
     Runs in Python (at compile time in graph mode). Unknown dimensions broadcast
     with anything; unknown ranks skip the shape checks (the kernel checks again).
@@ -65,10 +68,10 @@ def validate(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
     names = [dtype_name(dt) for dt in dtypes]
     dims = [_shape(s) for s in shapes]
     if any(d is None for d in dims):  # unknown rank: check what can be checked
-        plan = op.plan([()] * len(dims), names, reduction, arg_names)
+        plan = op.plan([()] * len(dims), names, reduction, arg_names, **dict(extra))
     else:
-        plan = op.plan(dims, names, reduction, arg_names)
-    return plan.reduction
+        plan = op.plan(dims, names, reduction, arg_names, **dict(extra))
+    return plan.attrs
 
 
 def _out_dtype(op: OpDef):
@@ -79,7 +82,7 @@ def _out_dtype(op: OpDef):
     return infer
 
 
-def _make_bprop(op: OpDef, reduction: str):
+def _make_bprop(op: OpDef, attrs: Tuple[Tuple[str, Any], ...]):
     """The bprop of ``op``'s primitive: its formula of ``framework.gradients`` over this module.
 
     MindSpore's graph mode parses a bprop's source and takes no ``*args``, so there is
@@ -89,10 +92,10 @@ def _make_bprop(op: OpDef, reduction: str):
     backend = _BACKEND
 
     def bprop2(a, b, out, dout):
-        return formula(backend, a, b, dout, reduction)
+        return formula(backend, a, b, dout, attrs)
 
     def bprop3(a, b, c, out, dout):
-        return formula(backend, a, b, c, dout, reduction)
+        return formula(backend, a, b, c, dout, attrs)
 
     by_arity = {2: bprop2, 3: bprop3}
     if len(op.inputs) not in by_arity:
@@ -101,26 +104,29 @@ def _make_bprop(op: OpDef, reduction: str):
     return by_arity[len(op.inputs)]
 
 
-def make_primitive(op_name: str, reduction: str, target: str,
+def make_primitive(op_name: str, attrs: Tuple[Tuple[str, Any], ...], target: str,
                    arg_names: Optional[Tuple[str, ...]] = None) -> ops.Custom:
-    """A new Custom primitive for ``op_name`` with a fixed (canonical) ``reduction``.
+    """A new Custom primitive for ``op_name`` with fixed canonical attribute values ``attrs``
+    (as :func:`validate` returns them), each also a primitive attribute.
 
     ``arg_names``: the caller's names of the inputs (in the op's order) when they are not
     the op's own; on CPU the shape errors of the library's InferShape name them.
     """
     op = OPS[op_name]
+    values = dict(attrs)
     if target == "CPU":
         prim = ops.Custom(f"{native_library()}:{op.name}", out_shape=None, out_dtype=_out_dtype(op),
-                          func_type="aot", bprop=_make_bprop(op, reduction),
-                          reg_info=cpu_reg_info(op, reduction))
+                          func_type="aot", bprop=_make_bprop(op, attrs),
+                          reg_info=cpu_reg_info(op, **values))
     else:  # Ascend: the CANN operator of the same op type, from the installed op package
         if op.is_loss:
-            return _ComposedLoss(op, reduction)
+            return _ComposedLoss(op, **values)
         find_ascend_package()  # a clear error now rather than an opaque one at kernel selection
         prim = ops.Custom(op.name, out_shape=lambda *shapes: _broadcast(op, shapes), out_dtype=_out_dtype(op),
-                          func_type="aot", bprop=_make_bprop(op, reduction),
-                          reg_info=ascend_reg_info(op, reduction))
-    prim.add_prim_attr("reduction", reduction)
+                          func_type="aot", bprop=_make_bprop(op, attrs),
+                          reg_info=ascend_reg_info(op, **values))
+    for name, value in attrs:
+        prim.add_prim_attr(name, value)
     if arg_names is not None and target == "CPU":
         prim.add_prim_attr("arg_names", ",".join(arg_names))
     return prim
@@ -132,12 +138,15 @@ class _ComposedLoss(nn.Cell):
     of ``framework.gradients`` backward, so the backward runs the family's CANN grad op.
     Half types compute and reduce in float32."""
 
-    def __init__(self, op: OpDef, reduction: str) -> None:
+    def __init__(self, op: OpDef, reduction: str, **attrs: Any) -> None:
         super().__init__()
         if not op.is_loss:
             raise ValueError(f"{op.name} is not a loss")
-        self.elementwise = REFERENCE[op.name]
-        self.reduction = reduction
+        values = op.attribute_values(reduction, **attrs)
+        self.attrs = tuple(values.items())
+        self.reduction = values.pop("reduction")
+        # the other attributes bound as keywords (graph mode calls a functools.partial)
+        self.elementwise = functools.partial(REFERENCE[op.name], **values) if values else REFERENCE[op.name]
         self.formula = gradients.BPROPS[op.name]
 
     def construct(self, predict, label):
@@ -153,7 +162,7 @@ class _ComposedLoss(nn.Cell):
         return ops.cast(e, dtype)
 
     def bprop(self, predict, label, out, dout):
-        return self.formula(_BACKEND, predict, label, dout, self.reduction)
+        return self.formula(_BACKEND, predict, label, dout, self.attrs)
 
 
 def _broadcast(op: OpDef, shapes):
@@ -161,8 +170,9 @@ def _broadcast(op: OpDef, shapes):
 
 
 @functools.lru_cache(maxsize=None)
-def _cached(op_name: str, reduction: str, target: str, arg_names: Optional[Tuple[str, ...]]) -> ops.Custom:
-    return make_primitive(op_name, reduction, target, arg_names)
+def _cached(op_name: str, attrs: Tuple[Tuple[str, Any], ...], target: str,
+            arg_names: Optional[Tuple[str, ...]]) -> ops.Custom:
+    return make_primitive(op_name, attrs, target, arg_names)
 
 
 _zeros_like = ops.ZerosLike()
@@ -235,22 +245,24 @@ def input_cast_dtype(dtypes: Sequence):
 
 
 @constexpr
-def get_primitive(op_name: str, reduction: str, arg_names: Optional[Sequence[str]] = None):
-    """The cached primitive of (op, canonical reduction) for the current device target;
-    ``arg_names`` as in :func:`make_primitive` (the op's own names share one primitive)."""
+def get_primitive(op_name: str, attrs: Tuple[Tuple[str, Any], ...], arg_names: Optional[Sequence[str]] = None):
+    """The cached primitive of (op, canonical attribute values) for the current device target;
+    ``attrs`` as :func:`validate` returns them, ``arg_names`` as in :func:`make_primitive`
+    (the op's own names share one primitive)."""
     names = tuple(arg_names) if arg_names is not None else None
     if names == OPS[op_name].inputs:
         names = None
-    return _cached(op_name, reduction, device_target(), names)
+    return _cached(op_name, tuple(attrs), device_target(), names)
 
 
 # -- the GradBackend of framework.gradients --------------------------------------------
 # Module functions (not methods of an object) so that graph mode resolves ``backend.fn``
 # like any module attribute when it compiles a bprop.
 
-def call(op, reduction, *inputs):
-    """The primitive of the declared op ``op`` with ``reduction``, applied to ``inputs``."""
-    return get_primitive(op, reduction)(*inputs)
+def call(op, attrs, *inputs):
+    """The primitive of the declared op ``op`` with the canonical attribute values ``attrs``,
+    applied to ``inputs``."""
+    return get_primitive(op, attrs)(*inputs)
 
 
 def reduce_to(t, like):

@@ -11,8 +11,11 @@ A family module declares, and :mod:`framework.registry` collects and checks:
     a loss from built-ins): ``f(xp, *inputs, **attrs)`` is the elementwise value of
     a loss, ``f(xp, *inputs, scale, **attrs)`` the value of a grad op;
 ``BPROPS``
-    op name -> ``bprop(b, *inputs, g, reduction)``: the gradients with respect to
-    every input, over a :class:`framework.gradients.GradBackend` ``b``;
+    op name -> ``bprop(b, *inputs, g, attrs)``: the gradients with respect to
+    every input, over a :class:`framework.gradients.GradBackend` ``b``; ``attrs``
+    are the op's canonical attribute values (:attr:`framework.rules.Plan.attrs`,
+    ``(("reduction", "mean"), ...)``), passed on unchanged to the ops the formula
+    calls (the ops of a family declare the same attributes);
 ``ONNX_BODIES``
     op name -> ``body(b, x, **attrs)``: the standard-ONNX nodes of the elementwise
     value (before the scale of a grad op, before the reduction of a loss), built

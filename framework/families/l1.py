@@ -32,15 +32,15 @@ REFERENCE = {L1_LOSS_GRAD.name: l1_loss_grad, L1_LOSS.name: l1_loss}
 
 # -- gradients ----------------------------------------------------------------------
 
-def l1_loss_bprop(b, predict, label, g, reduction):
+def l1_loss_bprop(b, predict, label, g, attrs):
     """d L1Loss(p, l) / d(p, l)."""
-    t = b.call(L1_LOSS_GRAD.name, reduction, g, predict, label)
+    t = b.call(L1_LOSS_GRAD.name, attrs, g, predict, label)
     return b.reduce_to(t, predict), b.neg_reduce_to(t, label)
 
 
-def l1_loss_grad_bprop(b, grads, predict, label, g, reduction):
+def l1_loss_grad_bprop(b, grads, predict, label, g, attrs):
     """d L1LossGrad(gr, p, l) / d(gr, p, l): sign is piecewise constant, so 0 for p and l."""
-    return (b.reduce_to(b.call(L1_LOSS_GRAD.name, reduction, g, predict, label), grads),
+    return (b.reduce_to(b.call(L1_LOSS_GRAD.name, attrs, g, predict, label), grads),
             b.zeros_like(predict), b.zeros_like(label))
 
 

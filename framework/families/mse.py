@@ -37,17 +37,17 @@ REFERENCE = {MSE_LOSS_GRAD.name: mse_loss_grad, MSE_LOSS.name: mse_loss}
 # the op itself, so no binding restates the scale rule and dynamic shapes need no
 # host-side element count.
 
-def mse_loss_bprop(b, predict, label, g, reduction):
+def mse_loss_bprop(b, predict, label, g, attrs):
     """d MseLoss(p, l) / d(p, l), given the incoming gradient ``g``."""
-    t = b.call(MSE_LOSS_GRAD.name, reduction, predict, label, g)
+    t = b.call(MSE_LOSS_GRAD.name, attrs, predict, label, g)
     return b.reduce_to(t, predict), b.neg_reduce_to(t, label)
 
 
-def mse_loss_grad_bprop(b, predict, label, dout, g, reduction):
+def mse_loss_grad_bprop(b, predict, label, dout, g, attrs):
     """d MseLossGrad(p, l, d) / d(p, l, d): ``g*d*s``, ``-g*d*s``, ``MseLossGrad(p, l, g)``."""
-    gds = b.call(MSE_LOSS_GRAD.name, reduction, g, b.scalar_zero(g), dout)  # = g * d * s
+    gds = b.call(MSE_LOSS_GRAD.name, attrs, g, b.scalar_zero(g), dout)  # = g * d * s
     return (b.reduce_to(gds, predict), b.neg_reduce_to(gds, label),
-            b.reduce_to(b.call(MSE_LOSS_GRAD.name, reduction, predict, label, g), dout))
+            b.reduce_to(b.call(MSE_LOSS_GRAD.name, attrs, predict, label, g), dout))
 
 
 BPROPS = {MSE_LOSS.name: mse_loss_bprop, MSE_LOSS_GRAD.name: mse_loss_grad_bprop}
