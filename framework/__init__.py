@@ -13,6 +13,7 @@ from .definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MAX_RANK, OPS, OPSE
 
 __all__ = ["definitions", "gradients", "registry", "rules", "DEFAULT_REDUCTION", "DOMAIN", "DTYPES", "MAX_RANK",
            "OPS", "OPSET_VERSION", "REDUCTIONS", "OpDef", "Plan", "normalize_reduction", "reduction_index"]
-__all__ += [registry.constant_name(name) for name in OPS]  # each declared op as its constant (MSE_LOSS_GRAD, ...)
+# each declared op as its constant (an op FooLossGrad as FOO_LOSS_GRAD)
+__all__ += [registry.constant_name(name) for name in OPS]
 globals().update({registry.constant_name(name): op for name, op in OPS.items()})
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """NumPy face of the native CPU kernels (``framework/_lossgrad_native.so``).
 
-One function per declared op, named after it
-(``framework.cpu.mse_loss_grad(predict, label, dout, reduction="mean", *, out=None)``),
+One function per declared op, named after it (for an op ``FooLossGrad``,
+``framework.cpu.foo_loss_grad(<inputs in the op's order>, reduction="mean", *, out=None)``),
 takes NumPy arrays of any supported dtype (float16, bfloat16 via
 ``ml_dtypes``, float32, float64; mixed dtypes promote), any strides and any
 broadcastable shapes, validates them with the shared definitions, and returns a

@@ -3,7 +3,7 @@
 The public table: the shared rules of :mod:`framework.rules` and the ops the
 families of :mod:`framework.families` declare, collected by
 :mod:`framework.registry` (``OPS``, in native-id order; each op also as its
-constant, ``MSE_LOSS_GRAD``...). The Python validation, the native CPU kernels,
+constant: ``FOO_LOSS_GRAD`` for an op ``FooLossGrad``). The Python validation, the native CPU kernels,
 the onnxruntime kernels, the ONNX schemas, the MindSpore reg_info and the Ascend
 op package all derive from what is declared there.
 
@@ -42,7 +42,7 @@ globals().update({n: getattr(_rules, n) for n in from_rules})
 
 #: All ops by name, in native-id order.
 OPS = _registry.OPS
-#: every op declaration as its constant (MSE_LOSS_GRAD, ...)
+#: every op declaration as its constant (FooLossGrad: FOO_LOSS_GRAD)
 _CONSTANTS = {_registry.constant_name(name): op for name, op in OPS.items()}
 globals().update(_CONSTANTS)
 
@@ -52,7 +52,7 @@ def custom_reg_name(op: str, reduction: Any = _rules.DEFAULT_REDUCTION, **attrs:
 
     MindSpore's ONNX exporter writes a Custom op as a bare node whose op_type is
     this name (and drops attributes), so the name carries the op and every declared
-    attribute (``"MseLossGrad_mean"``; see :func:`framework.rules.encode_attributes`);
+    attribute (``"FooLossGrad_mean"``; see :func:`framework.rules.encode_attributes`);
     the ONNX exporter of ``onnx_ops`` parses it back with :func:`parse_custom_reg_name`.
     """
     if op not in OPS:

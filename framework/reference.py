@@ -6,7 +6,8 @@ validation is the shared one of :mod:`framework.rules`. The formulas are the
 families' (``REFERENCE`` of each module of :mod:`framework.families`); this module
 adds what every op shares: validation, float64 inputs, broadcasting, the scale of
 a grad op, the reduction of a loss, and the one rounding. One function per declared
-op, named after it (``mse_loss_grad(predict, label, dout, reduction="mean")``).
+op, named after it (``foo_loss_grad(<inputs in the op's order>, reduction="mean")`` for an op
+``FooLossGrad``).
 """
 from __future__ import annotations
 

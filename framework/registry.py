@@ -84,7 +84,7 @@ ONNX_BODIES: Dict[str, Callable] = _table("ONNX_BODIES")
 
 
 def constant_name(op: str) -> str:
-    """The Python constant of an op declaration: ``"MseLossGrad"`` -> ``"MSE_LOSS_GRAD"``."""
+    """The Python constant of an op declaration: ``"FooLossGrad"`` -> ``"FOO_LOSS_GRAD"``."""
     out = []
     for i, c in enumerate(op):
         if c.isupper() and i and (op[i - 1].islower() or op[i - 1].isdigit()):
@@ -94,7 +94,7 @@ def constant_name(op: str) -> str:
 
 
 def function_name(op: str) -> str:
-    """The Python function of an op in the faces: ``"MseLossGrad"`` -> ``"mse_loss_grad"``."""
+    """The Python function of an op in the faces: ``"FooLossGrad"`` -> ``"foo_loss_grad"``."""
     return constant_name(op).lower()
 
 

@@ -5,7 +5,7 @@ Route: MindSpore's own ONNX exporter, then a rewrite of its output.
 MindSpore writes a ``Custom`` primitive as a bare node in the default domain
 whose op type is the primitive's reg_info name, without attributes. ``ms_ops``
 registers its CPU primitives under
-``framework.definitions.custom_reg_name(op, reduction, **attrs)`` (``"MseLossGrad_mean"``),
+``framework.definitions.custom_reg_name(op, reduction, **attrs)`` (``"FooLossGrad_mean"``),
 so the name carries the op and every attribute it declares.
 :func:`rewrite_mindspore_model` turns every such node into an ``ai.lossgrad``
 node with those attributes, casts inputs of mixed element types to the promoted type (ONNX has
