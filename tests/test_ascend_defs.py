@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from lossgrad_ops.framework import definitions as defs
-from tests.test_ascend_binding import sim
+from tests.ascend_sim import sim
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "framework" / "ascend"
 GRAD_OPS = [op for op in defs.OPS.values() if op.kind == "grad"]

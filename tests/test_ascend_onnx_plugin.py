@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from onnx import helper
 
 from lossgrad_ops.framework import definitions as defs
-from tests.test_ascend_binding import OPS, sim
+from tests.ascend_sim import OPS, sim
 
 FOUND, DEFAULTED, ERROR = 0, 1, -1
 
