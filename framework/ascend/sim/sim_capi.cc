@@ -130,16 +130,6 @@ std::string JsonStrList(const T (&items)[N])
   return out + "]";
 }
 
-template <size_t N>
-std::string JsonIntList(const int (&items)[N])
-{
-  std::string out = "[";
-  for (size_t i = 0; i < N; ++i) {
-    out += (i ? ", " : "") + std::to_string(items[i]);
-  }
-  return out + "]";
-}
-
 std::string BuildDefsJson()
 {
   std::string j = "{";
@@ -147,9 +137,6 @@ std::string BuildDefsJson()
   j += ", \"kernel_names\": " + JsonStrList(la::kKernelNames);
   j += ", \"inputs\": [" + JsonStrList(la::kInputNames[0]) + ", " + JsonStrList(la::kInputNames[1]) + "]";
   j += ", \"output\": " + JsonStr(la::kOutputName);
-  j += ", \"diff_lhs\": " + JsonIntList(la::kDiffLhs);
-  j += ", \"diff_rhs\": " + JsonIntList(la::kDiffRhs);
-  j += ", \"multiplier\": " + JsonIntList(la::kMultiplier);
   j += ", \"scale_numerators\": [" + std::to_string(la::kScaleNumerator[0]) + ", " +
        std::to_string(la::kScaleNumerator[1]) + "]";
   j += ", \"attr\": " + JsonStr(la::kAttrName);
@@ -464,7 +451,6 @@ LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
   st = lgsim::State();
   st.dry = args->dry != 0;
   st.ubBytes = args->ubBytes;
-  st.blockNum = plan.blockDim;
 
   // GM: inputs, output, system and user workspace, tiling. In dry mode the
   // allocations are handles without memory (sized virtually).
