@@ -128,6 +128,8 @@ class Sim:
             ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p, ctypes.c_uint64]
         lib.lgsim_onnx_reduction.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64,
                                              ctypes.c_char_p, ctypes.c_uint64]
+        lib.lgsim_onnx_attr.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64,
+                                         ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_double)]
         lib.lgsim_defs_json.restype = ctypes.c_char_p
         lib.lgsim_constant.restype = ctypes.c_uint64
         lib.lgsim_constant.argtypes = [ctypes.c_char_p]
@@ -216,6 +218,18 @@ class Sim:
         red, err = ctypes.create_string_buffer(64), ctypes.create_string_buffer(1024)
         status = self.lib.lgsim_onnx_reduction(op_type.encode(), attrs_json.encode(), red, 64, err, 1024)
         return status, red.value.decode(), err.value.decode()
+
+    def onnx_attr(self, attrs_json: str, name: str, kind: str):
+        """Attribute ``name`` read by the plugin's typed reads as ``kind`` (float, int, string, bool):
+        (1, value), (0, None) absent, (-1, type name) another type, (-2, message) malformed JSON."""
+        code = {"bool": 0, "float": 1, "int": 2, "string": 3}[kind]
+        text, i, f = ctypes.create_string_buffer(1024), ctypes.c_int64(), ctypes.c_double()
+        status = self.lib.lgsim_onnx_attr(attrs_json.encode(), name.encode(), code, text, 1024, ctypes.byref(i),
+                                          ctypes.byref(f))
+        if status != 1:
+            return status, (text.value.decode() if status < 0 else None)
+        value = {"bool": bool(i.value), "float": f.value, "int": i.value}.get(kind)
+        return status, text.raw[:len(text.value)].decode("utf-8") if value is None else value
 
     # -- op_host and plugin code through the CANN stand-ins -----------------------
     def cann_ops(self) -> Dict[str, dict]:
