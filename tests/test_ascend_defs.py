@@ -110,8 +110,12 @@ def test_kernel_entry_signature(op):
     # inputs in OpDef order, the output, then workspace and tiling (CANN's launch order)
     assert params == [*op.inputs, op.output, "workspace", "tiling"]
     assert "DTYPE_Y" in src  # the output's dtype macro (from the output name "y")
-    kind = "kOpMse" if op.name == "MseLossGrad" else "kOpL1"
-    assert f"lossgrad_kernel::{kind}" in src
+    # the kernel instantiated with the family (op_kernel/families/*.h) that declares this op type
+    family = re.search(r"lossgrad_kernel::LossGradKernel<DTYPE_Y, lossgrad_kernel::(\w+)>", src)
+    declared = {m.group(1): m.group(2) for h in (ROOT / "op_kernel" / "families").glob("*.h")
+                for m in re.finditer(r'struct (\w+) \{\s*static constexpr const char\* kOpType = "(\w+)";',
+                                     h.read_text())}
+    assert family and declared.get(family.group(1)) == op.name, (family, declared)
 
 
 def test_msopgen_json_matches_definitions():
