@@ -412,4 +412,3 @@ LOSSGRAD_EXPORT OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* opt
 LOSSGRAD_EXPORT uint64_t lossgrad_ort_compute_calls() { return g_compute_calls.load(); }
 LOSSGRAD_EXPORT uint64_t lossgrad_ort_parallel_calls() { return g_parallel_calls.load(); }
 LOSSGRAD_EXPORT int64_t lossgrad_ort_parallel_threshold() { return lossgrad::ParallelThreshold(); }
-LOSSGRAD_EXPORT int lossgrad_ort_api_version() { return static_cast<int>(kApiVersion); }
