@@ -34,7 +34,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .arrays import dtype_name, np_dtype
-from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MESSAGES, MSE_LOSS, MSE_LOSS_GRAD, OpDef,
+from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MESSAGES, MSE_LOSS, MSE_LOSS_GRAD, OPS, OpDef,
                           REDUCTIONS, ReductionArg)
 from .reference import plan_for
 
@@ -283,12 +283,9 @@ def l1_loss(predict: Any, label: Any, reduction: ReductionArg = "mean", *,
     return _call(L1_LOSS, (predict, label), reduction, out)
 
 
-_BY_NAME = {"MseLossGrad": mse_loss_grad, "L1LossGrad": l1_loss_grad, "MseLoss": mse_loss, "L1Loss": l1_loss}
-
-
 def run(op_name: str, *inputs: Any, reduction: ReductionArg = "mean") -> np.ndarray:
-    """Native kernel of the op called ``op_name``."""
-    return _BY_NAME[op_name](*inputs, reduction=reduction)
+    """Native kernel of the op called ``op_name`` (any op of ``definitions.OPS``), inputs in its declared order."""
+    return _call(OPS[op_name], inputs, reduction)
 
 
 def stream_floor(inputs: Sequence[np.ndarray], out: np.ndarray) -> None:

@@ -1,7 +1,7 @@
 // MindSpore aot face of the kernel core: the entry points that
 // mindspore.ops.Custom(func="<lib>:<Op>", func_type="aot") calls on CPU.
 //
-// For each op (MseLossGrad, L1LossGrad, MseLoss, L1Loss) this file exports
+// For each op of framework/definitions.py (LOSSGRAD_FOR_EACH_OP) this file exports
 //   int  <Op>Init(int* ndims, int64_t** shapes, const char** dtypes, AotExtra* extra)
 //   int  <Op>(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes, void* stream, void* extra)
 //   std::vector<int64_t> <Op>InferShape(int* ndims, int64_t** shapes, AotExtra* extra)
@@ -218,7 +218,8 @@ std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra*
 
 }  // namespace
 
-#define LOSSGRAD_MS_ENTRIES(Name, OP)                                                                        \
+// The three entries of one declared op, named after it (ms_ops builds "<lib>:<Name>").
+#define LOSSGRAD_MS_ENTRIES(Name, OP, arity, is_loss)                                                        \
   LOSSGRAD_EXPORT int Name##Init(int*, int64_t**, const char**, AotExtra* extra) { return InitOp(OP, extra); } \
   LOSSGRAD_EXPORT int Name(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes,    \
                            void* /*stream*/, void* extra) {                                                 \
@@ -267,7 +268,4 @@ LOSSGRAD_EXPORT std::vector<int64_t> ReduceToInferShape(int* ndims, int64_t** sh
   return std::vector<int64_t>(shapes[1], shapes[1] + ndims[1]);
 }
 
-LOSSGRAD_MS_ENTRIES(MseLossGrad, lossgrad::kMseLossGrad)
-LOSSGRAD_MS_ENTRIES(L1LossGrad, lossgrad::kL1LossGrad)
-LOSSGRAD_MS_ENTRIES(MseLoss, lossgrad::kMseLoss)
-LOSSGRAD_MS_ENTRIES(L1Loss, lossgrad::kL1Loss)
+LOSSGRAD_FOR_EACH_OP(LOSSGRAD_MS_ENTRIES)

@@ -22,20 +22,61 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "lossgrad/convert.h"
 #include "lossgrad/generated_defs.h"
+#include "lossgrad/generated_families.h"
 #include "lossgrad/half.h"
 
 namespace lossgrad {
 
 static_assert(gen::kMaxRank == kMaxRank, "MAX_RANK differs between definitions.py and core.h");
-static_assert(gen::kMaxInputs == kMaxInputs, "input count differs between definitions.py and core.h");
-static_assert(gen::kNumDTypes == 4 && gen::kNumReductions == 3 && gen::kNumOps == 4,
-              "definitions.py grew: extend the native enums");
+static_assert(gen::kMaxInputs <= kMaxInputs, "an op of definitions.py has more inputs than core.h's kMaxInputs");
+static_assert(gen::kNumDTypes == 4 && gen::kNumReductions == 3, "definitions.py grew: extend the native enums");
+
+// Every op declared in framework/definitions.py has its functor lossgrad::ops::<Name> in a family
+// header (framework/csrc/families/*.h, all included by generated_families.h).
+namespace ops {
+#define LOSSGRAD_DECLARE_FUNCTOR(Name, id, arity, is_loss) struct Name;
+LOSSGRAD_FOR_EACH_OP(LOSSGRAD_DECLARE_FUNCTOR)
+#undef LOSSGRAD_DECLARE_FUNCTOR
+}  // namespace ops
 
 namespace {
+
+template <class T, class = void> struct IsComplete : std::false_type {};
+template <class T> struct IsComplete<T, std::void_t<decltype(sizeof(T))>> : std::true_type {};
+
+// Whether F::Apply<float> takes N float arguments.
+template <class F, class Seq, class = void> struct TakesArgs : std::false_type {};
+template <class F, size_t... I>
+struct TakesArgs<F, std::index_sequence<I...>,
+                 std::void_t<decltype(F::template Apply<float>((static_cast<void>(I), 0.0f)...))>> : std::true_type {};
+
+#define LOSSGRAD_CHECK_FUNCTOR(Name, id, arity, is_loss)                                                          \
+  static_assert(IsComplete<ops::Name>::value,                                                                     \
+                "framework/definitions.py declares the op " #Name " but no C++ family header defines its "       \
+                "functor: add struct lossgrad::ops::" #Name " to framework/csrc/families/<family>.h");            \
+  static_assert(!IsComplete<ops::Name>::value ||                                                                  \
+                    TakesArgs<ops::Name, std::make_index_sequence<(arity) + ((is_loss) ? 0 : 1)>>::value,         \
+                "lossgrad::ops::" #Name "::Apply must take the op's " #arity " inputs in their declared order, "  \
+                "then the scale s if it is a gradient op (see framework/csrc/families/mse.h)");
+LOSSGRAD_FOR_EACH_OP(LOSSGRAD_CHECK_FUNCTOR)
+#undef LOSSGRAD_CHECK_FUNCTOR
+
+constexpr bool NativeIdsInOrder() {
+  const int ids[] = {
+#define LOSSGRAD_ID(Name, id, arity, is_loss) id,
+      LOSSGRAD_FOR_EACH_OP(LOSSGRAD_ID)
+#undef LOSSGRAD_ID
+  };
+  for (int i = 0; i < gen::kNumOps; ++i)
+    if (ids[i] != i) return false;
+  return sizeof(ids) / sizeof(ids[0]) == gen::kNumOps;
+}
+static_assert(NativeIdsInOrder(), "the native ids of definitions.py must be 0, 1, ... in declaration order");
 
 // ---------------------------------------------------------------------------
 // Element types: storage type T, compute type C (float for half types and
@@ -66,27 +107,26 @@ template <> struct Elem<double> {
 int64_t ItemSize(int32_t dtype) { return dtype == kFloat64 ? 8 : dtype == kFloat32 ? 4 : 2; }
 
 // ---------------------------------------------------------------------------
-// The element formulas of docs/SPEC.md. Every op is seen as ternary; the losses
-// ignore their third operand and the scale.
-template <class C> inline C Sign(C x) {
-  C r = x > C(0) ? C(1) : C(0);
-  r = x < C(0) ? C(-1) : r;
-  return x != x ? x : r;  // sign(NaN) = NaN
-}
-struct MseGradF {
-  template <class C> static C Apply(C predict, C label, C dout, C s) { return dout * (predict - label) * s; }
-};
-struct L1GradF {
-  template <class C> static C Apply(C grads, C predict, C label, C s) { return grads * Sign(predict - label) * s; }
+// The element formulas of docs/SPEC.md (the family functors) as the loops see
+// them: every op ternary with a scale; a loss ignores the scale, an op of two
+// inputs its third operand.
+template <class F, int kArity, bool kIsLoss>
+struct Formula {
+  static_assert(kArity == 2 || kArity == 3, "the core's loops handle ops of 2 or 3 inputs");
+  template <class C> static C Apply(C a, C b, C c, C s) {
+    if constexpr (kIsLoss && kArity == 2) {
+      return F::Apply(a, b);
+    } else if constexpr (kIsLoss) {
+      return F::Apply(a, b, c);
+    } else if constexpr (kArity == 2) {
+      return F::Apply(a, b, s);
+    } else {
+      return F::Apply(a, b, c, s);
+    }
+  }
 };
 struct ScaleF {  // ReduceTo's copy path: y = a * s (s = +-1)
   template <class C> static C Apply(C a, C, C, C s) { return a * s; }
-};
-struct MseF {
-  template <class C> static C Apply(C predict, C label, C, C) { const C d = predict - label; return d * d; }
-};
-struct L1F {
-  template <class C> static C Apply(C predict, C label, C, C) { return std::fabs(predict - label); }
 };
 
 // ---------------------------------------------------------------------------
@@ -474,15 +514,32 @@ void ReduceTyped(const Call& c) {
   *reinterpret_cast<T*>(c.out) = E::Store(static_cast<typename E::C>(value));
 }
 
-template <class F>
-void Dispatch(const Call& c, bool reduce) {
+template <class T, class F, bool kIsLoss>
+void RunTyped(const Call& c) {
+  if constexpr (kIsLoss) {
+    if (c.reduction != kNone) return ReduceTyped<T, F>(c);
+  }
+  ElementwiseTyped<T, F>(c);
+}
+
+template <class F, bool kIsLoss>
+void Dispatch(const Call& c) {
   switch (c.out_dtype) {
-    case kFloat16: reduce ? ReduceTyped<Half, F>(c) : ElementwiseTyped<Half, F>(c); break;
-    case kBFloat16: reduce ? ReduceTyped<BFloat16, F>(c) : ElementwiseTyped<BFloat16, F>(c); break;
-    case kFloat32: reduce ? ReduceTyped<float, F>(c) : ElementwiseTyped<float, F>(c); break;
-    default: reduce ? ReduceTyped<double, F>(c) : ElementwiseTyped<double, F>(c); break;
+    case kFloat16: RunTyped<Half, F, kIsLoss>(c); break;
+    case kBFloat16: RunTyped<BFloat16, F, kIsLoss>(c); break;
+    case kFloat32: RunTyped<float, F, kIsLoss>(c); break;
+    case kFloat64: RunTyped<double, F, kIsLoss>(c); break;
   }
 }
+
+// The kernels of the declared ops, indexed by native id.
+using OpKernel = void (*)(const Call&);
+constexpr OpKernel kOpKernels[] = {
+#define LOSSGRAD_OP_KERNEL(Name, id, arity, is_loss) &Dispatch<Formula<ops::Name, arity, is_loss>, is_loss>,
+    LOSSGRAD_FOR_EACH_OP(LOSSGRAD_OP_KERNEL)
+#undef LOSSGRAD_OP_KERNEL
+};
+static_assert(sizeof(kOpKernels) / sizeof(kOpKernels[0]) == gen::kNumOps, "one kernel per declared op");
 
 int32_t Promote(int32_t a, int32_t b) {
   if (a == b) return a;
@@ -653,12 +710,7 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, T
     }
   }
   Coalesce(&g);
-  switch (op) {
-    case kMseLossGrad: Dispatch<MseGradF>(c, false); break;
-    case kL1LossGrad: Dispatch<L1GradF>(c, false); break;
-    case kMseLoss: Dispatch<MseF>(c, reduce); break;
-    default: Dispatch<L1F>(c, reduce); break;
-  }
+  kOpKernels[op](c);
   return {};
 }
 

@@ -1,6 +1,9 @@
-// The lossgrad kernel core: one implementation of the four ops of docs/SPEC.md,
+// The lossgrad kernel core: one implementation of the ops of docs/SPEC.md,
 // shared by every ABI face (ctypes C API, MindSpore aot entries, onnxruntime
 // custom ops). Faces translate their tensors into TensorRef and call Run().
+// An op is its native id (framework/definitions.py); the faces iterate over the
+// declared ops with LOSSGRAD_FOR_EACH_OP (lossgrad/generated_defs.h); each op's
+// element formula is its family's functor (framework/csrc/families/*.h).
 #pragma once
 
 #include <cstdint>
@@ -11,7 +14,6 @@ namespace lossgrad {
 // Values match framework/definitions.py (checked by generated static_asserts).
 enum DType : int32_t { kFloat16 = 0, kBFloat16 = 1, kFloat32 = 2, kFloat64 = 3 };
 enum Reduction : int32_t { kNone = 0, kMean = 1, kSum = 2 };
-enum OpKind : int32_t { kMseLossGrad = 0, kL1LossGrad = 1, kMseLoss = 2, kL1Loss = 3 };
 constexpr int kMaxRank = 8;
 constexpr int kMaxInputs = 3;
 
