@@ -247,7 +247,7 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = Fa
     # ``dtype`` names the element type; the result is in native byte order (as ``a`` now is)
     out = np.empty(tuple(int(d) for d in shape), dtype=a.dtype if dtype is None else _native_order(np.dtype(dtype)))
     if dtype_name(out.dtype) not in DTYPES or dtype_name(a.dtype) not in DTYPES:
-        raise TypeError(f"reduce_to: unsupported dtype {a.dtype} -> {out.dtype}")
+        raise TypeError(MESSAGES["reduce_to_dtype"].format(op="reduce_to", dtype=a.dtype, target=out.dtype))
     if len(out.shape) > MAX_RANK or a.ndim > MAX_RANK:
         raise ValueError(f"reduce_to: rank above {MAX_RANK}")
     in_ref, out_ref = _ref(a), _ref(out)
