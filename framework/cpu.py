@@ -41,7 +41,7 @@ from .reference import plan_for
 __all__ = ["library_path", "mse_loss_grad", "l1_loss_grad", "mse_loss", "l1_loss", "run",
            "reduce_to", "num_threads", "set_num_threads", "parallel_threshold", "stream_floor", "NativeLibraryError"]
 
-_ABI_VERSION = 2
+_ABI_VERSION = 3
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -79,6 +79,13 @@ def _load() -> ctypes.CDLL:
     lib.lossgrad_abi_version.restype = ctypes.c_int
     if lib.lossgrad_abi_version() != _ABI_VERSION:
         raise NativeLibraryError("the native library is stale; reinstall the package to rebuild it")
+    lib.lossgrad_num_ops.restype = ctypes.c_int32
+    lib.lossgrad_op_name.argtypes = [ctypes.c_int32]
+    lib.lossgrad_op_name.restype = ctypes.c_char_p
+    built = [lib.lossgrad_op_name(i).decode() for i in range(lib.lossgrad_num_ops())]
+    if built != [op.name for op in sorted(OPS.values(), key=lambda op: op.native_id)]:
+        raise NativeLibraryError(f"the native library was built for the ops {', '.join(built)}, not those of "
+                                 f"framework.definitions ({', '.join(OPS)}); reinstall the package to rebuild it")
     lib.lossgrad_run.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(_TensorRef),
                                  ctypes.POINTER(_TensorRef), ctypes.c_char_p, ctypes.c_int64]
     lib.lossgrad_run.restype = ctypes.c_int

@@ -5,6 +5,7 @@ framework.definitions.MESSAGES."""
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import re
 
@@ -62,6 +63,21 @@ def test_every_declared_op_has_exactly_one_functor_in_the_family_headers():
                 defined.setdefault(struct, []).append(name)
     for op in d.OPS:
         assert len(defined.get(op, [])) == 1, (op, defined.get(op))
+
+
+def test_the_library_reports_the_op_table_it_was_built_with():
+    lib = cpu._library()
+    assert [lib.lossgrad_op_name(i).decode() for i in range(lib.lossgrad_num_ops())] == list(d.OPS)
+    assert lib.lossgrad_op_name(len(d.OPS)) is None and lib.lossgrad_op_name(-1) is None
+
+
+def test_a_library_built_for_other_ops_is_reported_stale(monkeypatch):
+    extra = dict(d.OPS)
+    extra["NotBuiltLoss"] = dataclasses.replace(next(iter(d.OPS.values())), name="NotBuiltLoss",
+                                                native_id=len(d.OPS))
+    monkeypatch.setattr(cpu, "OPS", extra)
+    with pytest.raises(cpu.NativeLibraryError, match="built for the ops .*NotBuiltLoss.*reinstall"):
+        cpu._load()
 
 
 def test_generic_native_files_name_no_op():
