@@ -328,6 +328,9 @@ void WalkTiles(const Geometry& g, int64_t lo, int64_t hi, C s, Visit&& visit) {
   }
   C buf[kMaxInputs][kTile];
   C res[kTile];
+  // The operands F reads; the slots past g.nops (which F ignores) read operand 0, never an uninitialized buffer.
+  const C* in[kMaxInputs];
+  for (int i = 0; i < kMaxInputs; ++i) in[i] = buf[i < g.nops ? i : 0];
   const int64_t inner = g.shape[nd - 1];
   int64_t pos = lo;
   while (pos < hi) {
@@ -336,8 +339,7 @@ void WalkTiles(const Geometry& g, int64_t lo, int64_t hi, C s, Visit&& visit) {
       const Operand& o = g.op[i];
       Gather(buf[i], o.base + off[i] * o.itemsize, o.dtype, o.stride[nd - 1], seg);
     }
-    for (int i = g.nops; i < kMaxInputs; ++i) std::fill(buf[i], buf[i] + seg, C(0));  // operands F ignores
-    for (int64_t j = 0; j < seg; ++j) res[j] = F::Apply(buf[0][j], buf[1][j], buf[2][j], s);
+    for (int64_t j = 0; j < seg; ++j) res[j] = F::Apply(in[0][j], in[1][j], in[2][j], s);
     visit(static_cast<const C*>(res), seg, pos);
     pos += seg;
     idx[nd - 1] += seg;
@@ -721,13 +723,15 @@ void SumScaled(const Geometry& g, const int64_t* ostride, int64_t n, int64_t out
                double scale) {
   std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
   const int nd = g.ndim;
+  const int64_t inner = ostride[nd - 1];
   WalkTiles<double, ScaleF>(g, 0, n, 1.0, [&](const double* v, int64_t cnt, int64_t pos) {
     int64_t rem = pos, off = 0;  // the output offset of the segment's first element
     for (int k = nd - 1; k >= 0; --k) {
       off += (rem % g.shape[k]) * ostride[k];
       rem /= g.shape[k];
     }
-    for (int64_t j = 0; j < cnt; ++j) acc[static_cast<size_t>(off + j * ostride[nd - 1])] += v[j];
+    double* dst_acc = acc.data() + off;
+    for (int64_t j = 0; j < cnt; ++j) dst_acc[j * inner] += v[j];
   });
   if (scale != 1.0)
     for (double& v : acc) v *= scale;
