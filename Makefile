@@ -78,7 +78,7 @@ dist: $(VENV)/.tools
 # the next `make demo` rebuilds and reinstalls the package without downloading again.
 clean:
 	rm -rf build dist *.egg-info $(VENV)/.installed framework/*.so ms_ops/*.so onnx_ops/*.so \
-	  framework/csrc/lossgrad/generated_defs.h .pytest_cache .hypothesis
+	  framework/csrc/lossgrad/generated_defs.h framework/csrc/lossgrad/generated_families.h .pytest_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean

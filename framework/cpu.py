@@ -34,14 +34,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .arrays import dtype_name, np_dtype
-from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MESSAGES, MSE_LOSS, MSE_LOSS_GRAD, OpDef,
+from .definitions import (DTYPES, L1_LOSS, L1_LOSS_GRAD, MAX_RANK, MESSAGES, MSE_LOSS, MSE_LOSS_GRAD, OPS, OpDef,
                           REDUCTIONS, ReductionArg)
 from .reference import plan_for
 
 __all__ = ["library_path", "mse_loss_grad", "l1_loss_grad", "mse_loss", "l1_loss", "run",
            "reduce_to", "num_threads", "set_num_threads", "parallel_threshold", "stream_floor", "NativeLibraryError"]
 
-_ABI_VERSION = 2
+_ABI_VERSION = 3
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -79,6 +79,13 @@ def _load() -> ctypes.CDLL:
     lib.lossgrad_abi_version.restype = ctypes.c_int
     if lib.lossgrad_abi_version() != _ABI_VERSION:
         raise NativeLibraryError("the native library is stale; reinstall the package to rebuild it")
+    lib.lossgrad_num_ops.restype = ctypes.c_int32
+    lib.lossgrad_op_name.argtypes = [ctypes.c_int32]
+    lib.lossgrad_op_name.restype = ctypes.c_char_p
+    built = [lib.lossgrad_op_name(i).decode() for i in range(lib.lossgrad_num_ops())]
+    if built != [op.name for op in sorted(OPS.values(), key=lambda op: op.native_id)]:
+        raise NativeLibraryError(f"the native library was built for the ops {', '.join(built)}, not those of "
+                                 f"framework.definitions ({', '.join(OPS)}); reinstall the package to rebuild it")
     lib.lossgrad_run.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(_TensorRef),
                                  ctypes.POINTER(_TensorRef), ctypes.c_char_p, ctypes.c_int64]
     lib.lossgrad_run.restype = ctypes.c_int
@@ -247,7 +254,7 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = Fa
     # ``dtype`` names the element type; the result is in native byte order (as ``a`` now is)
     out = np.empty(tuple(int(d) for d in shape), dtype=a.dtype if dtype is None else _native_order(np.dtype(dtype)))
     if dtype_name(out.dtype) not in DTYPES or dtype_name(a.dtype) not in DTYPES:
-        raise TypeError(f"reduce_to: unsupported dtype {a.dtype} -> {out.dtype}")
+        raise TypeError(MESSAGES["reduce_to_dtype"].format(op="reduce_to", dtype=a.dtype, target=out.dtype))
     if len(out.shape) > MAX_RANK or a.ndim > MAX_RANK:
         raise ValueError(f"reduce_to: rank above {MAX_RANK}")
     in_ref, out_ref = _ref(a), _ref(out)
@@ -283,12 +290,9 @@ def l1_loss(predict: Any, label: Any, reduction: ReductionArg = "mean", *,
     return _call(L1_LOSS, (predict, label), reduction, out)
 
 
-_BY_NAME = {"MseLossGrad": mse_loss_grad, "L1LossGrad": l1_loss_grad, "MseLoss": mse_loss, "L1Loss": l1_loss}
-
-
 def run(op_name: str, *inputs: Any, reduction: ReductionArg = "mean") -> np.ndarray:
-    """Native kernel of the op called ``op_name``."""
-    return _BY_NAME[op_name](*inputs, reduction=reduction)
+    """Native kernel of the op called ``op_name`` (any op of ``definitions.OPS``), inputs in its declared order."""
+    return _call(OPS[op_name], inputs, reduction)
 
 
 def stream_floor(inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
