@@ -42,7 +42,7 @@ from .registry import make_face
 __all__ = ["library_path", "run", "reduce_to", "num_threads", "set_num_threads", "parallel_threshold",
            "stream_floor", "NativeLibraryError"]  # + one function per declared op, below
 
-_ABI_VERSION = 2
+_ABI_VERSION = 3
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -80,6 +80,13 @@ def _load() -> ctypes.CDLL:
     lib.lossgrad_abi_version.restype = ctypes.c_int
     if lib.lossgrad_abi_version() != _ABI_VERSION:
         raise NativeLibraryError("the native library is stale; reinstall the package to rebuild it")
+    lib.lossgrad_num_ops.restype = ctypes.c_int32
+    lib.lossgrad_op_name.argtypes = [ctypes.c_int32]
+    lib.lossgrad_op_name.restype = ctypes.c_char_p
+    built = [lib.lossgrad_op_name(i).decode() for i in range(lib.lossgrad_num_ops())]
+    if built != [op.name for op in sorted(OPS.values(), key=lambda op: op.native_id)]:
+        raise NativeLibraryError(f"the native library was built for the ops {', '.join(built)}, not those of "
+                                 f"framework.definitions ({', '.join(OPS)}); reinstall the package to rebuild it")
     lib.lossgrad_run.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(_TensorRef),
                                  ctypes.POINTER(_TensorRef), ctypes.c_char_p, ctypes.c_int64]
     lib.lossgrad_run.restype = ctypes.c_int
@@ -253,7 +260,7 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = Fa
     # ``dtype`` names the element type; the result is in native byte order (as ``a`` now is)
     out = np.empty(tuple(int(d) for d in shape), dtype=a.dtype if dtype is None else _native_order(np.dtype(dtype)))
     if dtype_name(out.dtype) not in DTYPES or dtype_name(a.dtype) not in DTYPES:
-        raise TypeError(f"reduce_to: unsupported dtype {a.dtype} -> {out.dtype}")
+        raise TypeError(MESSAGES["reduce_to_dtype"].format(op="reduce_to", dtype=a.dtype, target=out.dtype))
     if len(out.shape) > MAX_RANK or a.ndim > MAX_RANK:
         raise ValueError(f"reduce_to: rank above {MAX_RANK}")
     in_ref, out_ref = _ref(a), _ref(out)
@@ -274,7 +281,7 @@ del _op, _fn
 
 
 def run(op_name: str, *inputs: Any, reduction: ReductionArg = DEFAULT_REDUCTION, **attrs: Any) -> np.ndarray:
-    """Native kernel of the op called ``op_name``."""
+    """Native kernel of the op called ``op_name`` (any op of ``definitions.OPS``), inputs in its declared order."""
     return _call(OPS[op_name], inputs, dict(attrs, reduction=reduction))
 
 

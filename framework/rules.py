@@ -67,6 +67,15 @@ MESSAGES: Dict[str, str] = {
     "out_unaligned": (
         "{op}: out must be aligned to its {dtype} elements; got an unaligned array (its aligned flag is False)"
     ),
+    # the native core's own checks (what the faces above validate first, or a caller of the C API)
+    "unknown_op": "lossgrad: unknown op id {id}",
+    "negative_dim": "{op}: {arg} has a negative dimension",
+    "too_many_elements": "{op}: the broadcast shape has more than 2^63 elements",
+    "bad_out_buffer": "{op}: the output buffer has the wrong shape or dtype (expected {dtype} {shape})",
+    "aot_arity": "{op}: expects {expected} inputs and 1 output; got {got} tensors",
+    # reduce_to, the helper of the gradient formulas
+    "reduce_to_dtype": "{op}: unsupported dtype {dtype} -> {target}",
+    "cannot_reduce": "{op}: cannot reduce {shape} to {target}",
 }
 # The dtype list and rank bound inside the templates are spelled out for
 # readability; keep them in sync with DTYPES/MAX_RANK (checked at import).

@@ -23,7 +23,7 @@ from lossgrad_ops.framework import definitions as defs
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.arrays import np_dtype
 from tests.helpers import assert_close, rand, stable_seed
-from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
+from tests.ascend_sim import CORES_A2, DTYPES, OPS, UB_A2, sim
 
 REDUCTIONS = ["none", "mean", "sum"]
 

@@ -1,21 +1,24 @@
 """The ATC parser plugin's attribute handling (framework/ascend/framework/onnx_plugin).
 
-ATC gives an ONNX parser plugin the node's attributes as JSON: protobuf's JSON
-form of the AttributeProto list, where a string attribute's bytes are base64.
-The plugin's parser (lossgrad_onnx_attr.h, compiled into the simulation
-library) is fed that JSON, produced here from real onnx NodeProtos with
-protobuf's own json_format, in its usual variants.
+ATC gives an ONNX parser plugin the node's attributes as JSON, in the source
+operator's attribute "attribute": the AttributeProto list as CANN's Pb2Json
+writes it (enums as numbers, float as "%g" text, bytes C-escaped, zero values
+left out; see :func:`atc_json`). The plugin's reader (lossgrad_onnx_attr.h,
+compiled into the simulation library) is fed that JSON, and protobuf's own
+json_format spellings of real onnx NodeProtos (base64 bytes, enum names).
 """
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 from google.protobuf import json_format
 from onnx import helper
 
 from lossgrad_ops.framework import definitions as defs
-from tests.test_ascend_binding import OPS, sim
+from tests.ascend_sim import OPS, sim
 
 FOUND, DEFAULTED, ERROR = 0, 1, -1
 
@@ -23,6 +26,47 @@ FOUND, DEFAULTED, ERROR = 0, 1, -1
 def node(op, **attrs):
     inputs = list(defs.OPS[op].inputs)
     return helper.make_node(op, inputs, ["y"], domain=defs.DOMAIN, **attrs)
+
+
+def cescape(data: bytes) -> str:
+    """protobuf's CEscape (strutil.cc), which Pb2Json applies to bytes fields."""
+    named = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x22: '\\"', 0x27: "\\'", 0x5C: "\\\\"}
+    return "".join(named.get(b, chr(b) if 0x20 <= b < 0x7F else "\\%03o" % b) for b in data)
+
+
+def atc_json(proto):
+    """The "attribute" JSON that CANN's ONNX parser gives a ParseParamsByOperatorFn plugin.
+
+    hicann/ge: OnnxModelParser::ParseOpParam -> Message2Operator::ParseOperatorAttrs
+    (parser/common/convert/message2operator.cc) -> Pb2Json::RepeatedMessage2Json with
+    enum2str=false (pb2json.cc): proto3 fields equal to their default are left out,
+    the type is its number, a float is sprintf_s("%g") into 10 bytes (a JSON number if
+    that does not fit), int64 a number, bytes CEscape'd, repeated fields as JSON lists
+    (repeated bytes raw), messages as objects; dumped by nlohmann::json with indent 2.
+    """
+    items = []
+    for a in proto.attribute:
+        item = {}
+        if a.name:
+            item["name"] = a.name
+        if a.type:
+            item["type"] = int(a.type)
+        if a.f != 0:
+            text = "%g" % a.f
+            item["f"] = text if len(text) < 10 else float(a.f)
+        if a.i != 0:
+            item["i"] = int(a.i)
+        if a.s:
+            item["s"] = cescape(a.s)
+        if a.HasField("t"):
+            item["t"] = {"dims": list(a.t.dims), "data_type": a.t.data_type, "raw_data": cescape(a.t.raw_data)}
+        for field in ("floats", "ints"):
+            if len(getattr(a, field)):
+                item[field] = list(getattr(a, field))
+        if len(a.strings):
+            item["strings"] = [v.decode() for v in a.strings]
+        items.append(item)
+    return json.dumps({"attribute": items}, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def variants(proto):
@@ -37,6 +81,70 @@ def variants(proto):
 def test_reduction_from_real_node_json(op, reduction):
     for text in variants(node(op, reduction=reduction)):
         assert sim().onnx_reduction(op, text) == (FOUND, reduction, "")
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_reduction_from_the_json_atc_writes(op):
+    for reduction in defs.REDUCTIONS:
+        text = atc_json(node(op, reduction=reduction, other=2.5, k=3))
+        written = {a["name"]: a for a in json.loads(text)["attribute"]}
+        assert written["reduction"] == {"name": "reduction", "s": reduction, "type": 3}
+        assert written["other"] == {"name": "other", "f": "2.5", "type": 1}
+        assert sim().onnx_reduction(op, text) == (FOUND, reduction, "")
+        assert sim().plugin_parse(op, text) == (1, reduction)
+    assert sim().onnx_reduction(op, atc_json(node(op))) == (DEFAULTED, "mean", "")
+    status, _, err = sim().onnx_reduction(op, atc_json(node(op, reduction="Sum")))
+    assert status == ERROR and err == defs.MESSAGES["bad_reduction"].format(op=op, value=repr("Sum"))
+    status, _, err = sim().onnx_reduction(op, atc_json(node(op, reduction=2)))
+    assert status == ERROR and "got an INT attribute" in err
+
+
+# Attributes of every scalar type the ops can declare (ONNX has no BOOL attribute: an INT 0 / 1),
+# with the zero values Pb2Json leaves out, non-ASCII and escaped text, and lists and a tensor to skip.
+TYPED = {"beta": 0.25, "gamma": 1 / 3, "tiny": 1.17549435e-38, "neg": -3e7, "fzero": 0.0, "count": -(2**40),
+         "izero": 0, "flag": 1, "off": 0, "mode": "sum", "text": "a\"b\\c\n'\t é ü", "empty": ""}
+
+
+@pytest.mark.parametrize("spelling", ["atc", "json_format"])
+def test_typed_attribute_reads(spelling):
+    from onnx import numpy_helper
+
+    proto = node("MseLossGrad", reduction="none", floats=[1.5, 2.0], ints=[1, 2], strings=["x", "y"],
+                 tensor=numpy_helper.from_array(np.arange(3, dtype=np.float32)), **TYPED)
+    texts = [atc_json(proto)] if spelling == "atc" else list(variants(proto))
+    s = sim()
+    for text in texts:
+        for name, value in TYPED.items():
+            if isinstance(value, float):
+                expected = np.float32(value)  # an ONNX FLOAT attribute is binary32
+                if spelling == "atc":  # Pb2Json prints floats with "%g": 6 significant digits
+                    expected = np.float32("%g" % expected) if len("%g" % expected) < 10 else expected
+                status, got = s.onnx_attr(text, name, "float")
+                assert status == 1 and np.float32(got) == expected, (name, got, expected)
+            elif isinstance(value, str):
+                if spelling == "atc":  # json_format's base64 is decoded for values checked against choices
+                    assert s.onnx_attr(text, name, "string") == (1, value), name
+            else:
+                assert s.onnx_attr(text, name, "int") == (1, value), name
+                if value in (0, 1):
+                    assert s.onnx_attr(text, name, "bool") == (1, bool(value)), name
+        assert s.onnx_attr(text, "missing", "int") == (0, None)
+        assert s.onnx_attr(text, "beta", "int") == (-1, "FLOAT")
+        assert s.onnx_attr(text, "count", "float") == (-1, "INT")
+        assert s.onnx_attr(text, "count", "bool") == (-1, "INT")  # an INT, but neither 0 nor 1
+        assert s.onnx_attr(text, "mode", "bool") == (-1, "STRING")
+        assert s.onnx_attr(text, "floats", "float") == (-1, "FLOATS")
+        assert s.onnx_attr(text, "tensor", "string") == (-1, "TENSOR")
+        assert s.onnx_reduction("MseLossGrad", text) == (FOUND, "none", "")
+
+
+def test_non_finite_floats():
+    s = sim()
+    for value in (math.inf, -math.inf, math.nan):
+        proto = node("MseLossGrad", beta=value)
+        for text in [atc_json(proto)] + list(variants(proto)):
+            status, got = s.onnx_attr(text, "beta", "float")
+            assert status == 1 and (math.isnan(got) if math.isnan(value) else got == value), (text, got)
 
 
 @pytest.mark.parametrize("op", OPS)

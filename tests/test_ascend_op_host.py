@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from onnx import helper
 
 from lossgrad_ops.framework import definitions as defs
-from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
+from tests.ascend_sim import CORES_A2, DTYPES, OPS, UB_A2, sim
 
 GE_TYPES = {"float16": "DT_FLOAT16", "bfloat16": "DT_BF16", "float32": "DT_FLOAT"}
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from lossgrad_ops.framework import definitions as defs
 from lossgrad_ops.framework.arrays import np_dtype
 from tests.helpers import stable_seed
-from tests.test_ascend_binding import CORES_A2, DTYPES, OPS, UB_A2, sim
+from tests.ascend_sim import CORES_A2, DTYPES, OPS, UB_A2, sim
 
 SIZE = {"float16": 2, "bfloat16": 2, "float32": 4}
 SIZES = [0, 1, 2, 7, 8, 15, 16, 17, 31, 63, 64, 255, 256, 257, 1000, 2047, 2048, 2049, 4095, 4096, 6143, 6144,

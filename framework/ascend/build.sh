@@ -106,6 +106,7 @@ else
   rm -f "${STAGE}"/framework/onnx_plugin/*.cc "${STAGE}"/framework/onnx_plugin/*.h
   cp "${HERE}"/op_host/*.cpp "${HERE}"/op_host/*.h "${STAGE}/op_host/"
   cp "${HERE}"/op_kernel/*.cpp "${HERE}"/op_kernel/*.h "${STAGE}/op_kernel/"
+  rm -rf "${STAGE}/op_kernel/families" && cp -r "${HERE}/op_kernel/families" "${STAGE}/op_kernel/"
   cp "${HERE}"/framework/onnx_plugin/*.cc "${HERE}"/framework/onnx_plugin/*.h "${STAGE}/framework/onnx_plugin/"
   python3 - "${STAGE}/CMakePresets.json" "${VENDOR}" "${SOC}" "${ASCEND_HOME_PATH}" <<'PY'
 import json, sys

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lossgrad/core.h"
+#include "lossgrad/generated_defs.h"
 #include "lossgrad/thread_pool.h"
 
 #define LOSSGRAD_EXPORT extern "C" __attribute__((visibility("default")))
@@ -11,7 +12,8 @@
 namespace {
 
 // Bumped whenever a signature below or TensorRef's layout changes; cpu.py checks it.
-constexpr int kAbiVersion = 2;
+// 3: lossgrad_num_ops / lossgrad_op_name (the op table the library was built with).
+constexpr int kAbiVersion = 3;
 
 // Error kind of a resource failure (a thread that could not be started): a RuntimeError.
 constexpr int kRuntimeError = 3;
@@ -28,6 +30,14 @@ int Report(const lossgrad::Error& e, char* err, int64_t errlen) {
 }  // namespace
 
 LOSSGRAD_EXPORT int lossgrad_abi_version() { return kAbiVersion; }
+
+// The ops the library was built with (framework/definitions.py at build time), by native id:
+// cpu.py compares them with the Python declarations, so a library built before an op was
+// declared or renumbered is reported as stale instead of running the wrong kernel.
+LOSSGRAD_EXPORT int32_t lossgrad_num_ops() { return lossgrad::gen::kNumOps; }
+LOSSGRAD_EXPORT const char* lossgrad_op_name(int32_t op) {
+  return op >= 0 && op < lossgrad::gen::kNumOps ? lossgrad::gen::kOpNames[op] : nullptr;
+}
 
 // Validates and computes one op. Returns 0, or 1 (ValueError) / 2 (TypeError)
 // with a message in `err`.

@@ -1,7 +1,7 @@
 // MindSpore aot face of the kernel core: the entry points that
 // mindspore.ops.Custom(func="<lib>:<Op>", func_type="aot") calls on CPU.
 //
-// For each op (MseLossGrad, L1LossGrad, MseLoss, L1Loss) this file exports
+// For each op of framework/definitions.py (LOSSGRAD_FOR_EACH_OP) this file exports
 //   int  <Op>Init(int* ndims, int64_t** shapes, const char** dtypes, AotExtra* extra)
 //   int  <Op>(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes, void* stream, void* extra)
 //   std::vector<int64_t> <Op>InferShape(int* ndims, int64_t** shapes, AotExtra* extra)
@@ -18,6 +18,7 @@
 
 #include "lossgrad/core.h"
 #include "lossgrad/generated_defs.h"
+#include "lossgrad/shape.h"
 #include "lossgrad/thread_pool.h"
 
 #define LOSSGRAD_EXPORT extern "C" __attribute__((visibility("default")))
@@ -106,12 +107,9 @@ lossgrad::TensorRef Dense(void* data, int ndim, const int64_t* shape, const char
   t.data = data;
   t.dtype = DTypeFromString(dtype);
   t.ndim = ndim;
-  int64_t stride = 1;
-  for (int k = ndim - 1; k >= 0 && k < lossgrad::kMaxRank; --k) {
-    t.shape[k] = shape[k];
-    t.strides[k] = stride;
-    stride *= shape[k];
-  }
+  const int kept = std::max(0, std::min(ndim, static_cast<int>(lossgrad::kMaxRank)));  // more: rejected by the core
+  std::copy(shape, shape + kept, t.shape);
+  lossgrad::shape::ContiguousStrides(t.shape, kept, t.strides);
   return t;
 }
 
@@ -131,8 +129,10 @@ int InitOp(int32_t op, AotExtra* extra) {
 int RunOp(int32_t op, int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes, void* extra) {
   const int arity = lossgrad::gen::kOpArity[op];
   if (nparam != arity + 1) {
-    std::fprintf(stderr, "lossgrad-ops: %s expects %d inputs and 1 output, got %d tensors\n",
-                 lossgrad::OpName(op), arity, nparam);
+    const std::string msg = lossgrad::FormatMessage(
+        lossgrad::gen::kMsgAotArity,
+        {{"op", lossgrad::OpName(op)}, {"expected", std::to_string(arity)}, {"got", std::to_string(nparam)}});
+    std::fprintf(stderr, "lossgrad-ops: %s\n", msg.c_str());
     return 1;
   }
   int32_t reduction = lossgrad::gen::kDefaultReduction;
@@ -174,51 +174,35 @@ std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra*
   const int32_t reduction = ReadReduction(extra, op, &error);
   if (!error.empty()) throw std::invalid_argument(error);
   const bool reduced = lossgrad::gen::kOpIsLoss[op] && reduction != lossgrad::kNone;
-  bool known = true;
   for (int i = 0; i < arity; ++i) {
     if (ndims[i] == 1 && shapes[i][0] == -2) {  // unknown rank: checked once known
       if (reduced) return {};
       return {-2};
     }
-    for (int k = 0; k < ndims[i]; ++k) known = known && shapes[i][k] >= 0;
   }
-  if (known) {  // the core's own validation and output shape
-    lossgrad::TensorRef in[lossgrad::kMaxInputs];
-    for (int i = 0; i < arity; ++i) {
-      in[i] = lossgrad::TensorRef{};
-      in[i].dtype = lossgrad::kFloat32;  // the shape does not depend on the dtype
-      in[i].ndim = ndims[i];
-      for (int k = 0; k < ndims[i] && k < lossgrad::kMaxRank; ++k) in[i].shape[k] = shapes[i][k];
-    }
-    const std::vector<std::string> names = ReadArgNames(extra, arity);
-    const char* name_ptrs[lossgrad::kMaxInputs] = {};
-    for (size_t i = 0; i < names.size(); ++i) name_ptrs[i] = names[i].c_str();
-    lossgrad::OutInfo info{};
-    if (lossgrad::Error e = lossgrad::Infer(op, reduction, arity, in, &info, names.empty() ? nullptr : name_ptrs))
-      throw std::invalid_argument(e.message);
-    return std::vector<int64_t>(info.shape, info.shape + info.ndim);
+  // The core's own validation and output shape; unknown (-1) dims broadcast as in
+  // framework.definitions.broadcast_shapes and are checked again once known.
+  lossgrad::TensorRef in[lossgrad::kMaxInputs];
+  for (int i = 0; i < arity; ++i) {
+    in[i] = lossgrad::TensorRef{};
+    in[i].dtype = lossgrad::kFloat32;  // the shape does not depend on the dtype
+    in[i].ndim = ndims[i];
+    for (int k = 0; k < ndims[i] && k < lossgrad::kMaxRank; ++k) in[i].shape[k] = shapes[i][k];
   }
-  if (reduced) return {};
-  int nd = 0;
-  for (int i = 0; i < arity; ++i) nd = std::max(nd, ndims[i]);
-  std::vector<int64_t> out(static_cast<size_t>(nd), 1);
-  for (int k = 0; k < nd; ++k) {
-    int64_t dim = 1;
-    for (int i = 0; i < arity; ++i) {
-      const int kk = k - (nd - ndims[i]);
-      if (kk < 0) continue;
-      const int64_t d = shapes[i][kk];
-      if (d == 1) continue;
-      if (dim == 1 || dim == -1) dim = d;  // a known size beats unknown; unknown beats 1
-    }
-    out[static_cast<size_t>(k)] = dim;
-  }
-  return out;
+  const std::vector<std::string> names = ReadArgNames(extra, arity);
+  const char* name_ptrs[lossgrad::kMaxInputs] = {};
+  for (size_t i = 0; i < names.size(); ++i) name_ptrs[i] = names[i].c_str();
+  lossgrad::OutInfo info{};
+  if (lossgrad::Error e = lossgrad::Infer(op, reduction, arity, in, &info, names.empty() ? nullptr : name_ptrs,
+                                          nullptr, /*allow_unknown=*/true))
+    throw std::invalid_argument(e.message);
+  return std::vector<int64_t>(info.shape, info.shape + info.ndim);
 }
 
 }  // namespace
 
-#define LOSSGRAD_MS_ENTRIES(Name, OP)                                                                        \
+// The three entries of one declared op, named after it (ms_ops builds "<lib>:<Name>").
+#define LOSSGRAD_MS_ENTRIES(Name, OP, arity, is_loss)                                                        \
   LOSSGRAD_EXPORT int Name##Init(int*, int64_t**, const char**, AotExtra* extra) { return InitOp(OP, extra); } \
   LOSSGRAD_EXPORT int Name(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes,    \
                            void* /*stream*/, void* extra) {                                                 \
@@ -267,7 +251,4 @@ LOSSGRAD_EXPORT std::vector<int64_t> ReduceToInferShape(int* ndims, int64_t** sh
   return std::vector<int64_t>(shapes[1], shapes[1] + ndims[1]);
 }
 
-LOSSGRAD_MS_ENTRIES(MseLossGrad, lossgrad::kMseLossGrad)
-LOSSGRAD_MS_ENTRIES(L1LossGrad, lossgrad::kL1LossGrad)
-LOSSGRAD_MS_ENTRIES(MseLoss, lossgrad::kMseLoss)
-LOSSGRAD_MS_ENTRIES(L1Loss, lossgrad::kL1Loss)
+LOSSGRAD_FOR_EACH_OP(LOSSGRAD_MS_ENTRIES)

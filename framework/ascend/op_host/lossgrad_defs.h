@@ -34,12 +34,6 @@ constexpr const char* kInputNames[kNumOps][kNumInputs] = {
 };
 constexpr const char* kOutputName = "y";
 
-//! Roles of the inputs in y = m * f(a - b) * s: the operands a, b of the
-//! difference and the multiplier m (dout / grads), as input indices.
-constexpr int kDiffLhs[kNumOps] = {0, 1};
-constexpr int kDiffRhs[kNumOps] = {1, 2};
-constexpr int kMultiplier[kNumOps] = {2, 0};
-
 //! s = numerator / N for "mean", numerator for "none" and "sum".
 constexpr double kScaleNumerator[kNumOps] = {2.0, 1.0};
 
@@ -68,11 +62,9 @@ constexpr const char* kMsgNotBroadcastable = "{op}: shapes are not broadcastable
 //! "an INT", "a FLOATS" (same wording as the onnx_ops checks).
 constexpr const char* kMsgBadReductionType =
     "{op}: the reduction attribute must be a STRING (one of 'none', 'mean', 'sum'); got {kind} attribute";
-//! Ascend-only messages (the NPU kernel has no float64 and no mixed dtypes).
+//! Ascend-only message (the NPU kernel has no float64).
 constexpr const char* kMsgBadAscendDtype =
     "{op}: {arg} has dtype {dtype}; the Ascend kernel supports float16, bfloat16, float32";
-constexpr const char* kMsgMixedDtypes =
-    "{op}: the Ascend kernel needs one dtype for all inputs; got {dtypes} (cast to the promoted dtype first)";
 
 //! Vendor name of the op package: it installs into <opp>/vendors/lossgrad.
 constexpr const char* kVendorName = "lossgrad";

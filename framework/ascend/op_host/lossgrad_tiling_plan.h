@@ -25,6 +25,7 @@
 #include <string>
 
 #include "lossgrad_defs.h"
+#include "../op_kernel/families/families.h"
 #include "../op_kernel/lossgrad_tiling_data.h"
 
 namespace lossgrad {
@@ -53,14 +54,51 @@ constexpr uint64_t kMaxCopyBytes = 2097151;     //!< DataCopyPad blockLen limit
 constexpr uint64_t kWorkspaceAlign = 512;       //!< alignment of workspace regions
 constexpr uint64_t kMaxElements = uint64_t(1) << 62;  //!< keeps every byte offset in 64 bits
 
-//! Number of fp32 work buffers the kernel allocates (see op_kernel/lossgrad_kernel.h).
+//! What the kernel family of an op needs in the unified buffer (op_kernel/families).
+struct FamilyNeeds {
+  uint64_t f32Scratch;   //!< fp32 scratch tiles of the family's f
+  bool compareMask;      //!< a compare mask of one bit per element
+  uint64_t reserveBytes; //!< UB left unallocated while f runs
+};
+
+namespace detail {
+constexpr bool SameText(const char* a, const char* b)
+{
+  return *a == *b && (*a == '\0' || SameText(a + 1, b + 1));
+}
+template <class... F>
+constexpr bool FamiliesMatchOps(lossgrad_kernel::FamilyList<F...>)
+{
+  int op = 0;
+  bool same = sizeof...(F) == kNumOps;
+  for (const char* type : {F::kOpType...}) {
+    same = same && op < kNumOps && SameText(type, kOpTypes[op++]);
+  }
+  return same;
+}
+template <class... F>
+const FamilyNeeds& NeedsOf(int op, lossgrad_kernel::FamilyList<F...>)
+{
+  static const FamilyNeeds table[] = {{F::kF32Scratch, F::kCompareMask, F::kUbReserveBytes}...};
+  static const FamilyNeeds none = {0, false, 0};
+  return op >= 0 && op < static_cast<int>(sizeof...(F)) ? table[op] : none;
+}
+}  // namespace detail
+
+static_assert(detail::FamiliesMatchOps(lossgrad_kernel::Families{}),
+              "op_kernel/families/families.h must list one kernel family per op of lossgrad_defs.h, in op order");
+
+inline const FamilyNeeds& FamilyNeedsOf(int op) { return detail::NeedsOf(op, lossgrad_kernel::Families{}); }
+
+//! Number of fp32 work buffers the kernel allocates (see op_kernel/lossgrad_kernel.h):
+//! half types widen into two (a: difference, result; b: second operand, multiplier),
+//! b doubling as the family's first scratch tile; float needs only the scratch tiles.
 inline uint64_t F32WorkBuffers(int op, int dtype)
 {
-  const bool isFloat = dtype == kFloat32;
-  if (op == kMseLossGrad) {
-    return isFloat ? 0 : 2;  // half types: a (difference, result) and b (second operand, multiplier)
-  }
-  return isFloat ? 2 : 3;    // L1: plus the sign z; float reuses the input buffers for a and b
+  const uint64_t widening = dtype == kFloat32 ? 0 : 2;
+  const uint64_t lent = dtype == kFloat32 ? 0 : 1;
+  const uint64_t scratch = FamilyNeedsOf(op).f32Scratch;
+  return widening + (scratch > lent ? scratch - lent : 0);
 }
 
 //! Exact unified-buffer bytes the kernel's TPipe::InitBuffer calls take for a
@@ -70,14 +108,14 @@ inline uint64_t UbBytesForTile(int op, int dtype, uint64_t queueInputs, uint64_t
   const uint64_t size = kDTypeSize[dtype];
   uint64_t bytes = (queueInputs + 1) * kBufferNum * tileLength * size;  // input queues + output queue
   bytes += F32WorkBuffers(op, dtype) * tileLength * 4;
-  if (op == kL1LossGrad) {
+  if (FamilyNeedsOf(op).compareMask) {
     bytes += tileLength / 8;  // compare mask, one bit per element
   }
   return bytes;
 }
 
-//! UB that must stay unallocated (Select's temporary space).
-inline uint64_t UbReserveBytes(int op) { return op == kL1LossGrad ? kSelectReserveBytes : 0; }
+//! UB that must stay unallocated (e.g. Select's temporary space).
+inline uint64_t UbReserveBytes(int op) { return FamilyNeedsOf(op).reserveBytes; }
 
 //! Replace "{name}" in `tmpl` by `value`.
 inline std::string FillTemplate(std::string tmpl, const char* name, const std::string& value)

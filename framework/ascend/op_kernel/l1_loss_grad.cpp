@@ -9,7 +9,7 @@ extern "C" __global__ __aicore__ void l1_loss_grad(GM_ADDR grads, GM_ADDR predic
 {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);  // a pure vector kernel: one block per AIV core
   GET_TILING_DATA(tilingData, tiling);
-  lossgrad_kernel::LossGradKernel<DTYPE_Y, lossgrad_kernel::kOpL1> op;
+  lossgrad_kernel::LossGradKernel<DTYPE_Y, lossgrad_kernel::L1LossFamily> op;
   op.Init(grads, predict, label, y, workspace, tilingData);
   op.Process();
 }

@@ -1,7 +1,10 @@
-// Ascend C kernel of MseLossGrad and L1LossGrad (one template, two entries).
+// Ascend C kernel of the package's grad ops (one template, one entry per op):
 //
-//   MseLossGrad(predict, label, dout):  y = dout  * (predict - label)       * s
-//   L1LossGrad(grads, predict, label):  y = grads * sign(predict - label)   * s
+//   y = m * f(a - b) * s
+//
+// where a, b, m are inputs and f is the elementwise function of the op's family
+// (op_kernel/families/<family>.h: its input roles, UB needs and compute hooks;
+// families.h lists them), s the host's scale.
 //
 // Design (what improves on the CANN seeds, see docs/SPEC.md):
 //  * every vector core gets a balanced, 32-byte aligned slice of the N elements
@@ -20,21 +23,25 @@
 //    output; one-element inputs are read once into a scalar (Adds/Muls);
 //    any other shape is first materialized by this core, for its own slice,
 //    into the workspace (an explicit broadcast), then streamed;
-//  * sign() of L1LossGrad is built from Compares/Select so that sign(0) = 0 and
-//    sign(NaN) = NaN exactly as docs/SPEC.md says.
+//  * f runs on fp32 tiles (FamilyCompute<Family>::OnTile), or on the scalar
+//    difference when both operands are one-element inputs (OnScalar).
 //
 // The file compiles against the real kernel_operator.h (CANN) and against the
 // host stand-in in framework/ascend/sim/include (CPU verification).
 #ifndef LOSSGRAD_KERNEL_H_
 #define LOSSGRAD_KERNEL_H_
 
+#ifdef LOSSGRAD_FAMILY_H_
+#error "families/family.h was included without its compute part: include lossgrad_kernel.h first"
+#endif
+#define LOSSGRAD_KERNEL_COMPUTE 1
+
 #include "kernel_operator.h"
 #include "lossgrad_tiling_data.h"
+#include "families/families.h"
 
 namespace lossgrad_kernel {
 
-constexpr int32_t kOpMse = 0;
-constexpr int32_t kOpL1 = 1;
 constexpr int32_t kNumIn = 3;
 constexpr uint32_t kBufferNum = 2;         // double buffering (must match the host plan)
 constexpr uint32_t kBlockBytes = 32;       // DMA / UB data block
@@ -69,15 +76,11 @@ __aicore__ inline float ScalarToF32<bfloat16_t>(bfloat16_t v)
   return AscendC::ToFloat(v);
 }
 
-//! sign() with sign(0) = 0 and sign(NaN) = NaN (x * 0 keeps the NaN; the
-//! comparisons are false for NaN, so the NaN survives both selects).
-__aicore__ inline float ScalarSign(float x)
-{
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f);
-}
-
-template <typename T, int32_t OP>
+template <typename T, class Family>
 class LossGradKernel {
+  static_assert(Family::kF32Scratch <= 2, "a family gets at most two fp32 scratch tiles (bufB_, bufZ_)");
+  using F = FamilyCompute<Family>;
+
  public:
   __aicore__ inline LossGradKernel() {}
 
@@ -125,11 +128,8 @@ class LossGradKernel {
       }
     }
     yGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(y), total_);
-    // Both operands of the difference scalar: the (sign of the) difference is a scalar too.
-    diffScalar_ = scalar_[Lhs()] - scalar_[Rhs()];
-    if (OP == kOpL1) {
-      diffScalar_ = ScalarSign(diffScalar_);
-    }
+    // Both operands of the difference scalar: f of the difference is a scalar too.
+    diffScalar_ = F::OnScalar(scalar_[Lhs()] - scalar_[Rhs()]);
     if (count_ == 0) {
       return;
     }
@@ -142,14 +142,17 @@ class LossGradKernel {
       }
     }
     pipe_.InitBuffer(outQ_, kBufferNum, tileBytes);
+    // A and B widen half inputs; B is also the family's first scratch tile, Z its second.
     if (!IsF32<T>::value) {
       pipe_.InitBuffer(bufA_, f32Bytes);
     }
-    if (!IsF32<T>::value || OP == kOpL1) {
+    if (!IsF32<T>::value || Family::kF32Scratch >= 1) {
       pipe_.InitBuffer(bufB_, f32Bytes);
     }
-    if (OP == kOpL1) {
+    if (Family::kF32Scratch >= 2) {
       pipe_.InitBuffer(bufZ_, f32Bytes);
+    }
+    if (Family::kCompareMask) {
       pipe_.InitBuffer(maskBuf_, static_cast<uint32_t>(tile_ / 8));
     }
   }
@@ -178,9 +181,9 @@ class LossGradKernel {
   }
 
  private:
-  static constexpr int32_t Lhs() { return OP == kOpMse ? 0 : 1; }
-  static constexpr int32_t Rhs() { return OP == kOpMse ? 1 : 2; }
-  static constexpr int32_t Mul() { return OP == kOpMse ? 2 : 0; }
+  static constexpr int32_t Lhs() { return Family::kLhs; }
+  static constexpr int32_t Rhs() { return Family::kRhs; }
+  static constexpr int32_t Mul() { return Family::kMul; }
 
   __aicore__ inline AscendC::TQue<AscendC::TPosition::VECIN, 1>& Queue(int32_t k)
   {
@@ -316,20 +319,6 @@ class LossGradKernel {
     }
   }
 
-  //! z = sign(d) over n elements; c is scratch for the constants +-1.
-  __aicore__ inline void Sign(const AscendC::LocalTensor<float>& z, const AscendC::LocalTensor<float>& d,
-                              const AscendC::LocalTensor<float>& c, uint32_t n)
-  {
-    AscendC::LocalTensor<uint8_t> mask = maskBuf_.template Get<uint8_t>();
-    AscendC::Muls(z, d, 0.0f, static_cast<int32_t>(n));  // +-0, or NaN where d is NaN (or Inf: fixed below)
-    AscendC::Duplicate(c, 1.0f, static_cast<int32_t>(n));
-    AscendC::Compares(mask, d, 0.0f, AscendC::CMPMODE::GT, n);
-    AscendC::Select(z, mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
-    AscendC::Duplicate(c, -1.0f, static_cast<int32_t>(n));
-    AscendC::Compares(mask, d, 0.0f, AscendC::CMPMODE::LT, n);
-    AscendC::Select(z, mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
-  }
-
   __aicore__ inline void Compute(uint32_t n)
   {
     // Vector ops run over n rounded up to 64 fp32 elements (256 bytes, the unit
@@ -361,13 +350,19 @@ class LossGradKernel {
       AscendC::Adds(d, d, scalar_[Lhs()], static_cast<int32_t>(nc));
     }
 
-    // 2. L1: d = sign(d) (into z; the scalar case was done in Init).
-    if constexpr (OP == kOpL1) {
-      if (dTensor) {
-        AscendC::LocalTensor<float> z = bufZ_.template Get<float>();
-        Sign(z, d, bufB_.template Get<float>(), nc);
-        d = z;
+    // 2. d = f(d), the family's function (the scalar case was done in Init).
+    if (dTensor) {
+      TileScratch scratch;
+      if constexpr (Family::kF32Scratch >= 1) {
+        scratch.f32[0] = bufB_.template Get<float>();
       }
+      if constexpr (Family::kF32Scratch >= 2) {
+        scratch.f32[1] = bufZ_.template Get<float>();
+      }
+      if constexpr (Family::kCompareMask) {
+        scratch.mask = maskBuf_.template Get<uint8_t>();
+      }
+      d = F::OnTile(d, scratch, nc);
     }
 
     // 3. r = m * d * s in fp32, then store (rounded once for half types).

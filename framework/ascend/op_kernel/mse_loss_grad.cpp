@@ -10,7 +10,7 @@ extern "C" __global__ __aicore__ void mse_loss_grad(GM_ADDR predict, GM_ADDR lab
 {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);  // a pure vector kernel: one block per AIV core
   GET_TILING_DATA(tilingData, tiling);
-  lossgrad_kernel::LossGradKernel<DTYPE_Y, lossgrad_kernel::kOpMse> op;
+  lossgrad_kernel::LossGradKernel<DTYPE_Y, lossgrad_kernel::MseLossFamily> op;
   op.Init(predict, label, dout, y, workspace, tilingData);
   op.Process();
 }

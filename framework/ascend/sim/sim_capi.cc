@@ -130,16 +130,6 @@ std::string JsonStrList(const T (&items)[N])
   return out + "]";
 }
 
-template <size_t N>
-std::string JsonIntList(const int (&items)[N])
-{
-  std::string out = "[";
-  for (size_t i = 0; i < N; ++i) {
-    out += (i ? ", " : "") + std::to_string(items[i]);
-  }
-  return out + "]";
-}
-
 std::string BuildDefsJson()
 {
   std::string j = "{";
@@ -147,9 +137,6 @@ std::string BuildDefsJson()
   j += ", \"kernel_names\": " + JsonStrList(la::kKernelNames);
   j += ", \"inputs\": [" + JsonStrList(la::kInputNames[0]) + ", " + JsonStrList(la::kInputNames[1]) + "]";
   j += ", \"output\": " + JsonStr(la::kOutputName);
-  j += ", \"diff_lhs\": " + JsonIntList(la::kDiffLhs);
-  j += ", \"diff_rhs\": " + JsonIntList(la::kDiffRhs);
-  j += ", \"multiplier\": " + JsonIntList(la::kMultiplier);
   j += ", \"scale_numerators\": [" + std::to_string(la::kScaleNumerator[0]) + ", " +
        std::to_string(la::kScaleNumerator[1]) + "]";
   j += ", \"attr\": " + JsonStr(la::kAttrName);
@@ -401,6 +388,38 @@ LGSIM_API int lgsim_onnx_reduction(const char* opType, const char* json, char* r
   return status;
 }
 
+//! Attribute `name` of ATC's attribute JSON read as `kind` (the ONNX type numbers
+//! 1 FLOAT, 2 INT, 3 STRING (taken as written), or 0 for a bool: an INT 0 / 1) with
+//! the plugin's typed reads. 1 read (into `text`, `i` or `f`), 0 no such attribute,
+//! -1 another type or an unreadable value (`text`: the type name), -2 malformed JSON.
+LGSIM_API int lgsim_onnx_attr(const char* json, const char* name, int kind, char* text, uint64_t textLen, int64_t* i,
+                              double* f)
+{
+  namespace oa = lossgrad::onnx_attr;
+  std::vector<oa::Attr> attrs;
+  std::string value;
+  if (!oa::AttrReader::Read(json, &attrs, &value)) {
+    CopyString(text, textLen, value);
+    return -2;
+  }
+  const oa::Attr* attr = oa::Find(attrs, name);
+  if (attr == nullptr) {
+    return 0;
+  }
+  std::string typeName;
+  bool ok = false;
+  bool flag = false;
+  switch (kind) {
+    case oa::kFloat: ok = oa::GetFloat(*attr, f, &typeName); break;
+    case oa::kInt: ok = oa::GetInt(*attr, i, &typeName); break;
+    case oa::kString: ok = oa::GetString(*attr, [](const std::string&) { return true; }, &value, &typeName); break;
+    case 0: ok = oa::GetBool(*attr, &flag, &typeName); *i = flag; break;
+    default: break;
+  }
+  CopyString(text, textLen, ok ? value : typeName);
+  return ok ? 1 : -1;
+}
+
 LGSIM_API const char* lgsim_defs_json()
 {
   static const std::string json = BuildDefsJson();
@@ -464,7 +483,6 @@ LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
   st = lgsim::State();
   st.dry = args->dry != 0;
   st.ubBytes = args->ubBytes;
-  st.blockNum = plan.blockDim;
 
   // GM: inputs, output, system and user workspace, tiling. In dry mode the
   // allocations are handles without memory (sized virtually).

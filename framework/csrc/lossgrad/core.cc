@@ -22,20 +22,62 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "lossgrad/convert.h"
 #include "lossgrad/generated_defs.h"
+#include "lossgrad/generated_families.h"
 #include "lossgrad/half.h"
+#include "lossgrad/shape.h"
 
 namespace lossgrad {
 
 static_assert(gen::kMaxRank == kMaxRank, "MAX_RANK differs between definitions.py and core.h");
-static_assert(gen::kMaxInputs == kMaxInputs, "input count differs between definitions.py and core.h");
-static_assert(gen::kNumDTypes == 4 && gen::kNumReductions == 3 && gen::kNumOps == 4,
-              "definitions.py grew: extend the native enums");
+static_assert(gen::kMaxInputs <= kMaxInputs, "an op of definitions.py has more inputs than core.h's kMaxInputs");
+static_assert(gen::kNumDTypes == 4 && gen::kNumReductions == 3, "definitions.py grew: extend the native enums");
+
+// Every op declared in framework/definitions.py has its functor lossgrad::ops::<Name> in a family
+// header (framework/csrc/families/*.h, all included by generated_families.h).
+namespace ops {
+#define LOSSGRAD_DECLARE_FUNCTOR(Name, id, arity, is_loss) struct Name;
+LOSSGRAD_FOR_EACH_OP(LOSSGRAD_DECLARE_FUNCTOR)
+#undef LOSSGRAD_DECLARE_FUNCTOR
+}  // namespace ops
 
 namespace {
+
+template <class T, class = void> struct IsComplete : std::false_type {};
+template <class T> struct IsComplete<T, std::void_t<decltype(sizeof(T))>> : std::true_type {};
+
+// Whether F::Apply<float> takes N float arguments.
+template <class F, class Seq, class = void> struct TakesArgs : std::false_type {};
+template <class F, size_t... I>
+struct TakesArgs<F, std::index_sequence<I...>,
+                 std::void_t<decltype(F::template Apply<float>((static_cast<void>(I), 0.0f)...))>> : std::true_type {};
+
+#define LOSSGRAD_CHECK_FUNCTOR(Name, id, arity, is_loss)                                                          \
+  static_assert(IsComplete<ops::Name>::value,                                                                     \
+                "framework/definitions.py declares the op " #Name " but no C++ family header defines its "       \
+                "functor: add struct lossgrad::ops::" #Name " to framework/csrc/families/<family>.h");            \
+  static_assert(!IsComplete<ops::Name>::value ||                                                                  \
+                    TakesArgs<ops::Name, std::make_index_sequence<(arity) + ((is_loss) ? 0 : 1)>>::value,         \
+                "lossgrad::ops::" #Name "::Apply must take the op's " #arity " inputs in their declared order, "  \
+                "then the scale s if it is a gradient op (see framework/csrc/families/mse.h)");
+LOSSGRAD_FOR_EACH_OP(LOSSGRAD_CHECK_FUNCTOR)
+#undef LOSSGRAD_CHECK_FUNCTOR
+
+constexpr bool NativeIdsInOrder() {
+  const int ids[] = {
+#define LOSSGRAD_ID(Name, id, arity, is_loss) id,
+      LOSSGRAD_FOR_EACH_OP(LOSSGRAD_ID)
+#undef LOSSGRAD_ID
+  };
+  for (int i = 0; i < gen::kNumOps; ++i)
+    if (ids[i] != i) return false;
+  return sizeof(ids) / sizeof(ids[0]) == gen::kNumOps;
+}
+static_assert(NativeIdsInOrder(), "the native ids of definitions.py must be 0, 1, ... in declaration order");
 
 // ---------------------------------------------------------------------------
 // Element types: storage type T, compute type C (float for half types and
@@ -66,27 +108,26 @@ template <> struct Elem<double> {
 int64_t ItemSize(int32_t dtype) { return dtype == kFloat64 ? 8 : dtype == kFloat32 ? 4 : 2; }
 
 // ---------------------------------------------------------------------------
-// The element formulas of docs/SPEC.md. Every op is seen as ternary; the losses
-// ignore their third operand and the scale.
-template <class C> inline C Sign(C x) {
-  C r = x > C(0) ? C(1) : C(0);
-  r = x < C(0) ? C(-1) : r;
-  return x != x ? x : r;  // sign(NaN) = NaN
-}
-struct MseGradF {
-  template <class C> static C Apply(C predict, C label, C dout, C s) { return dout * (predict - label) * s; }
-};
-struct L1GradF {
-  template <class C> static C Apply(C grads, C predict, C label, C s) { return grads * Sign(predict - label) * s; }
+// The element formulas of docs/SPEC.md (the family functors) as the loops see
+// them: every op ternary with a scale; a loss ignores the scale, an op of two
+// inputs its third operand.
+template <class F, int kArity, bool kIsLoss>
+struct Formula {
+  static_assert(kArity == 2 || kArity == 3, "the core's loops handle ops of 2 or 3 inputs");
+  template <class C> static C Apply(C a, C b, C c, C s) {
+    if constexpr (kIsLoss && kArity == 2) {
+      return F::Apply(a, b);
+    } else if constexpr (kIsLoss) {
+      return F::Apply(a, b, c);
+    } else if constexpr (kArity == 2) {
+      return F::Apply(a, b, s);
+    } else {
+      return F::Apply(a, b, c, s);
+    }
+  }
 };
 struct ScaleF {  // ReduceTo's copy path: y = a * s (s = +-1)
   template <class C> static C Apply(C a, C, C, C s) { return a * s; }
-};
-struct MseF {
-  template <class C> static C Apply(C predict, C label, C, C) { const C d = predict - label; return d * d; }
-};
-struct L1F {
-  template <class C> static C Apply(C predict, C label, C, C) { return std::fabs(predict - label); }
 };
 
 // ---------------------------------------------------------------------------
@@ -115,37 +156,19 @@ struct Geometry {
   Operand op[kMaxInputs] = {};
 };
 
-void Coalesce(Geometry* g) {
-  // Drop size-1 dimensions (their strides never matter).
-  int nd = 0;
-  for (int k = 0; k < g->ndim; ++k) {
-    if (g->shape[k] == 1) continue;
-    g->shape[nd] = g->shape[k];
-    for (int i = 0; i < g->nops; ++i) g->op[i].stride[nd] = g->op[i].stride[k];
-    ++nd;
-  }
-  if (nd == 0) {  // a single element
+// Coalesces the geometry (shape.h), together with `extra` strides walked alongside
+// the operands if given; a single element stays one dimension of size 1.
+void Coalesce(Geometry* g, int64_t* extra = nullptr) {
+  int64_t* strides[kMaxInputs + 1];
+  int n = 0;
+  for (int i = 0; i < g->nops; ++i) strides[n++] = g->op[i].stride;
+  if (extra != nullptr) strides[n++] = extra;
+  g->ndim = shape::Coalesce(g->ndim, g->shape, n, strides);
+  if (g->ndim == 0) {
     g->ndim = 1;
     g->shape[0] = 1;
-    for (int i = 0; i < g->nops; ++i) g->op[i].stride[0] = 0;
-    return;
+    for (int i = 0; i < n; ++i) strides[i][0] = 0;
   }
-  // Merge dimension k into k-1 (outer) when every operand steps uniformly across them.
-  int out = 0;
-  for (int k = 1; k < nd; ++k) {
-    bool mergeable = true;
-    for (int i = 0; i < g->nops && mergeable; ++i)
-      mergeable = g->op[i].stride[out] == g->op[i].stride[k] * g->shape[k];
-    if (mergeable) {
-      g->shape[out] *= g->shape[k];
-      for (int i = 0; i < g->nops; ++i) g->op[i].stride[out] = g->op[i].stride[k];
-    } else {
-      ++out;
-      g->shape[out] = g->shape[k];
-      for (int i = 0; i < g->nops; ++i) g->op[i].stride[out] = g->op[i].stride[k];
-    }
-  }
-  g->ndim = out + 1;
 }
 
 // ---------------------------------------------------------------------------
@@ -305,6 +328,9 @@ void WalkTiles(const Geometry& g, int64_t lo, int64_t hi, C s, Visit&& visit) {
   }
   C buf[kMaxInputs][kTile];
   C res[kTile];
+  // The operands F reads; the slots past g.nops (which F ignores) read operand 0, never an uninitialized buffer.
+  const C* in[kMaxInputs];
+  for (int i = 0; i < kMaxInputs; ++i) in[i] = buf[i < g.nops ? i : 0];
   const int64_t inner = g.shape[nd - 1];
   int64_t pos = lo;
   while (pos < hi) {
@@ -313,8 +339,7 @@ void WalkTiles(const Geometry& g, int64_t lo, int64_t hi, C s, Visit&& visit) {
       const Operand& o = g.op[i];
       Gather(buf[i], o.base + off[i] * o.itemsize, o.dtype, o.stride[nd - 1], seg);
     }
-    if (g.nops < 3) std::fill(buf[2], buf[2] + seg, C(0));
-    for (int64_t j = 0; j < seg; ++j) res[j] = F::Apply(buf[0][j], buf[1][j], buf[2][j], s);
+    for (int64_t j = 0; j < seg; ++j) res[j] = F::Apply(in[0][j], in[1][j], in[2][j], s);
     visit(static_cast<const C*>(res), seg, pos);
     pos += seg;
     idx[nd - 1] += seg;
@@ -474,15 +499,32 @@ void ReduceTyped(const Call& c) {
   *reinterpret_cast<T*>(c.out) = E::Store(static_cast<typename E::C>(value));
 }
 
-template <class F>
-void Dispatch(const Call& c, bool reduce) {
+template <class T, class F, bool kIsLoss>
+void RunTyped(const Call& c) {
+  if constexpr (kIsLoss) {
+    if (c.reduction != kNone) return ReduceTyped<T, F>(c);
+  }
+  ElementwiseTyped<T, F>(c);
+}
+
+template <class F, bool kIsLoss>
+void Dispatch(const Call& c) {
   switch (c.out_dtype) {
-    case kFloat16: reduce ? ReduceTyped<Half, F>(c) : ElementwiseTyped<Half, F>(c); break;
-    case kBFloat16: reduce ? ReduceTyped<BFloat16, F>(c) : ElementwiseTyped<BFloat16, F>(c); break;
-    case kFloat32: reduce ? ReduceTyped<float, F>(c) : ElementwiseTyped<float, F>(c); break;
-    default: reduce ? ReduceTyped<double, F>(c) : ElementwiseTyped<double, F>(c); break;
+    case kFloat16: RunTyped<Half, F, kIsLoss>(c); break;
+    case kBFloat16: RunTyped<BFloat16, F, kIsLoss>(c); break;
+    case kFloat32: RunTyped<float, F, kIsLoss>(c); break;
+    case kFloat64: RunTyped<double, F, kIsLoss>(c); break;
   }
 }
+
+// The kernels of the declared ops, indexed by native id.
+using OpKernel = void (*)(const Call&);
+constexpr OpKernel kOpKernels[] = {
+#define LOSSGRAD_OP_KERNEL(Name, id, arity, is_loss) &Dispatch<Formula<ops::Name, arity, is_loss>, is_loss>,
+    LOSSGRAD_FOR_EACH_OP(LOSSGRAD_OP_KERNEL)
+#undef LOSSGRAD_OP_KERNEL
+};
+static_assert(sizeof(kOpKernels) / sizeof(kOpKernels[0]) == gen::kNumOps, "one kernel per declared op");
 
 int32_t Promote(int32_t a, int32_t b) {
   if (a == b) return a;
@@ -521,6 +563,11 @@ std::string FormatMessage(const char* tmpl, std::initializer_list<std::pair<cons
   return out;
 }
 
+std::string WithArticle(const std::string& word) {
+  const bool vowel = !word.empty() && std::strchr("AEIOUaeiou", word[0]) != nullptr;
+  return (vowel ? "an " : "a ") + word;
+}
+
 Error ParseReduction(int32_t op, const std::string& name, int32_t* reduction) {
   for (int r = 0; r < gen::kNumReductions; ++r) {
     if (name == gen::kReductionNames[r]) { *reduction = r; return {}; }
@@ -528,14 +575,10 @@ Error ParseReduction(int32_t op, const std::string& name, int32_t* reduction) {
   return {kValueError, FormatMessage(gen::kMsgBadReduction, {{"op", OpName(op)}, {"value", "'" + name + "'"}})};
 }
 
-static std::string ShapeString(const int64_t* shape, int ndim) {
-  std::string s = "(";
-  for (int k = 0; k < ndim; ++k) {
-    if (k) s += ", ";
-    s += std::to_string(shape[k]);
-  }
-  if (ndim == 1) s += ",";
-  return s + ")";
+static std::string ShapeString(const int64_t* dims, int32_t ndim) {
+  char buf[shape::ReprCapacity(kMaxRank)];
+  shape::Repr(dims, std::max(0, std::min(ndim, static_cast<int32_t>(kMaxRank))), buf, sizeof(buf));
+  return buf;
 }
 
 // The dtype of input `i` as the dtype error names it: the core's name of a
@@ -547,8 +590,9 @@ static std::string InputDTypeName(const TensorRef& t, const char* const* dtype_n
 }
 
 Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, OutInfo* info,
-            const char* const* arg_names, const char* const* dtype_names) {
-  if (op < 0 || op >= gen::kNumOps) return {kValueError, "lossgrad: unknown op id " + std::to_string(op)};
+            const char* const* arg_names, const char* const* dtype_names, bool allow_unknown) {
+  if (op < 0 || op >= gen::kNumOps)
+    return {kValueError, FormatMessage(gen::kMsgUnknownOp, {{"id", std::to_string(op)}})};
   const char* name = gen::kOpNames[op];
   const int arity = gen::kOpArity[op];
   const char* const* names = arg_names != nullptr ? arg_names : gen::kOpInputs[op];
@@ -571,35 +615,27 @@ Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in,
     if (in[i].ndim < 0 || in[i].ndim > kMaxRank)
       return {kValueError, FormatMessage(gen::kMsgBadRank, {{"op", name}, {"arg", names[i]}, {"rank", std::to_string(in[i].ndim)}})};
   }
-  int nd = 0;
-  for (int i = 0; i < arity; ++i) nd = std::max(nd, static_cast<int>(in[i].ndim));
-  info->bcast_ndim = nd;
-  for (int k = 0; k < nd; ++k) {
-    int64_t dim = 1;
-    for (int i = 0; i < arity; ++i) {
-      const int kk = k - (nd - in[i].ndim);
-      if (kk < 0) continue;
-      const int64_t d = in[i].shape[kk];
-      if (d < 0) return {kValueError, std::string(name) + ": " + names[i] + " has a negative dimension"};
-      if (d == 1 || d == dim) continue;
-      if (dim == 1) {
-        dim = d;
-      } else {
-        std::string shapes;
-        for (int j = 0; j < arity; ++j)
-          shapes += (j ? ", " : "") + std::string(names[j]) + " " + ShapeString(in[j].shape, in[j].ndim);
-        return {kValueError, FormatMessage(gen::kMsgNotBroadcastable, {{"op", name}, {"shapes", shapes}})};
-      }
+  shape::View views[kMaxInputs];
+  for (int i = 0; i < arity; ++i) views[i] = {in[i].shape, in[i].ndim};
+  int culprit = 0;
+  switch (shape::Broadcast(views, arity, allow_unknown, info->bcast_shape, &info->bcast_ndim, &culprit)) {
+    case shape::Status::kOk:
+      break;
+    case shape::Status::kNegativeDim:
+      return {kValueError, FormatMessage(gen::kMsgNegativeDim, {{"op", name}, {"arg", names[culprit]}})};
+    case shape::Status::kNotBroadcastable: {
+      std::string shapes;
+      for (int j = 0; j < arity; ++j)
+        shapes += (j ? ", " : "") + std::string(names[j]) + " " + ShapeString(in[j].shape, in[j].ndim);
+      return {kValueError, FormatMessage(gen::kMsgNotBroadcastable, {{"op", name}, {"shapes", shapes}})};
     }
-    info->bcast_shape[k] = dim;
   }
-  int64_t n = 1;
-  for (int k = 0; k < nd; ++k) {
-    if (info->bcast_shape[k] != 0 && n > std::numeric_limits<int64_t>::max() / info->bcast_shape[k])
-      return {kValueError, std::string(name) + ": the broadcast shape has more than 2^63 elements"};
-    n *= info->bcast_shape[k];
-  }
-  info->numel = n;
+  const int32_t nd = info->bcast_ndim;
+  bool known = true;
+  for (int k = 0; k < nd; ++k) known = known && info->bcast_shape[k] >= 0;
+  info->numel = -1;
+  if (known && !shape::Numel(info->bcast_shape, nd, &info->numel))
+    return {kValueError, FormatMessage(gen::kMsgTooManyElements, {{"op", name}})};
   info->dtype = dtype;
   const bool reduced = gen::kOpIsLoss[op] && reduction != kNone;
   info->ndim = reduced ? 0 : nd;
@@ -614,8 +650,8 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, T
   bool shape_ok = out->ndim == info.ndim && out->dtype == info.dtype;
   for (int k = 0; shape_ok && k < info.ndim; ++k) shape_ok = out->shape[k] == info.shape[k];
   if (!shape_ok)
-    return {kValueError, std::string(OpName(op)) + ": the output buffer has the wrong shape or dtype (expected " +
-                             DTypeName(info.dtype) + " " + ShapeString(info.shape, info.ndim) + ")"};
+    return {kValueError, FormatMessage(gen::kMsgBadOutBuffer, {{"op", OpName(op)}, {"dtype", DTypeName(info.dtype)},
+                                                              {"shape", ShapeString(info.shape, info.ndim)}})};
   const bool is_loss = gen::kOpIsLoss[op];
   const bool reduce = is_loss && reduction != kNone;
 
@@ -646,48 +682,83 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, T
     o.base = static_cast<const char*>(in[i].data);
     o.dtype = in[i].dtype;
     o.itemsize = ItemSize(in[i].dtype);
-    const int lead = g.ndim - in[i].ndim;
-    for (int k = 0; k < g.ndim; ++k) {
-      const int kk = k - lead;
-      o.stride[k] = (kk < 0 || in[i].shape[kk] == 1) ? 0 : in[i].strides[kk];
-    }
+    shape::BroadcastStrides({in[i].shape, in[i].ndim}, in[i].strides, g.ndim, o.stride);
   }
   Coalesce(&g);
-  switch (op) {
-    case kMseLossGrad: Dispatch<MseGradF>(c, false); break;
-    case kL1LossGrad: Dispatch<L1GradF>(c, false); break;
-    case kMseLoss: Dispatch<MseF>(c, reduce); break;
-    default: Dispatch<L1F>(c, reduce); break;
-  }
+  kOpKernels[op](c);
   return {};
 }
 
+// ---------------------------------------------------------------------------
+// ReduceTo: one walk of the input in row-major order (WalkTiles), with the
+// output's element strides (0 on the reduced axes) coalesced alongside.
+namespace {
+
+// No axis is reduced: a converting copy times `scale`, in parallel tasks.
+void CopyScaled(const Geometry& g, int64_t n, char* dst, int32_t dtype, double scale, Executor* exec) {
+  Call c;
+  c.out_dtype = dtype;
+  c.n = n;
+  c.out = dst;
+  c.scale = scale;
+  c.exec = n >= g_parallel_threshold ? exec : nullptr;
+  c.geo = g;
+  const Operand& src = g.op[0];
+  if (scale == 1.0 && src.dtype == dtype && g.ndim == 1 && src.stride[0] == 1) {  // a plain copy
+    auto task = [&](int64_t t) {
+      const int64_t lo = t * kTaskElements, hi = std::min(n, lo + kTaskElements);
+      std::memcpy(dst + lo * src.itemsize, src.base + lo * src.itemsize, static_cast<size_t>((hi - lo) * src.itemsize));
+    };
+    ParallelTasks(c.exec, NumTasks(n, kTaskElements), task);
+  } else if (dtype == kFloat64) {
+    ElementwiseGeneral<double, ScaleF>(c);
+  } else {
+    ElementwiseGeneral<float, ScaleF>(c);
+  }
+}
+
+// Sums the walk into out_n double accumulators (serially: one fixed summation
+// order), then stores them times `scale`. `ostride`: the output's element strides.
+void SumScaled(const Geometry& g, const int64_t* ostride, int64_t n, int64_t out_n, char* dst, int32_t dtype,
+               double scale) {
+  std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
+  const int nd = g.ndim;
+  const int64_t inner = ostride[nd - 1];
+  WalkTiles<double, ScaleF>(g, 0, n, 1.0, [&](const double* v, int64_t cnt, int64_t pos) {
+    int64_t rem = pos, off = 0;  // the output offset of the segment's first element
+    for (int k = nd - 1; k >= 0; --k) {
+      off += (rem % g.shape[k]) * ostride[k];
+      rem /= g.shape[k];
+    }
+    double* dst_acc = acc.data() + off;
+    for (int64_t j = 0; j < cnt; ++j) dst_acc[j * inner] += v[j];
+  });
+  if (scale != 1.0)
+    for (double& v : acc) v *= scale;
+  Scatter(dst, dtype, acc.data(), out_n);
+}
+
+}  // namespace
+
 Error ReduceTo(const TensorRef& in, TensorRef* out, Executor* exec, double scale) {
   if (in.dtype < 0 || in.dtype >= gen::kNumDTypes || out->dtype < 0 || out->dtype >= gen::kNumDTypes)
-    return {kTypeError, "ReduceTo: unsupported dtype"};
-  if (in.ndim > kMaxRank || out->ndim > in.ndim || out->ndim < 0)
-    return {kValueError, "ReduceTo: cannot reduce " + ShapeString(in.shape, in.ndim) + " to " +
-                             ShapeString(out->shape, out->ndim)};
-  const int lead = in.ndim - out->ndim;
-  int64_t n = 1, out_n = 1;
-  Geometry g;  // op[0]: the input, op[1]: the output index (element strides, 0 on reduced axes)
-  g.ndim = in.ndim;
-  g.nops = 2;
-  g.op[0].base = static_cast<const char*>(in.data);
-  g.op[0].dtype = in.dtype;
-  g.op[0].itemsize = ItemSize(in.dtype);
-  for (int k = in.ndim - 1; k >= 0; --k) {
-    const int kk = k - lead;
-    const int64_t od = kk < 0 ? 1 : out->shape[kk];
-    if (od != 1 && od != in.shape[k])
-      return {kValueError, "ReduceTo: cannot reduce " + ShapeString(in.shape, in.ndim) + " to " +
-                               ShapeString(out->shape, out->ndim)};
-    g.shape[k] = in.shape[k];
-    g.op[0].stride[k] = in.strides[k];
-    g.op[1].stride[k] = od == 1 ? 0 : out_n;
-    out_n *= od;
-    n *= in.shape[k];
+    return {kTypeError, FormatMessage(gen::kMsgReduceToDtype, {{"op", "ReduceTo"}, {"dtype", InputDTypeName(in, nullptr, 0)},
+                                                              {"target", InputDTypeName(*out, nullptr, 0)}})};
+  // `out`'s shape must broadcast to exactly `in`'s.
+  bool ok = in.ndim >= 0 && in.ndim <= kMaxRank && out->ndim >= 0 && out->ndim <= in.ndim;
+  int64_t bshape[kMaxRank];
+  int32_t bnd = 0;
+  if (ok) {
+    const shape::View views[2] = {{in.shape, in.ndim}, {out->shape, out->ndim}};
+    ok = shape::Broadcast(views, 2, false, bshape, &bnd) == shape::Status::kOk && bnd == in.ndim &&
+         std::equal(bshape, bshape + bnd, in.shape);
   }
+  int64_t n = 0, out_n = 0;
+  ok = ok && shape::Numel(in.shape, in.ndim, &n) && shape::Numel(out->shape, out->ndim, &out_n);
+  if (!ok)
+    return {kValueError, FormatMessage(gen::kMsgCannotReduce, {{"op", "ReduceTo"},
+                                                              {"shape", ShapeString(in.shape, in.ndim)},
+                                                              {"target", ShapeString(out->shape, out->ndim)}})};
   char* dst = static_cast<char*>(out->data);
   if (out_n == 0) return {};
   if (n == 0) {  // sums of nothing
@@ -695,58 +766,21 @@ Error ReduceTo(const TensorRef& in, TensorRef* out, Executor* exec, double scale
     for (int64_t j = 0; j < out_n; ++j) Scatter(dst + j * ItemSize(out->dtype), out->dtype, &zero, 1);
     return {};
   }
-  // No reduced axis: a copy (converting dtype, applying the sign), in parallel tasks.
+  Geometry g;
+  g.ndim = in.ndim;
+  g.nops = 1;
+  g.op[0] = {static_cast<const char*>(in.data), in.dtype, ItemSize(in.dtype), {}};
+  std::copy(in.shape, in.shape + in.ndim, g.shape);
+  std::copy(in.strides, in.strides + in.ndim, g.op[0].stride);
+  int64_t dense[kMaxRank], ostride[kMaxRank];
+  shape::ContiguousStrides(out->shape, out->ndim, dense);
+  shape::BroadcastStrides({out->shape, out->ndim}, dense, in.ndim, ostride);
+  Coalesce(&g, ostride);
   if (out_n == n) {
-    Call c;
-    c.out_dtype = out->dtype;
-    c.n = n;
-    c.out = dst;
-    c.scale = scale;
-    c.exec = n >= g_parallel_threshold ? exec : nullptr;
-    c.geo.ndim = in.ndim;
-    c.geo.nops = 1;
-    c.geo.op[0] = g.op[0];
-    for (int k = 0; k < in.ndim; ++k) c.geo.shape[k] = in.shape[k];
-    Coalesce(&c.geo);
-    const bool plain_copy = scale == 1.0 && in.dtype == out->dtype && c.geo.ndim == 1 && c.geo.op[0].stride[0] == 1;
-    if (plain_copy) {
-      const int64_t isz = ItemSize(in.dtype);
-      auto task = [&](int64_t t) {
-        const int64_t lo = t * kTaskElements, hi = std::min(n, lo + kTaskElements);
-        std::memcpy(dst + lo * isz, c.geo.op[0].base + lo * isz, static_cast<size_t>((hi - lo) * isz));
-      };
-      ParallelTasks(c.exec, NumTasks(n, kTaskElements), task);
-    } else if (out->dtype == kFloat64) {
-      ElementwiseGeneral<double, ScaleF>(c);
-    } else {
-      ElementwiseGeneral<float, ScaleF>(c);
-    }
-    return {};
+    CopyScaled(g, n, dst, out->dtype, scale, exec);
+  } else {
+    SumScaled(g, ostride, n, out_n, dst, out->dtype, scale);
   }
-  // Walk the input in row-major order (WalkTiles' segments never cross a row),
-  // accumulating each segment into the output at the offset of its first element.
-  // op[1] is walked for its offsets only; it is never gathered.
-  g.op[1].base = nullptr;
-  g.op[1].dtype = kFloat64;
-  g.op[1].itemsize = 8;
-  Coalesce(&g);
-  std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
-  Geometry walk = g;
-  walk.nops = 1;
-  const int nd = g.ndim;
-  WalkTiles<double, ScaleF>(walk, 0, n, 1.0, [&](const double* v, int64_t cnt, int64_t pos) {
-    int64_t rem = pos, off = 0;
-    for (int k = nd - 1; k >= 0; --k) {
-      off += (rem % g.shape[k]) * g.op[1].stride[k];
-      rem /= g.shape[k];
-    }
-    const int64_t ost = g.op[1].stride[nd - 1];
-    for (int64_t j = 0; j < cnt; ++j) acc[static_cast<size_t>(off + j * ost)] += v[j];
-  });
-  (void)exec;  // a reduction runs serially: one fixed summation order
-  if (scale != 1.0)
-    for (double& v : acc) v *= scale;
-  Scatter(dst, out->dtype, acc.data(), out_n);
   return {};
 }
 

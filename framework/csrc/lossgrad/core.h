@@ -1,17 +1,21 @@
-// The lossgrad kernel core: one implementation of the four ops of docs/SPEC.md,
+// The lossgrad kernel core: one implementation of the ops of docs/SPEC.md,
 // shared by every ABI face (ctypes C API, MindSpore aot entries, onnxruntime
 // custom ops). Faces translate their tensors into TensorRef and call Run().
+// An op is its native id (framework/definitions.py); the faces iterate over the
+// declared ops with LOSSGRAD_FOR_EACH_OP (lossgrad/generated_defs.h); each op's
+// element formula is its family's functor (framework/csrc/families/*.h).
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 namespace lossgrad {
 
 // Values match framework/definitions.py (checked by generated static_asserts).
 enum DType : int32_t { kFloat16 = 0, kBFloat16 = 1, kFloat32 = 2, kFloat64 = 3 };
 enum Reduction : int32_t { kNone = 0, kMean = 1, kSum = 2 };
-enum OpKind : int32_t { kMseLossGrad = 0, kL1LossGrad = 1, kMseLoss = 2, kL1Loss = 3 };
 constexpr int kMaxRank = 8;
 constexpr int kMaxInputs = 3;
 
@@ -58,7 +62,7 @@ struct OutInfo {
   int64_t shape[kMaxRank];
   int32_t bcast_ndim;              // the broadcast shape B of all inputs
   int64_t bcast_shape[kMaxRank];
-  int64_t numel;                   // numel(B), 64-bit
+  int64_t numel;                   // numel(B), 64-bit; -1 if B has unknown dims
 };
 
 // Validates an op call (arity, reduction, dtypes, ranks, broadcast) with the
@@ -66,8 +70,11 @@ struct OutInfo {
 // `arg_names` may be null (the op's input names are used). `dtype_names` may be
 // null, or hold per input the face's own name of its dtype (entries may be
 // null): the dtype error names it when the face could not map it to a DType.
+// With `allow_unknown`, dims of -1 (not known yet: graph shape inference) follow
+// the broadcasting rule of framework.definitions.broadcast_shapes (lossgrad/shape.h).
 Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
-            OutInfo* info, const char* const* arg_names = nullptr, const char* const* dtype_names = nullptr);
+            OutInfo* info, const char* const* arg_names = nullptr, const char* const* dtype_names = nullptr,
+            bool allow_unknown = false);
 
 // Validates and computes. `out` must have the dtype and shape that Infer()
 // reports and be contiguous. `exec` may be null (serial). `dtype_names` as in Infer().
@@ -86,6 +93,9 @@ Error ParseReduction(int32_t op, const std::string& name, int32_t* reduction);
 
 // Formats one of the message templates of framework/definitions.py.
 std::string FormatMessage(const char* tmpl, std::initializer_list<std::pair<const char*, std::string>> fields);
+
+// `word` with its indefinite article, for the messages: "an INT", "a FLOATS".
+std::string WithArticle(const std::string& word);
 
 // The op's name and input names (from the generated definitions).
 const char* OpName(int32_t op);

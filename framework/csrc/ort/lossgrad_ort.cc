@@ -1,7 +1,7 @@
 // onnxruntime face of the kernel core: a custom-op library for
 // SessionOptions.register_custom_ops_library(path).
 //
-// It registers the domain "ai.lossgrad" (gen::kDomain) with the four ops of
+// It registers the domain "ai.lossgrad" (gen::kDomain) with every op of
 // framework/definitions.py. Each op is registered once per element type
 // (float16, bfloat16, float, double) with all inputs and the output of that
 // type, as the ONNX schemas of onnx_ops say (type constraint T), so
@@ -31,6 +31,7 @@
 
 #include "lossgrad/core.h"
 #include "lossgrad/generated_defs.h"
+#include "lossgrad/shape.h"
 #include "onnxruntime_c_api.h"
 
 #ifndef LOSSGRAD_ORT_MIN_API_VERSION
@@ -206,14 +207,14 @@ OrtStatus* ReadReduction(const OrtApi* api, const OrtKernelInfo* info, int32_t o
   const bool has_ints = ok(api->KernelInfoGetAttributeArray_int64(info, "reduction", nullptr, &ints));
   const bool has_floats = ok(api->KernelInfoGetAttributeArray_float(info, "reduction", nullptr, &floats));
   if (!is_int && !is_float && !has_ints && !has_floats) return nullptr;  // absent: the default
-  const char* kind = is_int ? "an INT"
-                     : is_float ? "a FLOAT"
-                     : (has_ints && ints > 0) ? "an INTS"
-                     : (has_floats && floats > 0) ? "a FLOATS"
-                     : "a non-STRING";
+  const char* kind = is_int ? "INT"
+                     : is_float ? "FLOAT"
+                     : (has_ints && ints > 0) ? "INTS"
+                     : (has_floats && floats > 0) ? "FLOATS"
+                     : "non-STRING";
   return MakeStatus(api, ORT_INVALID_ARGUMENT,
                     lossgrad::FormatMessage(lossgrad::gen::kMsgBadReductionType,
-                                            {{"op", lossgrad::OpName(op)}, {"kind", kind}}));
+                                            {{"op", lossgrad::OpName(op)}, {"kind", lossgrad::WithArticle(kind)}}));
 }
 
 OrtStatusPtr ORT_API_CALL CreateKernel(const OrtCustomOp* this_, const OrtApi* api, const OrtKernelInfo* info,
@@ -255,12 +256,8 @@ void DescribeInput(const OrtApi* api, OrtKernelContext* ctx, size_t i, lossgrad:
   // rank) before any shape is read; only kMaxRank dims are stored.
   t->ndim = static_cast<int32_t>(std::min<size_t>(ndim, static_cast<size_t>(INT32_MAX)));
   const int kept = static_cast<int>(std::min<size_t>(ndim, lossgrad::kMaxRank));
-  int64_t stride = 1;
-  for (int k = kept - 1; k >= 0; --k) {
-    t->shape[k] = dims[static_cast<size_t>(k)];
-    t->strides[k] = stride;
-    stride *= std::max<int64_t>(dims[static_cast<size_t>(k)], 1);
-  }
+  std::copy(dims.begin(), dims.begin() + kept, t->shape);
+  lossgrad::shape::ContiguousStrides(t->shape, kept, t->strides);
 }
 
 OrtStatusPtr ORT_API_CALL Compute(void* op_kernel, OrtKernelContext* ctx) {
@@ -412,4 +409,3 @@ LOSSGRAD_EXPORT OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* opt
 LOSSGRAD_EXPORT uint64_t lossgrad_ort_compute_calls() { return g_compute_calls.load(); }
 LOSSGRAD_EXPORT uint64_t lossgrad_ort_parallel_calls() { return g_parallel_calls.load(); }
 LOSSGRAD_EXPORT int64_t lossgrad_ort_parallel_threshold() { return lossgrad::ParallelThreshold(); }
-LOSSGRAD_EXPORT int lossgrad_ort_api_version() { return static_cast<int>(kApiVersion); }

@@ -1,19 +1,40 @@
-// Reading the `reduction` attribute of an ai.lossgrad ONNX node, in plain C++17
-// (no CANN, no third-party JSON library), so the ATC parser plugin and the CPU
-// tests share it.
+// The attributes of an ONNX node as CANN's ONNX parser hands them to a parser
+// plugin, in plain C++17 (no CANN, no third-party JSON library), so the ATC
+// plugin and the CPU tests share it.
 //
-// ATC hands an ONNX parser plugin the node's attributes as one JSON string (the
-// operator attribute "attribute", a serialized list of ONNX AttributeProto).
-// A string attribute's value is the protobuf `bytes` field "s"; protobuf's JSON
-// mapping writes bytes as base64, so both forms are accepted: the plain name
-// ("sum") and its base64 ("c3Vt"). The attribute type may be written as the
-// enum number (3) or name ("STRING"). A missing attribute means the schema
-// default "mean"; any other value is an error naming the allowed ones.
+// What ATC hands over (hicann/ge, parser/parser/onnx/onnx_parser.cc,
+// OnnxModelParser::ParseOpParam): for an op registered with
+// ParseParamsByOperatorFn, the NodeProto is turned into the source ge::Operator
+// by Message2Operator::ParseOperatorAttrs (parser/common/convert/message2operator.cc).
+// Scalar NodeProto fields become operator attributes of their own, but the
+// repeated message field `attribute` becomes ONE string attribute "attribute":
+// the JSON {"attribute": [...]} that Pb2Json::RepeatedMessage2Json writes
+// (parser/common/convert/pb2json.cc, enums as numbers). There is no per-attribute
+// getter on that route (AutoMappingByOpFn only copies that string; the protobuf
+// route, ParseParamsFn, needs CANN's protobuf build of ge_onnx.proto), so the JSON
+// is read here. Pb2Json writes, per AttributeProto (proto3: a field equal to its
+// default is left out):
+//   "name": the name; "type": the AttributeType number;
+//   "i": a JSON number (int64); "f": the float printed with "%g", as a JSON string
+//   ("0.01"; a JSON number if that does not fit in 9 characters);
+//   "s": the bytes C-escaped (protobuf's CEscape: \n \r \t \" \' \\ and \ooo).
+// protobuf's canonical JSON mapping (its json_format, also a test input) is read
+// as well: "type" as a name ("STRING"), "i" as a string, "f" as a number (or
+// "NaN"/"Infinity"), "s" as base64. A value that is not acceptable as written is
+// tried as base64 (only when that decodes to printable ASCII).
+//
+// ONNX has no BOOL attribute: bools are INT attributes 0 / 1.
 #ifndef LOSSGRAD_ONNX_ATTR_H_
 #define LOSSGRAD_ONNX_ATTR_H_
 
+#include <algorithm>
 #include <cstdint>
-#include <map>
+#include <cctype>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <locale>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,64 +43,118 @@
 namespace lossgrad {
 namespace onnx_attr {
 
-//! A minimal JSON value (what the attribute list needs).
-struct Json {
-  enum Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = kNull;
-  bool boolean = false;
-  double number = 0.0;
-  std::string text;  //!< string value, or the number's spelling
-  std::vector<Json> items;
-  std::map<std::string, Json> fields;
+//! ONNX AttributeProto.AttributeType (onnx.proto and ge_onnx.proto number them alike).
+enum AttrType : int { kUndefined = 0, kFloat = 1, kInt = 2, kString = 3, kNumAttrTypes = 15 };
+constexpr const char* kAttrTypeNames[kNumAttrTypes] = {
+    "UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS", "STRINGS", "TENSORS", "GRAPHS",
+    "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"};
 
-  const Json* Get(const std::string& key) const
-  {
-    auto it = fields.find(key);
-    return kind == kObject && it != fields.end() ? &it->second : nullptr;
+inline const char* AttrTypeName(int type)
+{
+  return type >= 0 && type < kNumAttrTypes ? kAttrTypeNames[type] : "UNDEFINED";
+}
+
+//! The value of the hex digits s[at, at + n), or -1.
+inline long HexValue(const std::string& s, size_t at, size_t n)
+{
+  long v = 0;
+  for (size_t k = at; k < at + n; ++k) {
+    if (k >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[k]))) {
+      return -1;
+    }
+    v = v * 16 + (std::isdigit(static_cast<unsigned char>(s[k])) ? s[k] - '0' : (s[k] | 0x20) - 'a' + 10);
   }
+  return v;
+}
+
+//! One attribute: its type and the JSON text of its scalar value, if any ("i", "f"
+//! or "s", already JSON-unescaped; `isString` tells a JSON string from a number).
+struct Attr {
+  std::string name;
+  int type = kUndefined;
+  bool hasValue = false;
+  bool isString = false;
+  std::string value;
 };
 
-//! Recursive-descent JSON parser; false on malformed input.
-class JsonParser {
+//! Reads ATC's attribute JSON into `*attrs` ("" is a node without attributes);
+//! false with `*error` set on malformed input.
+class AttrReader {
  public:
-  explicit JsonParser(const std::string& s) : s_(s) {}
-  bool Parse(Json* out)
+  static bool Read(const std::string& json, std::vector<Attr>* attrs, std::string* error)
   {
-    if (!Value(out, 0)) {
+    attrs->clear();
+    if (json.empty()) {
+      return true;
+    }
+    AttrReader r(json);
+    const bool ok = r.Object([&](const std::string& key) {
+      return key == "attribute" ? r.Array([&] { return r.ReadAttr(attrs); }) : r.Skip(0);
+    });
+    r.Space();
+    if (!ok || r.pos_ != json.size()) {
+      *error = "the ONNX attributes are not valid JSON, or not an object whose \"attribute\" is a list";
       return false;
     }
-    Space();
-    return pos_ == s_.size();
+    return true;
   }
 
  private:
+  explicit AttrReader(const std::string& s) : s_(s) {}
+
   void Space()
   {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t')) {
       ++pos_;
     }
   }
-  bool Literal(const char* word)
+  bool Eat(char c)
   {
-    const std::string w(word);
-    if (s_.compare(pos_, w.size(), w) != 0) {
+    Space();
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  //! {"key": value, ...}; `member(key)` reads the value.
+  bool Object(const std::function<bool(const std::string&)>& member)
+  {
+    if (!Eat('{')) {
       return false;
     }
-    pos_ += w.size();
-    return true;
+    if (Eat('}')) {
+      return true;
+    }
+    do {
+      std::string key;
+      if (!String(&key) || !Eat(':') || !member(key)) {
+        return false;
+      }
+    } while (Eat(','));
+    return Eat('}');
   }
-  static int Hex(char c)
+  bool Array(const std::function<bool()>& item)
   {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    if (!Eat('[')) {
+      return false;
+    }
+    if (Eat(']')) {
+      return true;
+    }
+    do {
+      if (!item()) {
+        return false;
+      }
+    } while (Eat(','));
+    return Eat(']');
   }
+  //! A JSON string; \uXXXX becomes UTF-8 (surrogate pairs are not combined).
   bool String(std::string* out)
   {
-    if (pos_ >= s_.size() || s_[pos_] != '"') {
+    if (!Eat('"')) {
       return false;
     }
-    ++pos_;
     while (pos_ < s_.size()) {
       const char c = s_[pos_++];
       if (c == '"') {
@@ -89,196 +164,245 @@ class JsonParser {
         out->push_back(c);
         continue;
       }
-      if (pos_ >= s_.size()) {
-        return false;
-      }
-      const char e = s_[pos_++];
-      switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
-        case 'u': {
-          if (pos_ + 4 > s_.size()) {
-            return false;
-          }
-          uint32_t code = 0;
-          for (int i = 0; i < 4; ++i) {
-            const int h = Hex(s_[pos_++]);
-            if (h < 0) {
-              return false;
-            }
-            code = code * 16 + static_cast<uint32_t>(h);
-          }
-          // UTF-8 encode (surrogate pairs are kept as two 3-byte sequences; names are ASCII anyway).
-          if (code < 0x80) {
-            out->push_back(static_cast<char>(code));
-          } else if (code < 0x800) {
-            out->push_back(static_cast<char>(0xC0 | (code >> 6)));
-            out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
-          } else {
-            out->push_back(static_cast<char>(0xE0 | (code >> 12)));
+      const char e = pos_ < s_.size() ? s_[pos_++] : '\0';
+      const char* from = "\"\\/bfnrt";
+      const char* to = "\"\\/\b\f\n\r\t";
+      const char* at = e == '\0' ? nullptr : std::strchr(from, e);
+      if (at != nullptr) {
+        out->push_back(to[at - from]);
+      } else if (e == 'u' && HexValue(s_, pos_, 4) >= 0) {
+        const long code = HexValue(s_, pos_, 4);
+        pos_ += 4;
+        if (code < 0x80) {
+          out->push_back(static_cast<char>(code));
+        } else {
+          out->push_back(static_cast<char>((code < 0x800 ? 0xC0 : 0xE0) | (code >> (code < 0x800 ? 6 : 12))));
+          if (code >= 0x800) {
             out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-            out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
           }
-          break;
+          out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
         }
-        default: return false;
+      } else {
+        return false;
       }
     }
     return false;
   }
-  bool Value(Json* out, int depth)
+  //! A string, or a number / true / false / null as its spelling.
+  bool Scalar(std::string* text, bool* isString)
   {
-    if (depth > 64) {
-      return false;
-    }
     Space();
-    if (pos_ >= s_.size()) {
+    *isString = pos_ < s_.size() && s_[pos_] == '"';
+    if (*isString) {
+      return String(text);
+    }
+    const size_t end = s_.find_first_not_of("+-0123456789.eEtruefalsn", pos_);
+    *text = s_.substr(pos_, (end == std::string::npos ? s_.size() : end) - pos_);
+    pos_ += text->size();
+    const bool number = !text->empty() && ((*text)[0] == '-' || std::isdigit(static_cast<unsigned char>((*text)[0])));
+    return number ? text->find_first_of("trufals") == std::string::npos
+                  : *text == "true" || *text == "false" || *text == "null";
+  }
+  //! Any JSON value, discarded (tensors, graphs, lists).
+  bool Skip(int depth)
+  {
+    Space();
+    if (depth > 64 || pos_ >= s_.size()) {
       return false;
     }
-    const char c = s_[pos_];
-    if (c == '{') {
-      ++pos_;
-      out->kind = Json::kObject;
-      Space();
-      if (pos_ < s_.size() && s_[pos_] == '}') {
-        ++pos_;
-        return true;
-      }
-      for (;;) {
-        Space();
-        std::string key;
-        if (!String(&key)) {
-          return false;
-        }
-        Space();
-        if (pos_ >= s_.size() || s_[pos_] != ':') {
-          return false;
-        }
-        ++pos_;
-        Json v;
-        if (!Value(&v, depth + 1)) {
-          return false;
-        }
-        out->fields[key] = std::move(v);
-        Space();
-        if (pos_ < s_.size() && s_[pos_] == ',') {
-          ++pos_;
-          continue;
-        }
-        if (pos_ < s_.size() && s_[pos_] == '}') {
-          ++pos_;
-          return true;
-        }
-        return false;
-      }
+    if (s_[pos_] == '{') {
+      return Object([&](const std::string&) { return Skip(depth + 1); });
     }
-    if (c == '[') {
-      ++pos_;
-      out->kind = Json::kArray;
-      Space();
-      if (pos_ < s_.size() && s_[pos_] == ']') {
-        ++pos_;
-        return true;
+    if (s_[pos_] == '[') {
+      return Array([&] { return Skip(depth + 1); });
+    }
+    std::string text;
+    bool isString = false;
+    return Scalar(&text, &isString);
+  }
+  bool ReadAttr(std::vector<Attr>* attrs)
+  {
+    Attr a;
+    std::string typeText;
+    bool typeIsString = false;
+    bool hasType = false;
+    int valueType = kUndefined;
+    const bool ok = Object([&](const std::string& key) {
+      if (key == "name") {
+        return String(&a.name);
       }
-      for (;;) {
-        Json v;
-        if (!Value(&v, depth + 1)) {
-          return false;
+      if (key == "type") {
+        hasType = true;
+        return Scalar(&typeText, &typeIsString);
+      }
+      const char* keys[] = {"f", "i", "s"};
+      for (int k = 0; k < 3; ++k) {
+        if (key == keys[k]) {
+          a.hasValue = true;
+          valueType = kFloat + k;
+          return Scalar(&a.value, &a.isString);
         }
-        out->items.push_back(std::move(v));
-        Space();
-        if (pos_ < s_.size() && s_[pos_] == ',') {
-          ++pos_;
-          continue;
-        }
-        if (pos_ < s_.size() && s_[pos_] == ']') {
-          ++pos_;
-          return true;
-        }
-        return false;
+      }
+      return Skip(1);
+    });
+    // A type left out is UNDEFINED (proto3); ONNX files of IR version 1 had none and
+    // were read by the value field that is present.
+    a.type = hasType ? kUndefined : valueType;
+    for (int t = 0; hasType && t < kNumAttrTypes; ++t) {
+      if (typeText == (typeIsString ? kAttrTypeNames[t] : std::to_string(t))) {
+        a.type = t;
       }
     }
-    if (c == '"') {
-      out->kind = Json::kString;
-      return String(&out->text);
-    }
-    if (Literal("true")) {
-      out->kind = Json::kBool;
-      out->boolean = true;
-      return true;
-    }
-    if (Literal("false")) {
-      out->kind = Json::kBool;
-      return true;
-    }
-    if (Literal("null")) {
-      out->kind = Json::kNull;
-      return true;
-    }
-    const size_t begin = pos_;
-    while (pos_ < s_.size() && std::string("+-0123456789.eE").find(s_[pos_]) != std::string::npos) {
-      ++pos_;
-    }
-    if (pos_ == begin) {
-      return false;
-    }
-    out->kind = Json::kNumber;
-    out->text = s_.substr(begin, pos_ - begin);
-    try {
-      out->number = std::stod(out->text);
-    } catch (...) {
-      return false;
-    }
-    return true;
+    attrs->push_back(a);
+    return ok;
   }
 
   const std::string& s_;
   size_t pos_ = 0;
 };
 
-//! Standard base64 (with or without padding); false if `in` is not base64.
-inline bool Base64Decode(const std::string& in, std::string* out)
+inline const Attr* Find(const std::vector<Attr>& attrs, const std::string& name)
 {
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t padding = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') { ++padding; continue; }
-    else return false;
-    if (padding) {
-      return false;  // data after padding
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xFF));
+  for (const Attr& a : attrs) {
+    if (a.name == name) {
+      return &a;
     }
   }
-  return padding <= 2;
+  return nullptr;
 }
 
-inline bool IsPrintable(const std::string& s)
+//! Reverses protobuf's CEscape; false on a malformed escape.
+inline bool CUnescape(const std::string& in, std::string* out)
 {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c > 0x7e) {
+  for (size_t k = 0; k < in.size(); ++k) {
+    if (in[k] != '\\') {
+      out->push_back(in[k]);
+      continue;
+    }
+    if (++k == in.size()) {
+      return false;
+    }
+    const char* from = "nrtabfv\\'\"?";
+    const char* to = "\n\r\t\a\b\f\v\\'\"?";
+    const char* at = std::strchr(from, in[k]);
+    if (at != nullptr && in[k] != '\0') {
+      out->push_back(to[at - from]);
+    } else if (in[k] >= '0' && in[k] <= '7') {
+      int digits = 0;
+      unsigned code = 0;
+      for (; digits < 3 && k < in.size() && in[k] >= '0' && in[k] <= '7'; ++digits, ++k) {
+        code = code * 8 + static_cast<unsigned>(in[k] - '0');
+      }
+      out->push_back(static_cast<char>(code & 0xFF));
+      --k;
+    } else if (in[k] == 'x' && HexValue(in, k + 1, 2) >= 0) {
+      out->push_back(static_cast<char>(HexValue(in, k + 1, 2)));
+      k += 2;
+    } else {
       return false;
     }
   }
   return true;
 }
+
+//! Standard base64 of printable ASCII text (whole 4-character groups): the text.
+inline bool Base64Text(const std::string& in, std::string* out)
+{
+  static const std::string digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const size_t pad = in.size() - std::min(in.size(), in.find_last_not_of('=') + 1);
+  if (in.empty() || in.size() % 4 != 0 || pad > 2) {
+    return false;
+  }
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t k = 0; k + pad < in.size(); ++k) {
+    const size_t v = digits.find(in[k]);
+    if (v == std::string::npos) {
+      return false;
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      const char c = static_cast<char>((acc >> bits) & 0xFF);
+      if (c < 0x20 || c > 0x7e) {
+        return false;
+      }
+      out->push_back(c);
+    }
+  }
+  return true;
+}
+
+//! The typed reads. Each returns false when the attribute has another type or an
+//! unreadable value; `*typeName` then names the type it has (for messages).
+inline bool GetString(const Attr& a, const std::function<bool(const std::string&)>& acceptable, std::string* out,
+                      std::string* typeName)
+{
+  *typeName = AttrTypeName(a.type);
+  out->clear();
+  if (a.type != kString || (a.hasValue && !a.isString) || !CUnescape(a.value, out)) {
+    return false;
+  }
+  std::string decoded;
+  if (!acceptable(*out) && Base64Text(a.value, &decoded)) {
+    *out = decoded;
+  }
+  return true;
+}
+
+inline bool GetInt(const Attr& a, int64_t* out, std::string* typeName)
+{
+  *typeName = AttrTypeName(a.type);
+  *out = 0;
+  if (a.type != kInt) {
+    return false;
+  }
+  if (!a.hasValue) {
+    return true;
+  }
+  std::istringstream in(a.value);
+  in.imbue(std::locale::classic());
+  in >> *out;
+  return !in.fail() && in.eof() && a.value.find_first_of(".eE") == std::string::npos;
+}
+
+inline bool GetBool(const Attr& a, bool* out, std::string* typeName)
+{
+  int64_t v = 0;
+  const bool ok = GetInt(a, &v, typeName) && (v == 0 || v == 1);
+  *out = v == 1;
+  return ok;
+}
+
+inline bool GetFloat(const Attr& a, double* out, std::string* typeName)
+{
+  *typeName = AttrTypeName(a.type);
+  *out = 0.0;
+  if (a.type != kFloat) {
+    return false;
+  }
+  if (!a.hasValue) {
+    return true;
+  }
+  // "%g" of a non-finite float (C library spellings) and the JSON mapping's names.
+  const char* names[] = {"nan", "-nan", "NaN", "inf", "Infinity", "-inf", "-Infinity"};
+  for (int k = 0; k < 7; ++k) {
+    if (a.value == names[k]) {
+      const double inf = std::numeric_limits<double>::infinity();
+      *out = k < 3 ? std::numeric_limits<double>::quiet_NaN() : (k < 5 ? inf : -inf);
+      return true;
+    }
+  }
+  std::istringstream in(a.value);
+  in.imbue(std::locale::classic());
+  in >> *out;
+  return !in.fail() && in.eof();
+}
+
+// ---- the attributes of this package's ops ------------------------------------
+
+enum ParseStatus : int { kFound = 0, kDefaulted = 1, kError = -1 };
 
 inline bool IsReductionName(const std::string& s)
 {
@@ -290,24 +414,6 @@ inline bool IsReductionName(const std::string& s)
   return false;
 }
 
-//! ONNX AttributeProto.AttributeType name of a JSON "type" (enum number or name).
-inline std::string AttributeTypeName(const Json& type)
-{
-  static const char* names[] = {"UNDEFINED", "FLOAT",  "INT",           "STRING",         "TENSOR",
-                                "GRAPH",     "FLOATS", "INTS",          "STRINGS",        "TENSORS",
-                                "GRAPHS",    "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"};
-  if (type.kind == Json::kString) {
-    return type.text;
-  }
-  if (type.kind == Json::kNumber && type.number >= 0 && type.number < 15 &&
-      type.number == static_cast<double>(static_cast<int>(type.number))) {
-    return names[static_cast<int>(type.number)];
-  }
-  return "UNDEFINED";
-}
-
-enum ParseStatus : int { kFound = 0, kDefaulted = 1, kError = -1 };
-
 //! The reduction of an ai.lossgrad node of type `opType` from ATC's attribute
 //! JSON. On kFound / kDefaulted `*reduction` is a valid name; on kError
 //! `*error` says why (malformed JSON, wrong attribute type, unknown value).
@@ -315,54 +421,28 @@ inline ParseStatus ParseReduction(const std::string& opType, const std::string& 
                                   std::string* error)
 {
   *reduction = ascend::kDefaultReduction;
-  if (json.empty()) {
-    return kDefaulted;
-  }
-  Json root;
-  if (!JsonParser(json).Parse(&root)) {
-    *error = opType + ": the ONNX attributes are not valid JSON";
+  std::vector<Attr> attrs;
+  if (!AttrReader::Read(json, &attrs, error)) {
+    *error = opType + ": " + *error;
     return kError;
   }
-  const Json* list = root.Get("attribute");
-  if (list == nullptr) {
+  const Attr* attr = Find(attrs, ascend::kAttrName);
+  if (attr == nullptr) {
     return kDefaulted;
   }
-  if (list->kind != Json::kArray) {
-    *error = opType + ": the ONNX attribute list is not a JSON array";
+  std::string value;
+  std::string typeName;
+  if (!GetString(*attr, IsReductionName, &value, &typeName)) {
+    *error = attr->type == kString ? opType + ": attribute '" + ascend::kAttrName + "' has an unreadable value"
+                                   : ascend::BadReductionTypeMessage(opType.c_str(), typeName);
     return kError;
   }
-  for (const Json& attr : list->items) {
-    const Json* name = attr.Get("name");
-    if (name == nullptr || name->kind != Json::kString || name->text != ascend::kAttrName) {
-      continue;
-    }
-    const Json* type = attr.Get("type");
-    const std::string typeName = type == nullptr ? "STRING" : AttributeTypeName(*type);
-    if (typeName != "STRING") {
-      *error = ascend::BadReductionTypeMessage(opType.c_str(), typeName);
-      return kError;
-    }
-    const Json* s = attr.Get("s");
-    if (s == nullptr || s->kind != Json::kString) {
-      *error = opType + ": attribute 'reduction' has no string value";
-      return kError;
-    }
-    // protobuf's JSON writes bytes as base64 (whole 4-character groups); a
-    // plain name is accepted as well. Decoded text is used when it is printable.
-    std::string value = s->text;
-    std::string decoded;
-    if (!IsReductionName(value) && value.size() % 4 == 0 && Base64Decode(value, &decoded) &&
-        IsPrintable(decoded)) {
-      value = decoded;
-    }
-    if (!IsReductionName(value)) {
-      *error = ascend::BadReductionMessage(opType.c_str(), value);
-      return kError;
-    }
-    *reduction = value;
-    return kFound;
+  if (!IsReductionName(value)) {
+    *error = ascend::BadReductionMessage(opType.c_str(), value);
+    return kError;
   }
-  return kDefaulted;
+  *reduction = value;
+  return kFound;
 }
 
 }  // namespace onnx_attr

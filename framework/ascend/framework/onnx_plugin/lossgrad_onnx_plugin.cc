@@ -1,8 +1,8 @@
 // ATC (CANN's model converter) parser plugin for the ai.lossgrad ONNX domain:
-// maps ai.lossgrad::MseLossGrad and ai.lossgrad::L1LossGrad nodes (opset 1),
-// with their string attribute `reduction` (default "mean"), 1:1 onto the
-// MseLossGrad / L1LossGrad ops of this package. The ONNX input order equals
-// the CANN one (docs/SPEC.md), so inputs map by position.
+// maps every op of the package (lossgrad_defs.h), as the ONNX node
+// ai.lossgrad::<op type> of opset kOnnxOpset with its string attribute
+// `reduction` (default "mean"), 1:1 onto the CANN op of the same type. The ONNX
+// input order equals the CANN one (docs/SPEC.md), so inputs map by position.
 //
 // Build: framework/ascend/build.sh (compiled into the package's ONNX plugin
 // library, installed under vendors/lossgrad/framework/onnx/). Use:
@@ -18,7 +18,9 @@
 namespace domi {
 namespace {
 
-Status ParseLossGrad(const char* opType, const ge::Operator& src, ge::Operator& dst)
+//! ATC puts the node's attribute list, as JSON, into the source operator's
+//! attribute "attribute" (see lossgrad_onnx_attr.h); no such attribute: none set.
+Status ParseLossGrad(const std::string& opType, const ge::Operator& src, ge::Operator& dst)
 {
   std::string json;
   ge::AscendString attrs;
@@ -35,29 +37,24 @@ Status ParseLossGrad(const char* opType, const ge::Operator& src, ge::Operator& 
   return SUCCESS;
 }
 
-Status ParseMseLossGrad(const ge::Operator& src, ge::Operator& dst)
-{
-  return ParseLossGrad(lossgrad::ascend::kOpTypes[lossgrad::ascend::kMseLossGrad], src, dst);
-}
-
-Status ParseL1LossGrad(const ge::Operator& src, ge::Operator& dst)
-{
-  return ParseLossGrad(lossgrad::ascend::kOpTypes[lossgrad::ascend::kL1LossGrad], src, dst);
-}
+//! One registration per op; OriginOpType is "<domain>::<opset>::<op type>" (the
+//! ONNX domain and opset version of the node). What REGISTER_CUSTOM_OP expands to
+//! (a static OpReceiver of the OpRegistrationData), for each op in turn.
+const bool kRegistered = [] {
+  namespace la = lossgrad::ascend;
+  for (const char* type : la::kOpTypes) {
+    const std::string origin = std::string(la::kOnnxDomain) + "::" + std::to_string(la::kOnnxOpset) + "::" + type;
+    const std::string opType(type);
+    OpRegistrationData data(type);
+    data.FrameworkType(ONNX)
+        .OriginOpType({ge::AscendString(origin.c_str())})
+        .ParseParamsByOperatorFn(
+            [opType](const ge::Operator& src, ge::Operator& dst) { return ParseLossGrad(opType, src, dst); })
+        .ImplyType(ImplyType::TVM);
+    OpReceiver receiver(data);
+  }
+  return true;
+}();
 
 }  // namespace
-
-// OriginOpType is "<domain>::<opset>::<op type>" (ONNX's domain and opset of the node).
-REGISTER_CUSTOM_OP("MseLossGrad")
-    .FrameworkType(ONNX)
-    .OriginOpType({ge::AscendString("ai.lossgrad::1::MseLossGrad")})
-    .ParseParamsByOperatorFn(ParseMseLossGrad)
-    .ImplyType(ImplyType::TVM);
-
-REGISTER_CUSTOM_OP("L1LossGrad")
-    .FrameworkType(ONNX)
-    .OriginOpType({ge::AscendString("ai.lossgrad::1::L1LossGrad")})
-    .ParseParamsByOperatorFn(ParseL1LossGrad)
-    .ImplyType(ImplyType::TVM);
-
 }  // namespace domi

@@ -74,7 +74,6 @@ struct bfloat16_t {
 namespace AscendC {
 
 enum class TPosition : int { GM = 0, VECIN, VECOUT, VECCALC };
-using QuePosition = TPosition;
 enum class RoundMode : int { CAST_NONE = 0, CAST_RINT, CAST_FLOOR, CAST_CEIL, CAST_ROUND, CAST_TRUNC, CAST_ODD };
 enum class CMPMODE : int { LT = 0, GT, EQ, LE, GE, NE };
 enum class SELMODE : uint8_t { VSEL_CMPMASK_SPR = 0, VSEL_TENSOR_SCALAR_MODE, VSEL_TENSOR_TENSOR_MODE };
@@ -82,7 +81,6 @@ enum class SELMODE : uint8_t { VSEL_CMPMASK_SPR = 0, VSEL_TENSOR_SCALAR_MODE, VS
 inline float ToFloat(const bfloat16_t& v) { return static_cast<float>(v); }
 
 inline int64_t GetBlockIdx() { return static_cast<int64_t>(lgsim::S().blockIdx); }
-inline int64_t GetBlockNum() { return static_cast<int64_t>(lgsim::S().blockNum); }
 
 //! The user part of the workspace (the runner registers it separately).
 GM_ADDR GetUserWorkspace(GM_ADDR workspace);

@@ -117,7 +117,6 @@ struct State {
   bool dry = false;
   uint64_t ubBytes = 0;
   uint64_t blockIdx = 0;
-  uint64_t blockNum = 1;
   bool floatSaturation = true;  //!< CTRL[48] == 0, the hardware default
   std::vector<uint8_t> ub;
   uint32_t ubUsed = 0;

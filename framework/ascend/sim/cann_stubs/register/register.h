@@ -15,7 +15,7 @@ constexpr Status FAILED = 1;
 enum FrameworkType { CAFFE = 0, MINDSPORE = 1, TENSORFLOW = 3, ANDROID_NN = 4, ONNX = 5 };
 enum class ImplyType : unsigned int { BUILDIN = 0, TVM, CUSTOM, AI_CPU, INVALID = 0xFFFFFFFF };
 
-using ParseParamByOpFunc = Status (*)(const ge::Operator&, ge::Operator&);
+using ParseParamByOpFunc = std::function<Status(const ge::Operator&, ge::Operator&)>;
 
 class OpRegistrationData {
  public:
@@ -57,7 +57,7 @@ inline std::vector<OpRegistrationData>& PluginRegistry()
 
 class OpReceiver {
  public:
-  OpReceiver(const OpRegistrationData& data) { PluginRegistry().push_back(data); }  // NOLINT
+  OpReceiver(OpRegistrationData& data) { PluginRegistry().push_back(data); }  // NOLINT
 };
 
 }  // namespace domi

@@ -1,0 +1,47 @@
+// What a kernel family declares, and the compute hook the generic kernel calls.
+//
+// The kernel (op_kernel/lossgrad_kernel.h) computes y = m * f(a - b) * s for every
+// op of the package: a, b and m are inputs (their indices are the family's roles),
+// s the host's scale, f the family's elementwise function. A family header
+// (op_kernel/families/<family>.h) declares, as a struct of plain constants that
+// the host tiling plan reads too:
+//   kOpType          the CANN op type (checked against op_host/lossgrad_defs.h);
+//   kLhs, kRhs, kMul input indices of a, b and m (CANN order);
+//   kF32Scratch      fp32 tiles f needs as scratch (at most 2; on half types the
+//                    kernel lends its second widening buffer as the first one);
+//   kCompareMask     f needs a compare mask of one bit per element;
+//   kUbReserveBytes  UB that must stay unallocated while f runs (e.g. for Select);
+// and, in its compute part (compiled in kernel TUs only, where lossgrad_kernel.h
+// defines LOSSGRAD_KERNEL_COMPUTE), a specialization of FamilyCompute with
+//   float OnScalar(float d)                   f of a scalar difference;
+//   LocalTensor<float> OnTile(d, scratch, n)  f over a tile (d itself or a scratch tile).
+#ifndef LOSSGRAD_FAMILY_H_
+#define LOSSGRAD_FAMILY_H_
+
+namespace lossgrad_kernel {
+
+//! The ordered list of families (families.h); position = op id of lossgrad_defs.h.
+template <class... F>
+struct FamilyList {
+  static constexpr int kSize = sizeof...(F);
+};
+
+#ifdef LOSSGRAD_KERNEL_COMPUTE
+//! The scratch tiles the kernel hands OnTile (only those the family declared are set).
+struct TileScratch {
+  AscendC::LocalTensor<float> f32[2];
+  AscendC::LocalTensor<uint8_t> mask;
+};
+
+//! Specialized in each family's header; a family without one fails to build here.
+template <class Family>
+struct FamilyCompute {
+  static_assert(sizeof(Family) == 0,
+                "this kernel family has no compute part: specialize FamilyCompute<Family> in its "
+                "op_kernel/families/<family>.h (OnScalar, OnTile)");
+};
+#endif
+
+}  // namespace lossgrad_kernel
+
+#endif  // LOSSGRAD_FAMILY_H_

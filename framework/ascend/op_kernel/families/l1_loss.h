@@ -1,0 +1,52 @@
+// Kernel family of L1Loss: L1LossGrad(grads, predict, label) = grads * sign(predict - label) * s,
+// with sign(0) = 0 and sign(NaN) = NaN exactly as docs/SPEC.md says.
+#ifndef LOSSGRAD_FAMILY_L1_LOSS_H_
+#define LOSSGRAD_FAMILY_L1_LOSS_H_
+
+#include "family.h"
+
+namespace lossgrad_kernel {
+
+struct L1LossFamily {
+  static constexpr const char* kOpType = "L1LossGrad";
+  static constexpr int kLhs = 1;  // predict
+  static constexpr int kRhs = 2;  // label
+  static constexpr int kMul = 0;  // grads
+  static constexpr unsigned kF32Scratch = 2;  // the constants +-1 and the sign
+  static constexpr bool kCompareMask = true;
+  static constexpr unsigned long long kUbReserveBytes = 8192;  // Select (modes 1, 2) on A2/A3
+};
+
+}  // namespace lossgrad_kernel
+
+#endif  // LOSSGRAD_FAMILY_L1_LOSS_H_
+
+#if defined(LOSSGRAD_KERNEL_COMPUTE) && !defined(LOSSGRAD_FAMILY_L1_LOSS_COMPUTE_)
+#define LOSSGRAD_FAMILY_L1_LOSS_COMPUTE_
+namespace lossgrad_kernel {
+
+template <>
+struct FamilyCompute<L1LossFamily> {
+  //! sign() with sign(0) = 0 and sign(NaN) = NaN (x * 0 keeps the NaN; the
+  //! comparisons are false for NaN, so the NaN survives both selects).
+  __aicore__ static inline float OnScalar(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f); }
+
+  //! z = sign(d) over n elements into scratch tile 1; scratch tile 0 holds the constants +-1.
+  __aicore__ static inline AscendC::LocalTensor<float> OnTile(const AscendC::LocalTensor<float>& d,
+                                                              const TileScratch& s, uint32_t n)
+  {
+    const AscendC::LocalTensor<float>& c = s.f32[0];
+    const AscendC::LocalTensor<float>& z = s.f32[1];
+    AscendC::Muls(z, d, 0.0f, static_cast<int32_t>(n));  // +-0, or NaN where d is NaN (or Inf: fixed below)
+    AscendC::Duplicate(c, 1.0f, static_cast<int32_t>(n));
+    AscendC::Compares(s.mask, d, 0.0f, AscendC::CMPMODE::GT, n);
+    AscendC::Select(z, s.mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
+    AscendC::Duplicate(c, -1.0f, static_cast<int32_t>(n));
+    AscendC::Compares(s.mask, d, 0.0f, AscendC::CMPMODE::LT, n);
+    AscendC::Select(z, s.mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
+    return z;
+  }
+};
+
+}  // namespace lossgrad_kernel
+#endif
