@@ -63,7 +63,7 @@ struct TakesArgs<F, std::index_sequence<I...>,
   static_assert(!IsComplete<ops::Name>::value ||                                                                  \
                     TakesArgs<ops::Name, std::make_index_sequence<(arity) + ((is_loss) ? 0 : 1)>>::value,         \
                 "lossgrad::ops::" #Name "::Apply must take the op's " #arity " inputs in their declared order, "  \
-                "then the scale s if it is a gradient op (see framework/csrc/families/mse.h)");
+                "then the scale s if it is a gradient op (see the headers in framework/csrc/families/)");
 LOSSGRAD_FOR_EACH_OP(LOSSGRAD_CHECK_FUNCTOR)
 #undef LOSSGRAD_CHECK_FUNCTOR
 
@@ -662,9 +662,11 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, T
   c.n = info.numel;
   c.out = static_cast<char*>(out->data);
   c.exec = info.numel >= g_parallel_threshold ? exec : nullptr;
+  // s = numerator / N for mean (0.0 when N = 0, as on every face: the output is empty then).
   c.scale = is_loss ? 1.0
-                    : (reduction == kMean ? gen::kOpScaleNumerator[op] / static_cast<double>(info.numel)
-                                          : gen::kOpScaleNumerator[op]);
+                    : (reduction != kMean ? gen::kOpScaleNumerator[op]
+                       : info.numel == 0  ? 0.0
+                                          : gen::kOpScaleNumerator[op] / static_cast<double>(info.numel));
   if (c.n == 0) {
     if (reduce) {  // sum of nothing is 0; mean of nothing is NaN (as numpy.mean)
       const double v = reduction == kSum ? 0.0 : std::numeric_limits<double>::quiet_NaN();
