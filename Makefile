@@ -3,6 +3,7 @@
 #   make test        set up .venv if needed, build the test-only Ascend stand-in, run the test suite
 #   make bench       kernel benchmark            make msrun-demo   data-parallel example under msrun
 #   make asan        sanitizer build + in-process tests, then the normal build again
+#   make lint        check that no generic file names an op
 #   make dist        sdist and wheel into dist/  make clean / make distclean (also removes .venv)
 # The package is installed non-editable into .venv (tests run what a user gets); the CMake build
 # directory build/dev persists, so a reinstall after a change recompiles only what changed.
@@ -23,7 +24,7 @@ PACKAGE_SOURCES := $(NATIVE_SOURCES) $(wildcard src/lossgrad_ops/* framework/*.p
   pyproject.toml README.md LICENSE
 ASCEND_SOURCES := $(shell find framework/ascend -name '*.h' -o -name '*.cc' -o -name '*.cpp' 2>/dev/null)
 
-.PHONY: demo test setup bench msrun-demo asan dist clean distclean
+.PHONY: demo test setup bench msrun-demo asan lint dist clean distclean
 
 setup: $(VENV)/.installed
 
@@ -51,6 +52,10 @@ demo: setup
 
 test: setup $(SIM_LIB)
 	LOSSGRAD_ASCEND_SIM_LIB=$(abspath $(SIM_LIB)) $(PY) -m pytest -q
+
+# The generic machinery names no op (a source-text lint, not a test: see tools/check_generic.py).
+lint: setup
+	$(PY) tools/check_generic.py
 
 bench: setup
 	$(PY) benchmarks/bench_kernels.py

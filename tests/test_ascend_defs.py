@@ -133,11 +133,9 @@ def test_msopgen_json_matches_definitions():
 
 def test_onnx_plugin_registration():
     # The plugin registers every op of the table in a loop (what REGISTER_CUSTOM_OP expands to,
-    # per op), so the registrations are read from the compiled plugin, and its source names no op.
-    src = (ROOT / "framework" / "onnx_plugin" / "lossgrad_onnx_plugin.cc").read_text()
+    # per op), so the registrations are read from the compiled plugin.
     regs = [(r["op"], origin) for r in sim().plugin_registrations() for origin in r["origin"]]
     assert regs == [(op.name, f"{defs.DOMAIN}::{defs.OPSET_VERSION}::{op.name}") for op in GRAD_OPS]
-    assert not [op.name for op in GRAD_OPS if op.name in src]
 
 
 def test_vendor_name_everywhere():

@@ -231,19 +231,3 @@ def test_gradient_formulas_match_finite_differences(op, reduction, shapes):
         np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8, err_msg=f"{op} d/d{spec.inputs[k]}")
 
 
-#: the generic Python machinery: it iterates over the declared ops and never names one (the
-#: per-family user-facing API of ms_ops, functional.py, nn.py and __init__.py, does)
-GENERIC_FILES = sorted(
-    [os.path.join("framework", f) for f in os.listdir(os.path.join(ROOT, "framework")) if f.endswith(".py")]
-    + [os.path.join("onnx_ops", f) for f in os.listdir(os.path.join(ROOT, "onnx_ops")) if f.endswith(".py")]
-    + [os.path.join("ms_ops", f) for f in ("primitives.py", "_registry.py", "_device.py")])
-
-
-@pytest.mark.parametrize("path", GENERIC_FILES)
-def test_generic_files_name_no_op(path):
-    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
-        text = f.read().lower()
-    for name in d.OPS:
-        family = registry.FAMILY_OF[name]
-        for spelling in {name.lower(), registry.function_name(name), f"families.{family}", f"families/{family}"}:
-            assert spelling not in text, (path, spelling)

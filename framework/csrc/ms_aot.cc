@@ -86,7 +86,7 @@ int32_t ReadReduction(AotExtra* extra, int32_t op, std::string* error) {
 
 // The caller's names of the inputs: the string attribute "arg_names" (comma-separated,
 // in the op's input order), which ms_ops sets for APIs whose argument names are not
-// the op's (mse_loss_backward's input/target/grad_output, the Cells' logits/labels).
+// the op's (the aclnn-order functions' input/target/grad_output, the Cells' logits/labels).
 // Empty when absent or malformed: errors then use the op's input names.
 std::vector<std::string> ReadArgNames(AotExtra* extra, int arity) {
   std::vector<std::string> names;
