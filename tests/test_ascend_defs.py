@@ -57,7 +57,7 @@ def test_op_table_matches_definitions():
     assert d["dtypes"] == [t for t in defs.DTYPES if t != "float64"]
     assert d["max_rank"] == defs.MAX_RANK
     assert d["onnx_domain"] == defs.DOMAIN and d["onnx_opset"] == defs.OPSET_VERSION
-    for key in ("bad_reduction", "bad_rank", "not_broadcastable"):
+    for key in ("bad_reduction", "bad_rank", "not_broadcastable", "unknown_op"):
         assert d["messages"][key] == defs.MESSAGES[key], key
     assert d["messages"]["bad_reduction_type"] == defs.MESSAGES["bad_reduction_type"]  # ONNX attribute type
     assert d["kernel_names"] == [snake_case(op.name) for op in GRAD_OPS]

@@ -53,11 +53,13 @@ constexpr uint64_t kDTypeSize[kNumDTypes] = {2, 2, 4};
 constexpr int kMaxRank = 8;
 
 //! Error-message templates ("{field}" placeholders, as str.format in Python).
-//! The first three are framework.definitions.MESSAGES verbatim (checked by tests).
+//! The first four are framework.definitions.MESSAGES verbatim: the CPU stand-in static_asserts
+//! them against the generated table (framework/csrc/lossgrad/generated_defs.h), tests check them.
 constexpr const char* kMsgBadReduction =
     "{op}: reduction must be one of 'none', 'mean', 'sum' (or the aclnn integers 0, 1, 2); got {value}";
 constexpr const char* kMsgBadRank = "{op}: {arg} has rank {rank}; at most 8 dimensions are supported";
 constexpr const char* kMsgNotBroadcastable = "{op}: shapes are not broadcastable: {shapes}";
+constexpr const char* kMsgUnknownOp = "lossgrad: unknown op id {id}";
 //! An ONNX node whose reduction attribute has another type; {kind} is e.g.
 //! "an INT", "a FLOATS" (same wording as the onnx_ops checks).
 constexpr const char* kMsgBadReductionType =
@@ -65,6 +67,11 @@ constexpr const char* kMsgBadReductionType =
 //! Ascend-only message (the NPU kernel has no float64).
 constexpr const char* kMsgBadAscendDtype =
     "{op}: {arg} has dtype {dtype}; the Ascend kernel supports float16, bfloat16, float32";
+//! Ascend-only messages of the tiling plan (a launch needs known shapes, 2^62 elements at most
+//! and a unified buffer that holds one tile).
+constexpr const char* kMsgTilingUnknownShape = "{op}: tiling needs known shapes; got {shape}";
+constexpr const char* kMsgTilingTooManyElements = "{op}: {shape} has more than 2^62 elements";
+constexpr const char* kMsgTilingUbTooSmall = "{op}: unified buffer of {bytes} bytes is too small for one tile";
 
 //! Vendor name of the op package: it installs into <opp>/vendors/lossgrad.
 constexpr const char* kVendorName = "lossgrad";

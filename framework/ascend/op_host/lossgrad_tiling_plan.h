@@ -295,7 +295,7 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
 {
   Plan plan;
   if (op < 0 || op >= kNumOps) {
-    plan.message = "lossgrad: unknown op id " + std::to_string(op);
+    plan.message = FillTemplate(kMsgUnknownOp, "id", std::to_string(op));
     return plan;
   }
   // Checks in the order of docs/SPEC.md's error table: reduction, dtype, ranks, broadcast.
@@ -317,11 +317,11 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   for (int axis = 0; axis < plan.outShape.rank; ++axis) {
     const int64_t d = plan.outShape.dims[axis];
     if (d < 0) {
-      plan.message = std::string(kOpTypes[op]) + ": tiling needs known shapes; got " + ShapeRepr(plan.outShape);
+      plan.message = FillTemplate(FillTemplate(kMsgTilingUnknownShape, "op", kOpTypes[op]), "shape", ShapeRepr(plan.outShape));
       return plan;
     }
     if (d != 0 && n > kMaxElements / static_cast<uint64_t>(d)) {
-      plan.message = std::string(kOpTypes[op]) + ": " + ShapeRepr(plan.outShape) + " has more than 2^62 elements";
+      plan.message = FillTemplate(FillTemplate(kMsgTilingTooManyElements, "op", kOpTypes[op]), "shape", ShapeRepr(plan.outShape));
       return plan;
     }
     n *= static_cast<uint64_t>(d);
@@ -329,8 +329,8 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   for (int k = 0; k < kNumInputs; ++k) {
     for (int j = 0; j < in[k].rank; ++j) {
       if (in[k].dims[j] < 0) {
-        plan.message = std::string(kOpTypes[op]) + ": tiling needs known shapes; got " + kInputNames[op][k] + " " +
-                       ShapeRepr(in[k]);
+        plan.message = FillTemplate(FillTemplate(kMsgTilingUnknownShape, "op", kOpTypes[op]), "shape",
+                                    std::string(kInputNames[op][k]) + " " + ShapeRepr(in[k]));
         return plan;
       }
     }
@@ -392,8 +392,8 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   const uint64_t reserve = UbReserveBytes(op);
   const uint64_t perElem = UbBytesForTile(op, dtype, queueInputs, kTileAlignElems);  // bytes per 256 elements
   if (platform.ubBytes <= reserve || (platform.ubBytes - reserve) / perElem == 0) {
-    plan.message = std::string(kOpTypes[op]) + ": unified buffer of " + std::to_string(platform.ubBytes) +
-                   " bytes is too small for one tile";
+    plan.message = FillTemplate(FillTemplate(kMsgTilingUbTooSmall, "op", kOpTypes[op]), "bytes",
+                                std::to_string(platform.ubBytes));
     return plan;
   }
   uint64_t tile = (platform.ubBytes - reserve) / perElem * kTileAlignElems;

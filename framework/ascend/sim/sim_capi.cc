@@ -93,7 +93,8 @@ static_assert(la::kMaxRank == gen::kMaxRank, "max rank differs from definitions.
 static_assert(StrEq(la::kOnnxDomain, gen::kDomain) && la::kOnnxOpset == gen::kOpsetVersion,
               "ONNX domain/opset differ from definitions.py");
 static_assert(StrEq(la::kMsgBadReduction, gen::kMsgBadReduction) && StrEq(la::kMsgBadRank, gen::kMsgBadRank) &&
-                  StrEq(la::kMsgNotBroadcastable, gen::kMsgNotBroadcastable),
+                  StrEq(la::kMsgNotBroadcastable, gen::kMsgNotBroadcastable) &&
+                  StrEq(la::kMsgUnknownOp, gen::kMsgUnknownOp),
               "error-message templates differ from definitions.py");
 
 std::mutex g_mutex;
@@ -149,6 +150,7 @@ std::string BuildDefsJson()
   j += ", \"onnx_opset\": " + std::to_string(la::kOnnxOpset);
   j += ", \"messages\": {\"bad_reduction\": " + JsonStr(la::kMsgBadReduction) +
        ", \"bad_rank\": " + JsonStr(la::kMsgBadRank) + ", \"not_broadcastable\": " + JsonStr(la::kMsgNotBroadcastable) +
+       ", \"unknown_op\": " + JsonStr(la::kMsgUnknownOp) +
        ", \"bad_reduction_type\": " + JsonStr(la::kMsgBadReductionType) + "}";
   return j + "}";
 }
