@@ -8,6 +8,11 @@ default directory ``framework/csrc/lossgrad/`` git-ignores them):
   ``LOSSGRAD_FOR_EACH_OP(X)`` that every generic C++ face iterates over (it calls
   ``X(Name, native_id, arity, is_loss)`` once per declared op), so the Python and native
   sides cannot drift and no generic C++ file names an op;
+  The declared attributes of each op (``reduction`` first) are the tables ``kOpNumAttrs``,
+  ``kOpAttrNames``, ``kOpAttrTypes`` (an ``AttrType``) and ``kOpAttrDefaults`` (an
+  ``AttrValue``: a string as the index of its value among the reductions when it is
+  ``reduction``, an int or bool in ``i``, a float in ``f``); the native faces read every
+  declared attribute through them, generically;
 * ``generated_families.h``: includes every C++ family header ``framework/csrc/families/*.h``
   (each defines the elementwise functor ``lossgrad::ops::<Name>`` of its ops); the CPU core
   checks at compile time that every declared op has its functor.
@@ -43,6 +48,54 @@ def _c(s: str) -> str:
     return json.dumps(s)  # a JSON string literal is a valid C string literal for ASCII text
 
 
+_ATTR_TYPES = ("string", "int", "float", "bool")  # framework.rules.ATTRIBUTE_TYPES, in AttrType order
+
+
+def _attr_default(attr, reductions) -> str:
+    """The C++ ``AttrValue`` initializer of an attribute's default value."""
+    if attr.type == "string":
+        if attr.name != "reduction":
+            raise ValueError(f"attribute {attr.name!r}: the native faces take a string attribute only as "
+                             "an index into a declared value list, which only 'reduction' has")
+        return f"{{{reductions.index(attr.default)}, 0.0}}"
+    if attr.type == "float":
+        value = float(attr.default)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"attribute {attr.name!r}: the native faces need a finite default; got {value!r}")
+        return f"{{0, {value.hex()}}}"  # a C++17 hex literal: exact
+    return f"{{{int(attr.default)}, 0.0}}"  # int, bool
+
+
+def render_attributes(ops, reductions) -> list:
+    """The per-op attribute tables of generated_defs.h (lines, inside namespace lossgrad::gen)."""
+    maxattrs = max(len(op.attributes) for op in ops)
+    for op in ops:
+        for a in op.attributes:
+            if a.type not in _ATTR_TYPES:
+                raise ValueError(f"{op.name}: attribute {a.name!r} has the type {a.type!r}, not one of {_ATTR_TYPES}")
+            if not a.name.isidentifier():
+                raise ValueError(f"{op.name}: attribute name {a.name!r} is not a C++ identifier")
+    lines = [
+        "enum AttrType : int { " + ", ".join(f"kAttr{t.capitalize()} = {i}" for i, t in enumerate(_ATTR_TYPES)) + " };",
+        "struct AttrValue { int64_t i; double f; };",
+        f"constexpr int kMaxAttrs = {maxattrs};",
+        "constexpr int kOpNumAttrs[kNumOps] = {" + ", ".join(str(len(op.attributes)) for op in ops) + "};",
+        "constexpr const char* kOpAttrNames[kNumOps][kMaxAttrs] = {",
+    ]
+    pad = lambda xs, fill: xs + [fill] * (maxattrs - len(xs))  # noqa: E731
+    for op in ops:
+        lines.append("  {" + ", ".join(pad([_c(a.name) for a in op.attributes], "nullptr")) + "},")
+    lines += ["};", "constexpr AttrType kOpAttrTypes[kNumOps][kMaxAttrs] = {"]
+    for op in ops:
+        types = [f"kAttr{a.type.capitalize()}" for a in op.attributes]
+        lines.append("  {" + ", ".join(pad(types, "kAttrInt")) + "},")
+    lines += ["};", "constexpr AttrValue kOpAttrDefaults[kNumOps][kMaxAttrs] = {"]
+    for op in ops:
+        lines.append("  {" + ", ".join(pad([_attr_default(a, reductions) for a in op.attributes], "{0, 0.0}")) + "},")
+    lines.append("};")
+    return lines
+
+
 def render(d: ModuleType) -> str:
     ops = list(d.OPS.values())
     maxin = max(len(op.inputs) for op in ops)
@@ -75,6 +128,7 @@ def render(d: ModuleType) -> str:
         lines.append("  {" + ", ".join(names) + "},")
     lines.append("};")
     lines.append("constexpr const char* kOpOutput[kNumOps] = {" + ", ".join(_c(op.output) for op in ops) + "};")
+    lines += render_attributes(ops, list(d.REDUCTIONS))
     for key, tmpl in d.MESSAGES.items():
         camel = "".join(part.capitalize() for part in key.split("_"))
         lines.append(f"constexpr const char* kMsg{camel} = {_c(tmpl)};")

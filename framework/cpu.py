@@ -37,12 +37,13 @@ import numpy as np
 from .arrays import dtype_name, np_dtype
 from .definitions import DEFAULT_REDUCTION, DTYPES, MAX_RANK, MESSAGES, OPS, OpDef, REDUCTIONS, ReductionArg
 from .reference import plan_for
+from .rules import ATTRIBUTE_TYPES, REDUCTION
 from .registry import make_face
 
 __all__ = ["library_path", "run", "reduce_to", "num_threads", "set_num_threads", "parallel_threshold",
            "stream_floor", "NativeLibraryError"]  # + one function per declared op, below
 
-_ABI_VERSION = 3
+_ABI_VERSION = 4
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -75,6 +76,29 @@ class _TensorRef(ctypes.Structure):
     ]
 
 
+class _AttrValue(ctypes.Structure):
+    """One declared attribute value (lossgrad::AttrValue of the generated C++ table)."""
+    _fields_ = [("i", ctypes.c_int64), ("f", ctypes.c_double)]
+
+
+def _attr_value(attr: Any, value: Any) -> _AttrValue:
+    """A canonical attribute value as the core takes it: the reduction as its index, an int or bool in
+    ``i``, a float in ``f`` (exact). framework/_codegen.py refuses, at build, the attributes it cannot carry."""
+    if attr.type == "string":
+        if attr is not REDUCTION:
+            raise NotImplementedError(f"attribute {attr.name!r}: the native core takes no string attribute "
+                                      "but reduction")
+        return _AttrValue(REDUCTIONS.index(value), 0.0)
+    if attr.type == "float":
+        return _AttrValue(0, float(value))
+    return _AttrValue(int(value), 0.0)
+
+
+def _attr_array(op: OpDef, values: Mapping[str, Any]) -> Any:
+    """The op's attribute values (canonical, every declared one) in declared order, for lossgrad_run."""
+    return (_AttrValue * len(op.attributes))(*[_attr_value(a, values[a.name]) for a in op.attributes])
+
+
 def _load() -> ctypes.CDLL:
     lib = ctypes.CDLL(library_path())  # CDLL releases the GIL during calls
     lib.lossgrad_abi_version.restype = ctypes.c_int
@@ -87,8 +111,21 @@ def _load() -> ctypes.CDLL:
     if built != [op.name for op in sorted(OPS.values(), key=lambda op: op.native_id)]:
         raise NativeLibraryError(f"the native library was built for the ops {', '.join(built)}, not those of "
                                  f"framework.definitions ({', '.join(OPS)}); reinstall the package to rebuild it")
-    lib.lossgrad_run.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(_TensorRef),
-                                 ctypes.POINTER(_TensorRef), ctypes.c_char_p, ctypes.c_int64]
+    lib.lossgrad_num_attrs.argtypes = [ctypes.c_int32]
+    lib.lossgrad_num_attrs.restype = ctypes.c_int32
+    lib.lossgrad_attr_name.argtypes = [ctypes.c_int32, ctypes.c_int32]
+    lib.lossgrad_attr_name.restype = ctypes.c_char_p
+    lib.lossgrad_attr_type.argtypes = [ctypes.c_int32, ctypes.c_int32]
+    lib.lossgrad_attr_type.restype = ctypes.c_int32
+    for op in OPS.values():
+        built_attrs = [(lib.lossgrad_attr_name(op.native_id, i).decode(), lib.lossgrad_attr_type(op.native_id, i))
+                       for i in range(lib.lossgrad_num_attrs(op.native_id))]
+        declared = [(a.name, ATTRIBUTE_TYPES.index(a.type)) for a in op.attributes]
+        if built_attrs != declared:
+            raise NativeLibraryError(f"the native library was built for {op.name} with the attributes "
+                                     f"{built_attrs}, not the declared {declared}; reinstall the package to rebuild it")
+    lib.lossgrad_run.argtypes = [ctypes.c_int32, ctypes.POINTER(_AttrValue), ctypes.c_int32,
+                                 ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef), ctypes.c_char_p, ctypes.c_int64]
     lib.lossgrad_run.restype = ctypes.c_int
     lib.lossgrad_reduce_to.argtypes = [ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef), ctypes.c_double,
                                        ctypes.c_char_p, ctypes.c_int64]
@@ -220,13 +257,10 @@ def _needs_temporary(arrays: Sequence[np.ndarray], out: np.ndarray, shape: Seque
 
 
 def _run(op: OpDef, plan: Any, arrays: Sequence[np.ndarray], out: np.ndarray) -> None:
-    if plan.extra:  # never silently drop a declared attribute
-        raise NotImplementedError(f"{op.name}: the native library (ABI {_ABI_VERSION}) takes no attribute other "
-                                  f"than reduction; got {', '.join(plan.extra)}")
     refs = (_TensorRef * len(arrays))(*[_ref(a) for a in arrays])
     out_ref = _ref(out)
     err = ctypes.create_string_buffer(1024)
-    rc = _library().lossgrad_run(op.native_id, REDUCTIONS.index(plan.reduction), len(arrays),
+    rc = _library().lossgrad_run(op.native_id, _attr_array(op, dict(plan.attrs)), len(arrays),
                                  refs, ctypes.byref(out_ref), err, len(err))
     if rc:
         raise (TypeError if rc == 2 else ValueError)(err.value.decode())

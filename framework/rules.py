@@ -57,6 +57,8 @@ MESSAGES: Dict[str, str] = {
     ),
     # an ONNX node that carries one attribute several times (runtimes would disagree on which one counts)
     "duplicate_attribute": "{op}: the {attr} attribute appears {count} times; give it once",
+    # an ONNX attribute of another type than the declared one (onnxruntime kernels; reduction has its own)
+    "bad_attribute_type": "{op}: the {attr} attribute must be {expected}; got {kind} attribute",
     # a tensor argument of the MindSpore face (ms_ops) that is not a mindspore.Tensor (a TypeError)
     "not_tensor": "{op}: {arg} must be a mindspore.Tensor; got {type}",
     # the out= argument of the NumPy face (framework.cpu): a TypeError, then ValueErrors

@@ -30,12 +30,23 @@ def _ref(shape, strides=None, dtype_code=2):
     return t
 
 
+def _raw_attrs(op_id, reduction):
+    """lossgrad_run's attribute array: the op's declared defaults with a raw reduction code (unchecked:
+    the core validates it); one value for an op id the library does not know."""
+    ops = {op.native_id: op for op in d.OPS.values()}
+    op = ops.get(op_id)
+    arr = (cpu._attr_array(op, {a.name: a.default for a in op.attributes}) if op is not None
+           else (cpu._AttrValue * 1)())
+    arr[0].i = reduction
+    return arr
+
+
 def _run(op_id, reduction, refs, out_shape, out_dtype_code=2):
     lib = cpu._library()
     arr = (cpu._TensorRef * max(1, len(refs)))(*refs)
     out_ref = _ref(out_shape, dtype_code=out_dtype_code)
     err = ctypes.create_string_buffer(1024)
-    rc = lib.lossgrad_run(op_id, reduction, len(refs), arr, ctypes.byref(out_ref), err, len(err))
+    rc = lib.lossgrad_run(op_id, _raw_attrs(op_id, reduction), len(refs), arr, ctypes.byref(out_ref), err, len(err))
     return rc, err.value.decode()
 
 
@@ -54,6 +65,27 @@ def test_the_library_reports_the_op_table_it_was_built_with():
     lib = cpu._library()
     assert [lib.lossgrad_op_name(i).decode() for i in range(lib.lossgrad_num_ops())] == list(d.OPS)
     assert lib.lossgrad_op_name(len(d.OPS)) is None and lib.lossgrad_op_name(-1) is None
+
+
+def test_the_library_reports_the_attributes_it_was_built_with():
+    from lossgrad_ops.framework import rules
+    lib = cpu._library()
+    for op in d.OPS.values():
+        got = [(lib.lossgrad_attr_name(op.native_id, i).decode(), lib.lossgrad_attr_type(op.native_id, i))
+               for i in range(lib.lossgrad_num_attrs(op.native_id))]
+        assert got == [(a.name, rules.ATTRIBUTE_TYPES.index(a.type)) for a in op.attributes]
+        assert lib.lossgrad_attr_name(op.native_id, len(op.attributes)) is None
+    assert lib.lossgrad_num_attrs(len(d.OPS)) == 0 and lib.lossgrad_attr_name(-1, 0) is None
+
+
+def test_a_library_built_for_other_attributes_is_reported_stale(monkeypatch):
+    from lossgrad_ops.framework import rules
+    first = next(iter(d.OPS.values()))
+    beta = rules.Attribute("beta", "float", 1.0, lambda v, name: v)
+    changed = dict(d.OPS, **{first.name: dataclasses.replace(first, attributes=first.attributes + (beta,))})
+    monkeypatch.setattr(cpu, "OPS", changed)
+    with pytest.raises(cpu.NativeLibraryError, match=f"built for {first.name} with the attributes.*reinstall"):
+        cpu._load()
 
 
 def test_a_library_built_for_other_ops_is_reported_stale(monkeypatch):

@@ -13,7 +13,9 @@ namespace {
 
 // Bumped whenever a signature below or TensorRef's layout changes; cpu.py checks it.
 // 3: lossgrad_num_ops / lossgrad_op_name (the op table the library was built with).
-constexpr int kAbiVersion = 3;
+// 4: lossgrad_run[_named] take the op's declared attribute values (lossgrad::AttrValue[]) instead of
+//    the reduction alone; lossgrad_num_attrs / lossgrad_attr_name / lossgrad_attr_type.
+constexpr int kAbiVersion = 4;
 
 // Error kind of a resource failure (a thread that could not be started): a RuntimeError.
 constexpr int kRuntimeError = 3;
@@ -39,12 +41,25 @@ LOSSGRAD_EXPORT const char* lossgrad_op_name(int32_t op) {
   return op >= 0 && op < lossgrad::gen::kNumOps ? lossgrad::gen::kOpNames[op] : nullptr;
 }
 
-// Validates and computes one op. Returns 0, or 1 (ValueError) / 2 (TypeError)
+// The declared attributes the library was built with (cpu.py compares them too), in order.
+LOSSGRAD_EXPORT int32_t lossgrad_num_attrs(int32_t op) {
+  return op >= 0 && op < lossgrad::gen::kNumOps ? lossgrad::gen::kOpNumAttrs[op] : 0;
+}
+LOSSGRAD_EXPORT const char* lossgrad_attr_name(int32_t op, int32_t i) {
+  return i >= 0 && i < lossgrad_num_attrs(op) ? lossgrad::gen::kOpAttrNames[op][i] : nullptr;
+}
+LOSSGRAD_EXPORT int32_t lossgrad_attr_type(int32_t op, int32_t i) {
+  return i >= 0 && i < lossgrad_num_attrs(op) ? lossgrad::gen::kOpAttrTypes[op][i] : -1;
+}
+
+// Validates and computes one op. `attrs` holds the op's lossgrad_num_attrs(op) values in declared
+// order (the reduction first, as its index among the reductions). Returns 0, or 1 (ValueError) / 2 (TypeError)
 // with a message in `err`.
-LOSSGRAD_EXPORT int lossgrad_run(int32_t op, int32_t reduction, int32_t ninputs, const lossgrad::TensorRef* inputs,
-                                 lossgrad::TensorRef* out, char* err, int64_t errlen) {
+LOSSGRAD_EXPORT int lossgrad_run(int32_t op, const lossgrad::AttrValue* attrs, int32_t ninputs,
+                                 const lossgrad::TensorRef* inputs, lossgrad::TensorRef* out, char* err, int64_t errlen) {
+  if (attrs == nullptr) return Report({lossgrad::kValueError, "lossgrad_run: attrs must not be null"}, err, errlen);
   try {
-    return Report(lossgrad::Run(op, reduction, ninputs, inputs, out, &lossgrad::DefaultPool()), err, errlen);
+    return Report(lossgrad::Run(op, attrs, ninputs, inputs, out, &lossgrad::DefaultPool()), err, errlen);
   } catch (const std::exception& ex) {  // e.g. std::bad_alloc: never let it cross the C boundary
     return Report({lossgrad::kValueError, ex.what()}, err, errlen);
   }
@@ -53,11 +68,12 @@ LOSSGRAD_EXPORT int lossgrad_run(int32_t op, int32_t reduction, int32_t ninputs,
 // As lossgrad_run, with the caller's own name of each input's dtype (`dtype_names`:
 // `ninputs` entries, each may be null), which the dtype error names when an input's
 // dtype is not a supported DType (-1: a dtype the caller could not map).
-LOSSGRAD_EXPORT int lossgrad_run_named(int32_t op, int32_t reduction, int32_t ninputs,
+LOSSGRAD_EXPORT int lossgrad_run_named(int32_t op, const lossgrad::AttrValue* attrs, int32_t ninputs,
                                        const lossgrad::TensorRef* inputs, const char* const* dtype_names,
                                        lossgrad::TensorRef* out, char* err, int64_t errlen) {
+  if (attrs == nullptr) return Report({lossgrad::kValueError, "lossgrad_run: attrs must not be null"}, err, errlen);
   try {
-    return Report(lossgrad::Run(op, reduction, ninputs, inputs, out, &lossgrad::DefaultPool(), dtype_names), err,
+    return Report(lossgrad::Run(op, attrs, ninputs, inputs, out, &lossgrad::DefaultPool(), dtype_names), err,
                   errlen);
   } catch (const std::exception& ex) {
     return Report({lossgrad::kValueError, ex.what()}, err, errlen);

@@ -5,7 +5,8 @@
 //   int  <Op>Init(int* ndims, int64_t** shapes, const char** dtypes, AotExtra* extra)
 //   int  <Op>(int nparam, void** params, int* ndims, int64_t** shapes, const char** dtypes, void* stream, void* extra)
 //   std::vector<int64_t> <Op>InferShape(int* ndims, int64_t** shapes, AotExtra* extra)
-// Init reads the string attribute "reduction" once per kernel; InferShape lets
+// Init reads every declared attribute (lossgrad/generated_defs.h: kOpAttrNames, kOpAttrTypes) from
+// the primitive's attributes once per kernel; InferShape lets
 // graph mode handle dynamic shapes without calling back into Python.
 // Inputs and outputs arrive dense and row-major (MindSpore makes them so).
 #include <algorithm>
@@ -42,6 +43,10 @@ class AotExtra {
   void SetKernelData(AotKernelData* data) { kernel_data_ = data; }
   AotKernelData* KernelData() const { return kernel_data_; }
   std::string AttrString(const std::string& name) { return GetAttrStr(name); }
+  int64_t AttrInt(const std::string& name) { return GetAttrInt(name); }
+  // MindSpore hands float attributes as float32 (its AotExtra has no double getter).
+  double AttrFloat(const std::string& name) { return GetAttrFloat(name); }
+  bool AttrBool(const std::string& name) { return GetAttrBool(name); }
 
  protected:
   virtual bool GetAttrBool(std::string name) = 0;
@@ -66,7 +71,7 @@ namespace {
 using mindspore::AotExtra;
 
 struct OpData final : mindspore::AotKernelData {
-  int32_t reduction = lossgrad::gen::kDefaultReduction;
+  lossgrad::AttrValue attrs[lossgrad::gen::kMaxAttrs];
 };
 
 int32_t DTypeFromString(const char* s) {
@@ -75,13 +80,28 @@ int32_t DTypeFromString(const char* s) {
   return -1;
 }
 
-// The reduction attribute, parsed; invalid values were rejected in Python before
-// the graph was built, so a failure here means the op was built by hand.
-int32_t ReadReduction(AotExtra* extra, int32_t op, std::string* error) {
-  if (extra == nullptr || !extra->HasAttr("reduction")) return lossgrad::gen::kDefaultReduction;
-  int32_t r = lossgrad::gen::kDefaultReduction;
-  if (lossgrad::Error e = lossgrad::ParseReduction(op, extra->AttrString("reduction"), &r)) *error = e.message;
-  return r;
+// Every declared attribute of the op, in declared order (an absent one takes its declared
+// default). Invalid values were rejected in Python before the graph was built, so a failure
+// here means the op was built by hand. A string attribute is the reduction (the only string
+// attribute the code generator lets the native faces take), parsed to its index.
+void ReadAttrs(AotExtra* extra, int32_t op, lossgrad::AttrValue* attrs, std::string* error) {
+  lossgrad::DefaultAttrs(op, lossgrad::gen::kDefaultReduction, attrs);
+  if (extra == nullptr) return;
+  for (int a = 0; a < lossgrad::gen::kOpNumAttrs[op]; ++a) {
+    const std::string name = lossgrad::gen::kOpAttrNames[op][a];
+    if (!extra->HasAttr(name)) continue;
+    switch (lossgrad::gen::kOpAttrTypes[op][a]) {
+      case lossgrad::gen::kAttrString: {
+        int32_t r = lossgrad::gen::kDefaultReduction;
+        if (lossgrad::Error e = lossgrad::ParseReduction(op, extra->AttrString(name), &r)) *error = e.message;
+        attrs[a] = {r, 0.0};
+        break;
+      }
+      case lossgrad::gen::kAttrInt: attrs[a] = {extra->AttrInt(name), 0.0}; break;
+      case lossgrad::gen::kAttrFloat: attrs[a] = {0, extra->AttrFloat(name)}; break;
+      case lossgrad::gen::kAttrBool: attrs[a] = {extra->AttrBool(name) ? 1 : 0, 0.0}; break;
+    }
+  }
 }
 
 // The caller's names of the inputs: the string attribute "arg_names" (comma-separated,
@@ -115,13 +135,13 @@ lossgrad::TensorRef Dense(void* data, int ndim, const int64_t* shape, const char
 
 int InitOp(int32_t op, AotExtra* extra) {
   std::string error;
-  const int32_t reduction = ReadReduction(extra, op, &error);
+  auto* data = new OpData();
+  ReadAttrs(extra, op, data->attrs, &error);
   if (!error.empty()) {
+    delete data;
     std::fprintf(stderr, "lossgrad-ops: %s\n", error.c_str());
     return 1;
   }
-  auto* data = new OpData();
-  data->reduction = reduction;
   extra->SetKernelData(data);  // MindSpore deletes it through the virtual destructor
   return 0;
 }
@@ -135,16 +155,18 @@ int RunOp(int32_t op, int nparam, void** params, int* ndims, int64_t** shapes, c
     std::fprintf(stderr, "lossgrad-ops: %s\n", msg.c_str());
     return 1;
   }
-  int32_t reduction = lossgrad::gen::kDefaultReduction;
+  lossgrad::AttrValue defaults[lossgrad::gen::kMaxAttrs];
+  lossgrad::DefaultAttrs(op, lossgrad::gen::kDefaultReduction, defaults);
+  const lossgrad::AttrValue* attrs = defaults;
   auto* ext = static_cast<AotExtra*>(extra);
   if (ext != nullptr && ext->KernelData() != nullptr) {
-    reduction = static_cast<const OpData*>(ext->KernelData())->reduction;
+    attrs = static_cast<const OpData*>(ext->KernelData())->attrs;
   }
   lossgrad::TensorRef in[lossgrad::kMaxInputs];
   for (int i = 0; i < arity; ++i) in[i] = Dense(params[i], ndims[i], shapes[i], dtypes[i]);
   lossgrad::TensorRef out = Dense(params[arity], ndims[arity], shapes[arity], dtypes[arity]);
   try {
-    if (lossgrad::Error e = lossgrad::Run(op, reduction, arity, in, &out, &lossgrad::DefaultPool())) {
+    if (lossgrad::Error e = lossgrad::Run(op, attrs, arity, in, &out, &lossgrad::DefaultPool())) {
       std::fprintf(stderr, "lossgrad-ops: %s\n", e.message.c_str());
       return 2;
     }
@@ -171,9 +193,10 @@ int RunOp(int32_t op, int nparam, void** params, int* ndims, int64_t** shapes, c
 std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra* extra) {
   const int arity = lossgrad::gen::kOpArity[op];
   std::string error;
-  const int32_t reduction = ReadReduction(extra, op, &error);
+  lossgrad::AttrValue attrs[lossgrad::gen::kMaxAttrs];
+  ReadAttrs(extra, op, attrs, &error);
   if (!error.empty()) throw std::invalid_argument(error);
-  const bool reduced = lossgrad::gen::kOpIsLoss[op] && reduction != lossgrad::kNone;
+  const bool reduced = lossgrad::gen::kOpIsLoss[op] && attrs[0].i != lossgrad::kNone;
   for (int i = 0; i < arity; ++i) {
     if (ndims[i] == 1 && shapes[i][0] == -2) {  // unknown rank: checked once known
       if (reduced) return {};
@@ -193,7 +216,7 @@ std::vector<int64_t> InferOp(int32_t op, int* ndims, int64_t** shapes, AotExtra*
   const char* name_ptrs[lossgrad::kMaxInputs] = {};
   for (size_t i = 0; i < names.size(); ++i) name_ptrs[i] = names[i].c_str();
   lossgrad::OutInfo info{};
-  if (lossgrad::Error e = lossgrad::Infer(op, reduction, arity, in, &info, names.empty() ? nullptr : name_ptrs,
+  if (lossgrad::Error e = lossgrad::Infer(op, attrs, arity, in, &info, names.empty() ? nullptr : name_ptrs,
                                           nullptr, /*allow_unknown=*/true))
     throw std::invalid_argument(e.message);
   return std::vector<int64_t>(info.shape, info.shape + info.ndim);

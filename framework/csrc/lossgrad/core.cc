@@ -54,7 +54,8 @@ template <class T> struct IsComplete<T, std::void_t<decltype(sizeof(T))>> : std:
 template <class F, class Seq, class = void> struct TakesArgs : std::false_type {};
 template <class F, size_t... I>
 struct TakesArgs<F, std::index_sequence<I...>,
-                 std::void_t<decltype(F::template Apply<float>((static_cast<void>(I), 0.0f)...))>> : std::true_type {};
+                 std::void_t<decltype(std::declval<const F&>().template Apply<float>((static_cast<void>(I), 0.0f)...))>>
+    : std::true_type {};
 
 #define LOSSGRAD_CHECK_FUNCTOR(Name, id, arity, is_loss)                                                          \
   static_assert(IsComplete<ops::Name>::value,                                                                     \
@@ -111,18 +112,34 @@ int64_t ItemSize(int32_t dtype) { return dtype == kFloat64 ? 8 : dtype == kFloat
 // The element formulas of docs/SPEC.md (the family functors) as the loops see
 // them: every op ternary with a scale; a loss ignores the scale, an op of two
 // inputs its third operand.
+//
+// A functor with attributes other than `reduction` has a constructor taking the op's attribute
+// values (`const gen::AttrValue*`, in declared order, the reduction first); Run() builds it once
+// per call. A functor without one is default-constructed.
+template <class F>
+F MakeFunctor(const gen::AttrValue* attrs) {
+  if constexpr (std::is_constructible_v<F, const gen::AttrValue*>) {
+    return F(attrs);
+  } else {
+    static_cast<void>(attrs);
+    return F{};
+  }
+}
+
 template <class F, int kArity, bool kIsLoss>
 struct Formula {
   static_assert(kArity == 2 || kArity == 3, "the core's loops handle ops of 2 or 3 inputs");
-  template <class C> static C Apply(C a, C b, C c, C s) {
+  F f;
+  explicit Formula(const gen::AttrValue* attrs) : f(MakeFunctor<F>(attrs)) {}
+  template <class C> C Apply(C a, C b, C c, C s) const {
     if constexpr (kIsLoss && kArity == 2) {
-      return F::Apply(a, b);
+      return f.Apply(a, b);
     } else if constexpr (kIsLoss) {
-      return F::Apply(a, b, c);
+      return f.Apply(a, b, c);
     } else if constexpr (kArity == 2) {
-      return F::Apply(a, b, s);
+      return f.Apply(a, b, s);
     } else {
-      return F::Apply(a, b, c, s);
+      return f.Apply(a, b, c, s);
     }
   }
 };
@@ -175,7 +192,7 @@ void Coalesce(Geometry* g, int64_t* extra = nullptr) {
 // Fast path: one dimension, same dtype everywhere, each input contiguous (S=false)
 // or a broadcast scalar (S=true). The compiler vectorizes these loops.
 template <class T, class F, bool S0, bool S1, bool S2>
-void FastElementwise(const T* a, const T* b, const T* c, T* y, int64_t lo, int64_t hi,
+void FastElementwise(const F& f, const T* a, const T* b, const T* c, T* y, int64_t lo, int64_t hi,
                      typename Elem<T>::C s) {
   using E = Elem<T>;
   using C = typename E::C;
@@ -184,7 +201,7 @@ void FastElementwise(const T* a, const T* b, const T* c, T* y, int64_t lo, int64
     const C va = S0 ? a0 : E::Load(a[i]);
     const C vb = S1 ? b0 : E::Load(b[i]);
     const C vc = S2 ? c0 : E::Load(c[i]);
-    y[i] = E::Store(F::Apply(va, vb, vc, s));
+    y[i] = E::Store(f.Apply(va, vb, vc, s));
   }
 }
 
@@ -252,14 +269,14 @@ struct LaneAccumulator {
 };
 
 template <class T, class F, bool S0, bool S1>
-double FastReduceBlock(const T* a, const T* b, int64_t lo, int64_t hi) {
+double FastReduceBlock(const F& f, const T* a, const T* b, int64_t lo, int64_t hi) {
   using E = Elem<T>;
   using C = typename E::C;
   using A = typename E::A;
   const C a0 = E::Load(a[0]), b0 = E::Load(b[0]);
   A total[kLanes] = {};
   AccumulateRange<C>(total, lo, hi, [&](int64_t i) {
-    return F::Apply(S0 ? a0 : E::Load(a[i]), S1 ? b0 : E::Load(b[i]), C(0), C(0));
+    return f.Apply(S0 ? a0 : E::Load(a[i]), S1 ? b0 : E::Load(b[i]), C(0), C(0));
   });
   return CombineLanes(total);
 }
@@ -316,7 +333,7 @@ void Scatter(char* dst, int32_t dtype, const C* src, int64_t n) {
 // Walks the flat output range [lo, hi) of a coalesced geometry in row segments
 // of at most kTile elements, calling visit(values, count, flat_position).
 template <class C, class F, class Visit>
-void WalkTiles(const Geometry& g, int64_t lo, int64_t hi, C s, Visit&& visit) {
+void WalkTiles(const F& f, const Geometry& g, int64_t lo, int64_t hi, C s, Visit&& visit) {
   const int nd = g.ndim;
   int64_t idx[kMaxRank];
   int64_t off[kMaxInputs] = {0, 0, 0};
@@ -339,7 +356,7 @@ void WalkTiles(const Geometry& g, int64_t lo, int64_t hi, C s, Visit&& visit) {
       const Operand& o = g.op[i];
       Gather(buf[i], o.base + off[i] * o.itemsize, o.dtype, o.stride[nd - 1], seg);
     }
-    for (int64_t j = 0; j < seg; ++j) res[j] = F::Apply(in[0][j], in[1][j], in[2][j], s);
+    for (int64_t j = 0; j < seg; ++j) res[j] = f.Apply(in[0][j], in[1][j], in[2][j], s);
     visit(static_cast<const C*>(res), seg, pos);
     pos += seg;
     idx[nd - 1] += seg;
@@ -375,6 +392,7 @@ int64_t NumTasks(int64_t n, int64_t grain) { return n == 0 ? 0 : (n + grain - 1)
 struct Call {
   int32_t op;
   int32_t reduction;
+  const gen::AttrValue* attrs;  // the op's declared attributes, in order (attrs[0] is the reduction)
   int32_t out_dtype;
   int64_t n;        // numel(B)
   double scale;     // s, double precision
@@ -384,7 +402,7 @@ struct Call {
 };
 
 template <class T, class F>
-void ElementwiseFast(const Call& c) {
+void ElementwiseFast(const Call& c, const F& f) {
   using C = typename Elem<T>::C;
   const T* a = reinterpret_cast<const T*>(c.geo.op[0].base);
   const T* b = reinterpret_cast<const T*>(c.geo.op[1].base);
@@ -393,7 +411,7 @@ void ElementwiseFast(const Call& c) {
   const C s = static_cast<C>(c.scale);
   const int mask = (c.geo.op[0].stride[0] == 0 ? 1 : 0) | (c.geo.op[1].stride[0] == 0 ? 2 : 0) |
                    (c.geo.nops < 3 || c.geo.op[2].stride[0] == 0 ? 4 : 0);
-  using Kernel = void (*)(const T*, const T*, const T*, T*, int64_t, int64_t, C);
+  using Kernel = void (*)(const F&, const T*, const T*, const T*, T*, int64_t, int64_t, C);
   static constexpr Kernel kKernels[8] = {
       FastElementwise<T, F, false, false, false>, FastElementwise<T, F, true, false, false>,
       FastElementwise<T, F, false, true, false>,  FastElementwise<T, F, true, true, false>,
@@ -403,20 +421,20 @@ void ElementwiseFast(const Call& c) {
   const int64_t n = c.n;
   auto task = [&](int64_t t) {
     const int64_t lo = t * kTaskElements;
-    kernel(a, b, cc, y, lo, std::min(n, lo + kTaskElements), s);
+    kernel(f, a, b, cc, y, lo, std::min(n, lo + kTaskElements), s);
   };
   if (c.exec == nullptr) {
-    kernel(a, b, cc, y, 0, n, s);
+    kernel(f, a, b, cc, y, 0, n, s);
   } else {
     ParallelTasks(c.exec, NumTasks(n, kTaskElements), task);
   }
 }
 
 template <class C, class F>
-void ElementwiseGeneral(const Call& c) {
+void ElementwiseGeneral(const Call& c, const F& f) {
   const int64_t isz = ItemSize(c.out_dtype);
   auto run = [&](int64_t lo, int64_t hi) {
-    WalkTiles<C, F>(c.geo, lo, hi, static_cast<C>(c.scale), [&](const C* v, int64_t cnt, int64_t pos) {
+    WalkTiles<C, F>(f, c.geo, lo, hi, static_cast<C>(c.scale), [&](const C* v, int64_t cnt, int64_t pos) {
       Scatter(c.out + pos * isz, c.out_dtype, v, cnt);
     });
   };
@@ -434,11 +452,11 @@ void ElementwiseGeneral(const Call& c) {
 // Reductions: one double partial per kReduceBlock block (inside a block,
 // kLanes accumulators of the accumulator type A), blocks summed in order.
 template <class T, class F>
-double ReduceFast(const Call& c) {
+double ReduceFast(const Call& c, const F& f) {
   const T* a = reinterpret_cast<const T*>(c.geo.op[0].base);
   const T* b = reinterpret_cast<const T*>(c.geo.op[1].base);
   const int mask = (c.geo.op[0].stride[0] == 0 ? 1 : 0) | (c.geo.op[1].stride[0] == 0 ? 2 : 0);
-  using Block = double (*)(const T*, const T*, int64_t, int64_t);
+  using Block = double (*)(const F&, const T*, const T*, int64_t, int64_t);
   static constexpr Block kBlocks[4] = {FastReduceBlock<T, F, false, false>, FastReduceBlock<T, F, true, false>,
                                        FastReduceBlock<T, F, false, true>, FastReduceBlock<T, F, true, true>};
   const Block block = kBlocks[mask];
@@ -446,7 +464,7 @@ double ReduceFast(const Call& c) {
   std::vector<double> partial(static_cast<size_t>(nblocks));
   auto task = [&](int64_t t) {
     const int64_t lo = t * kReduceBlock;
-    partial[static_cast<size_t>(t)] = block(a, b, lo, std::min(c.n, lo + kReduceBlock));
+    partial[static_cast<size_t>(t)] = block(f, a, b, lo, std::min(c.n, lo + kReduceBlock));
   };
   ParallelTasks(c.exec, nblocks, task);
   double total = 0.0;
@@ -455,13 +473,13 @@ double ReduceFast(const Call& c) {
 }
 
 template <class C, class A, class F>
-double ReduceGeneral(const Call& c) {
+double ReduceGeneral(const Call& c, const F& f) {
   const int64_t nblocks = NumTasks(c.n, kReduceBlock);
   std::vector<double> partial(static_cast<size_t>(nblocks));
   auto task = [&](int64_t t) {
     const int64_t lo = t * kReduceBlock;
     LaneAccumulator<C, A> acc;
-    WalkTiles<C, F>(c.geo, lo, std::min(c.n, lo + kReduceBlock), C(0),
+    WalkTiles<C, F>(f, c.geo, lo, std::min(c.n, lo + kReduceBlock), C(0),
                     [&](const C* v, int64_t cnt, int64_t) { acc.Add(v, cnt); });
     partial[static_cast<size_t>(t)] = acc.Finish();
   };
@@ -482,38 +500,39 @@ bool IsFast(const Call& c) {
 }
 
 template <class T, class F>
-void ElementwiseTyped(const Call& c) {
+void ElementwiseTyped(const Call& c, const F& f) {
   if (IsFast(c)) {
-    ElementwiseFast<T, F>(c);
+    ElementwiseFast<T, F>(c, f);
   } else {
-    ElementwiseGeneral<typename Elem<T>::C, F>(c);
+    ElementwiseGeneral<typename Elem<T>::C, F>(c, f);
   }
 }
 
 template <class T, class F>
-void ReduceTyped(const Call& c) {
+void ReduceTyped(const Call& c, const F& f) {
   using E = Elem<T>;
-  const double total = IsFast(c) ? ReduceFast<T, F>(c) : ReduceGeneral<typename E::C, typename E::A, F>(c);
+  const double total = IsFast(c) ? ReduceFast<T, F>(c, f) : ReduceGeneral<typename E::C, typename E::A, F>(c, f);
   const double value = c.reduction == kMean ? total / static_cast<double>(c.n) : total;
   // Half types: the result is an fp32 value rounded once to the storage type.
   *reinterpret_cast<T*>(c.out) = E::Store(static_cast<typename E::C>(value));
 }
 
 template <class T, class F, bool kIsLoss>
-void RunTyped(const Call& c) {
+void RunTyped(const Call& c, const F& f) {
   if constexpr (kIsLoss) {
-    if (c.reduction != kNone) return ReduceTyped<T, F>(c);
+    if (c.reduction != kNone) return ReduceTyped<T, F>(c, f);
   }
-  ElementwiseTyped<T, F>(c);
+  ElementwiseTyped<T, F>(c, f);
 }
 
 template <class F, bool kIsLoss>
 void Dispatch(const Call& c) {
+  const F f(c.attrs);
   switch (c.out_dtype) {
-    case kFloat16: RunTyped<Half, F, kIsLoss>(c); break;
-    case kBFloat16: RunTyped<BFloat16, F, kIsLoss>(c); break;
-    case kFloat32: RunTyped<float, F, kIsLoss>(c); break;
-    case kFloat64: RunTyped<double, F, kIsLoss>(c); break;
+    case kFloat16: RunTyped<Half, F, kIsLoss>(c, f); break;
+    case kBFloat16: RunTyped<BFloat16, F, kIsLoss>(c, f); break;
+    case kFloat32: RunTyped<float, F, kIsLoss>(c, f); break;
+    case kFloat64: RunTyped<double, F, kIsLoss>(c, f); break;
   }
 }
 
@@ -589,10 +608,13 @@ static std::string InputDTypeName(const TensorRef& t, const char* const* dtype_n
   return "unknown (code " + std::to_string(t.dtype) + ")";
 }
 
-Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, OutInfo* info,
+Error Infer(int32_t op, const AttrValue* attrs, int32_t ninputs, const TensorRef* in, OutInfo* info,
             const char* const* arg_names, const char* const* dtype_names, bool allow_unknown) {
   if (op < 0 || op >= gen::kNumOps)
     return {kValueError, FormatMessage(gen::kMsgUnknownOp, {{"id", std::to_string(op)}})};
+  static_assert(gen::kMaxAttrs >= 1, "every op declares reduction first");
+  const int64_t reduction64 = attrs[0].i;
+  const int32_t reduction = reduction64 < 0 || reduction64 >= gen::kNumReductions ? -1 : static_cast<int32_t>(reduction64);
   const char* name = gen::kOpNames[op];
   const int arity = gen::kOpArity[op];
   const char* const* names = arg_names != nullptr ? arg_names : gen::kOpInputs[op];
@@ -602,8 +624,8 @@ Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in,
     return {kTypeError, FormatMessage(gen::kMsgBadArity, {{"op", name}, {"expected", std::to_string(arity)},
                                                          {"names", list}, {"got", std::to_string(ninputs)}})};
   }
-  if (reduction < 0 || reduction >= gen::kNumReductions)
-    return {kValueError, FormatMessage(gen::kMsgBadReduction, {{"op", name}, {"value", std::to_string(reduction)}})};
+  if (reduction < 0)
+    return {kValueError, FormatMessage(gen::kMsgBadReduction, {{"op", name}, {"value", std::to_string(reduction64)}})};
   int32_t dtype = -1;
   for (int i = 0; i < arity; ++i) {
     if (in[i].dtype < 0 || in[i].dtype >= gen::kNumDTypes)
@@ -643,10 +665,11 @@ Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in,
   return {};
 }
 
-Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, TensorRef* out, Executor* exec,
+Error Run(int32_t op, const AttrValue* attrs, int32_t ninputs, const TensorRef* in, TensorRef* out, Executor* exec,
           const char* const* dtype_names) {
   OutInfo info;
-  if (Error e = Infer(op, reduction, ninputs, in, &info, nullptr, dtype_names)) return e;
+  if (Error e = Infer(op, attrs, ninputs, in, &info, nullptr, dtype_names)) return e;
+  const auto reduction = static_cast<int32_t>(attrs[0].i);
   bool shape_ok = out->ndim == info.ndim && out->dtype == info.dtype;
   for (int k = 0; shape_ok && k < info.ndim; ++k) shape_ok = out->shape[k] == info.shape[k];
   if (!shape_ok)
@@ -658,6 +681,7 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, T
   Call c;
   c.op = op;
   c.reduction = reduction;
+  c.attrs = attrs;
   c.out_dtype = info.dtype;
   c.n = info.numel;
   c.out = static_cast<char*>(out->data);
@@ -691,6 +715,26 @@ Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, T
   return {};
 }
 
+void DefaultAttrs(int32_t op, int32_t reduction, AttrValue* attrs) {
+  for (int a = 0; a < gen::kMaxAttrs; ++a)
+    attrs[a] = op >= 0 && op < gen::kNumOps ? gen::kOpAttrDefaults[op][a] : AttrValue{0, 0.0};
+  attrs[0] = {reduction, 0.0};
+}
+
+Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, OutInfo* info,
+            const char* const* arg_names, const char* const* dtype_names, bool allow_unknown) {
+  AttrValue attrs[gen::kMaxAttrs];
+  DefaultAttrs(op, reduction, attrs);
+  return Infer(op, attrs, ninputs, in, info, arg_names, dtype_names, allow_unknown);
+}
+
+Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, TensorRef* out, Executor* exec,
+          const char* const* dtype_names) {
+  AttrValue attrs[gen::kMaxAttrs];
+  DefaultAttrs(op, reduction, attrs);
+  return Run(op, attrs, ninputs, in, out, exec, dtype_names);
+}
+
 // ---------------------------------------------------------------------------
 // ReduceTo: one walk of the input in row-major order (WalkTiles), with the
 // output's element strides (0 on the reduced axes) coalesced alongside.
@@ -703,6 +747,7 @@ void CopyScaled(const Geometry& g, int64_t n, char* dst, int32_t dtype, double s
   c.n = n;
   c.out = dst;
   c.scale = scale;
+  c.attrs = nullptr;
   c.exec = n >= g_parallel_threshold ? exec : nullptr;
   c.geo = g;
   const Operand& src = g.op[0];
@@ -713,9 +758,9 @@ void CopyScaled(const Geometry& g, int64_t n, char* dst, int32_t dtype, double s
     };
     ParallelTasks(c.exec, NumTasks(n, kTaskElements), task);
   } else if (dtype == kFloat64) {
-    ElementwiseGeneral<double, ScaleF>(c);
+    ElementwiseGeneral<double, ScaleF>(c, ScaleF{});
   } else {
-    ElementwiseGeneral<float, ScaleF>(c);
+    ElementwiseGeneral<float, ScaleF>(c, ScaleF{});
   }
 }
 
@@ -726,7 +771,7 @@ void SumScaled(const Geometry& g, const int64_t* ostride, int64_t n, int64_t out
   std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
   const int nd = g.ndim;
   const int64_t inner = ostride[nd - 1];
-  WalkTiles<double, ScaleF>(g, 0, n, 1.0, [&](const double* v, int64_t cnt, int64_t pos) {
+  WalkTiles<double, ScaleF>(ScaleF{}, g, 0, n, 1.0, [&](const double* v, int64_t cnt, int64_t pos) {
     int64_t rem = pos, off = 0;  // the output offset of the segment's first element
     for (int k = nd - 1; k >= 0; --k) {
       off += (rem % g.shape[k]) * ostride[k];

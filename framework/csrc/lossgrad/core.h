@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "lossgrad/generated_defs.h"
+
 namespace lossgrad {
 
 // Values match framework/definitions.py (checked by generated static_asserts).
@@ -65,6 +67,15 @@ struct OutInfo {
   int64_t numel;                   // numel(B), 64-bit; -1 if B has unknown dims
 };
 
+// One declared attribute value (lossgrad/generated_defs.h): an int, a bool or the index of a
+// string among its declared values (the reduction) in `i`, a float in `f`. Run() and Infer()
+// take the op's gen::kOpNumAttrs[op] values in declared order (gen::kOpAttrNames), the
+// reduction first; the op's family functor receives them all (framework/csrc/families/).
+using AttrValue = gen::AttrValue;
+
+// The op's declared defaults with `reduction` first (attrs has room for gen::kMaxAttrs).
+void DefaultAttrs(int32_t op, int32_t reduction, AttrValue* attrs);
+
 // Validates an op call (arity, reduction, dtypes, ranks, broadcast) with the
 // messages of framework/definitions.py and returns the output geometry.
 // `arg_names` may be null (the op's input names are used). `dtype_names` may be
@@ -72,12 +83,19 @@ struct OutInfo {
 // null): the dtype error names it when the face could not map it to a DType.
 // With `allow_unknown`, dims of -1 (not known yet: graph shape inference) follow
 // the broadcasting rule of framework.definitions.broadcast_shapes (lossgrad/shape.h).
+Error Infer(int32_t op, const AttrValue* attrs, int32_t ninputs, const TensorRef* inputs,
+            OutInfo* info, const char* const* arg_names = nullptr, const char* const* dtype_names = nullptr,
+            bool allow_unknown = false);
+// The same with the declared defaults of every attribute but `reduction`.
 Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
             OutInfo* info, const char* const* arg_names = nullptr, const char* const* dtype_names = nullptr,
             bool allow_unknown = false);
 
 // Validates and computes. `out` must have the dtype and shape that Infer()
 // reports and be contiguous. `exec` may be null (serial). `dtype_names` as in Infer().
+Error Run(int32_t op, const AttrValue* attrs, int32_t ninputs, const TensorRef* inputs,
+          TensorRef* out, Executor* exec, const char* const* dtype_names = nullptr);
+// The same with the declared defaults of every attribute but `reduction`.
 Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
           TensorRef* out, Executor* exec, const char* const* dtype_names = nullptr);
 

@@ -137,7 +137,7 @@ struct LossgradOp : OrtCustomOp {
 struct Kernel {
   const OrtApi* api;
   int32_t op;
-  int32_t reduction;
+  lossgrad::AttrValue attrs[lossgrad::gen::kMaxAttrs];  // the op's declared attributes, in order
 };
 
 // A STRING attribute's bytes, quoted, for a message: printable ASCII as is,
@@ -170,51 +170,95 @@ std::string EscapeAttribute(const std::string& raw) {
   return out;
 }
 
-// The "reduction" attribute: absent means the default; a string must be one of
-// the names; any other attribute type is an error (never a silent default).
-OrtStatus* ReadReduction(const OrtApi* api, const OrtKernelInfo* info, int32_t op, int32_t* reduction) {
-  *reduction = lossgrad::gen::kDefaultReduction;
-  size_t size = 0;
-  OrtStatus* s = api->KernelInfoGetAttribute_string(info, "reduction", nullptr, &size);
-  if (s == nullptr) {
-    std::string value(size, '\0');
-    Check(api->KernelInfoGetAttribute_string(info, "reduction", &value[0], &size));
-    value.resize(size > 0 ? size - 1 : 0);  // size counts the terminating NUL
-    if (lossgrad::ParseReduction(op, value, reduction)) {
-      // The shared message, with the value escaped (it may hold any bytes).
-      *reduction = lossgrad::gen::kDefaultReduction;
-      return MakeStatus(api, ORT_INVALID_ARGUMENT,
-                        lossgrad::FormatMessage(lossgrad::gen::kMsgBadReduction,
-                                                {{"op", lossgrad::OpName(op)}, {"value", EscapeAttribute(value)}}));
-    }
-    return nullptr;
+// What the node holds under an attribute name: its type, probed with every getter (the
+// scalar getters check the attribute type; the list getters of onnxruntime 1.17-1.31 do not:
+// they succeed, maybe empty, for any attribute that exists, so a success means "present").
+struct AttributeProbe {
+  bool is_string = false, is_int = false, is_float = false, has_ints = false, has_floats = false;
+  size_t ints = 0, floats = 0;
+  std::string str;
+  int64_t ival = 0;
+  float fval = 0.0f;
+
+  bool present() const { return is_string || is_int || is_float || has_ints || has_floats; }
+  // "INT", "FLOAT", ... for the messages; `other` when only a list getter saw it.
+  const char* kind(const char* other) const {
+    return is_string ? "STRING"
+           : is_int ? "INT"
+           : is_float ? "FLOAT"
+           : (has_ints && ints > 0) ? "INTS"
+           : (has_floats && floats > 0) ? "FLOATS"
+           : other;
   }
-  api->ReleaseStatus(s);
-  // Not a string: absent, or an attribute of another type. Probe the other
-  // types; the scalar getters check the attribute type, the list getters of
-  // onnxruntime 1.17-1.31 do not (they succeed, maybe empty, for any attribute
-  // that exists), so a success of any of them means "present".
+};
+
+AttributeProbe ProbeAttribute(const OrtApi* api, const OrtKernelInfo* info, const char* name) {
   auto ok = [api](OrtStatus* st) {
     if (st == nullptr) return true;
     api->ReleaseStatus(st);
     return false;
   };
-  int64_t ival = 0;
-  float fval = 0.0f;
-  size_t ints = 0, floats = 0;
-  const bool is_int = ok(api->KernelInfoGetAttribute_int64(info, "reduction", &ival));
-  const bool is_float = ok(api->KernelInfoGetAttribute_float(info, "reduction", &fval));
-  const bool has_ints = ok(api->KernelInfoGetAttributeArray_int64(info, "reduction", nullptr, &ints));
-  const bool has_floats = ok(api->KernelInfoGetAttributeArray_float(info, "reduction", nullptr, &floats));
-  if (!is_int && !is_float && !has_ints && !has_floats) return nullptr;  // absent: the default
-  const char* kind = is_int ? "INT"
-                     : is_float ? "FLOAT"
-                     : (has_ints && ints > 0) ? "INTS"
-                     : (has_floats && floats > 0) ? "FLOATS"
-                     : "non-STRING";
-  return MakeStatus(api, ORT_INVALID_ARGUMENT,
-                    lossgrad::FormatMessage(lossgrad::gen::kMsgBadReductionType,
-                                            {{"op", lossgrad::OpName(op)}, {"kind", lossgrad::WithArticle(kind)}}));
+  AttributeProbe p;
+  size_t size = 0;
+  p.is_string = ok(api->KernelInfoGetAttribute_string(info, name, nullptr, &size));
+  if (p.is_string) {
+    p.str.assign(size, '\0');
+    Check(api->KernelInfoGetAttribute_string(info, name, &p.str[0], &size));
+    p.str.resize(size > 0 ? size - 1 : 0);  // size counts the terminating NUL
+    return p;
+  }
+  p.is_int = ok(api->KernelInfoGetAttribute_int64(info, name, &p.ival));
+  p.is_float = ok(api->KernelInfoGetAttribute_float(info, name, &p.fval));
+  p.has_ints = ok(api->KernelInfoGetAttributeArray_int64(info, name, nullptr, &p.ints));
+  p.has_floats = ok(api->KernelInfoGetAttributeArray_float(info, name, nullptr, &p.floats));
+  return p;
+}
+
+// One declared attribute (`a`-th of the op): absent means its declared default; a value of the
+// declared type is taken; any other attribute type is an error (never a silent default). A string
+// attribute is the reduction (the only one the code generator lets the native faces take): it
+// must be one of the names. ONNX has no bool attribute: a bool is an INT 0 or 1.
+OrtStatus* ReadAttribute(const OrtApi* api, const OrtKernelInfo* info, int32_t op, int a, lossgrad::AttrValue* value) {
+  const char* name = lossgrad::gen::kOpAttrNames[op][a];
+  const AttributeProbe p = ProbeAttribute(api, info, name);
+  if (!p.present()) return nullptr;  // the default, already in *value
+  auto wrong_type = [&](const char* expected) {
+    return MakeStatus(api, ORT_INVALID_ARGUMENT,
+                      lossgrad::FormatMessage(lossgrad::gen::kMsgBadAttributeType,
+                                              {{"op", lossgrad::OpName(op)}, {"attr", name}, {"expected", expected},
+                                               {"kind", lossgrad::WithArticle(p.kind("non-STRING"))}}));
+  };
+  switch (lossgrad::gen::kOpAttrTypes[op][a]) {
+    case lossgrad::gen::kAttrString: {
+      if (!p.is_string)
+        return MakeStatus(api, ORT_INVALID_ARGUMENT,
+                          lossgrad::FormatMessage(lossgrad::gen::kMsgBadReductionType,
+                                                  {{"op", lossgrad::OpName(op)},
+                                                   {"kind", lossgrad::WithArticle(p.kind("non-STRING"))}}));
+      int32_t r = lossgrad::gen::kDefaultReduction;
+      if (lossgrad::ParseReduction(op, p.str, &r)) {
+        // The shared message, with the value escaped (it may hold any bytes).
+        return MakeStatus(api, ORT_INVALID_ARGUMENT,
+                          lossgrad::FormatMessage(lossgrad::gen::kMsgBadReduction,
+                                                  {{"op", lossgrad::OpName(op)}, {"value", EscapeAttribute(p.str)}}));
+      }
+      *value = {r, 0.0};
+      return nullptr;
+    }
+    case lossgrad::gen::kAttrInt:
+      if (!p.is_int) return wrong_type("an INT");
+      *value = {p.ival, 0.0};
+      return nullptr;
+    case lossgrad::gen::kAttrFloat:
+      if (!p.is_float) return wrong_type("a FLOAT");
+      *value = {0, static_cast<double>(p.fval)};
+      return nullptr;
+    case lossgrad::gen::kAttrBool:
+      if (!p.is_int || (p.ival != 0 && p.ival != 1)) return wrong_type("an INT 0 or 1 (a bool)");
+      *value = {p.ival, 0.0};
+      return nullptr;
+  }
+  return wrong_type("of its declared type");  // not reached: every AttrType is handled above
 }
 
 OrtStatusPtr ORT_API_CALL CreateKernel(const OrtCustomOp* this_, const OrtApi* api, const OrtKernelInfo* info,
@@ -222,9 +266,13 @@ OrtStatusPtr ORT_API_CALL CreateKernel(const OrtCustomOp* this_, const OrtApi* a
   const auto* self = static_cast<const LossgradOp*>(this_);
   *kernel = nullptr;
   try {
-    int32_t reduction = lossgrad::gen::kDefaultReduction;
-    if (OrtStatus* s = ReadReduction(api, info, self->op, &reduction)) return s;
-    *kernel = new Kernel{api, self->op, reduction};
+    auto k = std::make_unique<Kernel>();
+    k->api = api;
+    k->op = self->op;
+    lossgrad::DefaultAttrs(self->op, lossgrad::gen::kDefaultReduction, k->attrs);
+    for (int a = 0; a < lossgrad::gen::kOpNumAttrs[self->op]; ++a)
+      if (OrtStatus* s = ReadAttribute(api, info, self->op, a, &k->attrs[a])) return s;
+    *kernel = k.release();
     return nullptr;
   } catch (const StatusError& e) {
     return e.release();
@@ -274,7 +322,7 @@ OrtStatusPtr ORT_API_CALL Compute(void* op_kernel, OrtKernelContext* ctx) {
     }
     const int32_t n = static_cast<int32_t>(std::min<size_t>(ninputs, static_cast<size_t>(arity) + 1));
     lossgrad::OutInfo out_info;
-    if (lossgrad::Error e = lossgrad::Infer(k->op, k->reduction, n, in, &out_info))
+    if (lossgrad::Error e = lossgrad::Infer(k->op, k->attrs, n, in, &out_info))
       return MakeStatus(api, ORT_INVALID_ARGUMENT, e.message);
     OrtValue* out_value = nullptr;
     Check(api->KernelContext_GetOutput(ctx, 0, out_info.shape, static_cast<size_t>(out_info.ndim), &out_value));
@@ -284,7 +332,7 @@ OrtStatusPtr ORT_API_CALL Compute(void* op_kernel, OrtKernelContext* ctx) {
     out.ndim = out_info.ndim;
     std::copy(out_info.shape, out_info.shape + out_info.ndim, out.shape);
     OrtExecutor executor(api, ctx);
-    if (lossgrad::Error e = lossgrad::Run(k->op, k->reduction, n, in, &out, &executor))
+    if (lossgrad::Error e = lossgrad::Run(k->op, k->attrs, n, in, &out, &executor))
       return MakeStatus(api, ORT_INVALID_ARGUMENT, e.message);
     return nullptr;
   } catch (const StatusError& e) {
