@@ -721,20 +721,6 @@ void DefaultAttrs(int32_t op, int32_t reduction, AttrValue* attrs) {
   attrs[0] = {reduction, 0.0};
 }
 
-Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, OutInfo* info,
-            const char* const* arg_names, const char* const* dtype_names, bool allow_unknown) {
-  AttrValue attrs[gen::kMaxAttrs];
-  DefaultAttrs(op, reduction, attrs);
-  return Infer(op, attrs, ninputs, in, info, arg_names, dtype_names, allow_unknown);
-}
-
-Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* in, TensorRef* out, Executor* exec,
-          const char* const* dtype_names) {
-  AttrValue attrs[gen::kMaxAttrs];
-  DefaultAttrs(op, reduction, attrs);
-  return Run(op, attrs, ninputs, in, out, exec, dtype_names);
-}
-
 // ---------------------------------------------------------------------------
 // ReduceTo: one walk of the input in row-major order (WalkTiles), with the
 // output's element strides (0 on the reduced axes) coalesced alongside.

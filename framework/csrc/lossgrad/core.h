@@ -86,17 +86,10 @@ void DefaultAttrs(int32_t op, int32_t reduction, AttrValue* attrs);
 Error Infer(int32_t op, const AttrValue* attrs, int32_t ninputs, const TensorRef* inputs,
             OutInfo* info, const char* const* arg_names = nullptr, const char* const* dtype_names = nullptr,
             bool allow_unknown = false);
-// The same with the declared defaults of every attribute but `reduction`.
-Error Infer(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
-            OutInfo* info, const char* const* arg_names = nullptr, const char* const* dtype_names = nullptr,
-            bool allow_unknown = false);
 
 // Validates and computes. `out` must have the dtype and shape that Infer()
 // reports and be contiguous. `exec` may be null (serial). `dtype_names` as in Infer().
 Error Run(int32_t op, const AttrValue* attrs, int32_t ninputs, const TensorRef* inputs,
-          TensorRef* out, Executor* exec, const char* const* dtype_names = nullptr);
-// The same with the declared defaults of every attribute but `reduction`.
-Error Run(int32_t op, int32_t reduction, int32_t ninputs, const TensorRef* inputs,
           TensorRef* out, Executor* exec, const char* const* dtype_names = nullptr);
 
 // Sums `in` over the axes that broadcasting added or expanded to reach it from
