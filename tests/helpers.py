@@ -134,3 +134,16 @@ def run_onnx_path(path: str, model, feeds: dict):
     assert path == "reference-functions", path
     with np.errstate(all="ignore"):
         return onnx_ops.reference_evaluator(model, function_bodies=True).run(None, feeds)
+
+
+def raw_attrs(op_id: int, reduction: int):
+    """lossgrad_run's attribute array: the op's declared defaults with a raw reduction code (unchecked:
+    the core validates it); one value for an op id the library does not know."""
+    from lossgrad_ops.framework import cpu
+    from lossgrad_ops.framework import definitions as d
+
+    op = {o.native_id: o for o in d.OPS.values()}.get(op_id)
+    arr = (cpu._attr_array(op, {a.name: a.default for a in op.attributes}) if op is not None
+           else (cpu._AttrValue * 1)())
+    arr[0].i = reduction
+    return arr

@@ -6,6 +6,7 @@ import pytest
 
 from lossgrad_ops.framework import cpu, definitions as d
 from lossgrad_ops.framework import reference as ref
+from tests.helpers import raw_attrs
 
 OPS = {name: len(op.inputs) for name, op in d.OPS.items()}  # every declared op: its arity
 BAD_REDUCTIONS = ["Mean", "avg", "", "elementwise_mean", 3, -1, 1.0, True, False, None, b"mean"]
@@ -107,17 +108,6 @@ def _native_ref(shape=(2, 3), dtype_code=None, ndim=None):
     return t
 
 
-def _raw_attrs(op_id, reduction):
-    """lossgrad_run's attribute array: the op's declared defaults with a raw reduction code (unchecked:
-    the core validates it); one value for an op id the library does not know."""
-    ops = {op.native_id: op for op in d.OPS.values()}
-    op = ops.get(op_id)
-    arr = (cpu._attr_array(op, {a.name: a.default for a in op.attributes}) if op is not None
-           else (cpu._AttrValue * 1)())
-    arr[0].i = reduction
-    return arr
-
-
 def native_run(op, reduction, refs, dtype_names=None, out_shape=(2, 3), out_dtype=np.float32):
     """``lossgrad_run_named`` of the core: (status, message, out). Status 1 is ValueError, 2 TypeError."""
     import ctypes
@@ -133,7 +123,7 @@ def native_run(op, reduction, refs, dtype_names=None, out_shape=(2, 3), out_dtyp
     out = np.full(out_shape, -7.0, out_dtype)
     out_ref = cpu._ref(out)
     err = ctypes.create_string_buffer(1024)
-    rc = fn(d.OPS[op].native_id, _raw_attrs(d.OPS[op].native_id, reduction), len(refs), arr, names, ctypes.byref(out_ref), err, len(err))
+    rc = fn(d.OPS[op].native_id, raw_attrs(d.OPS[op].native_id, reduction), len(refs), arr, names, ctypes.byref(out_ref), err, len(err))
     return rc, err.value.decode(), out
 
 
@@ -227,7 +217,7 @@ def test_native_core_validates_on_its_own():
         out = np.empty(out_shape, out_dtype)
         out_ref = cpu._ref(out)
         err = ctypes.create_string_buffer(512)
-        rc = lib.lossgrad_run(op, _raw_attrs(op, red), len(refs), arr, ctypes.byref(out_ref), err, 512)
+        rc = lib.lossgrad_run(op, raw_attrs(op, red), len(refs), arr, ctypes.byref(out_ref), err, 512)
         return rc, err.value.decode()
 
     rc, msg = call(0, 7, [_native_ref()] * 3)

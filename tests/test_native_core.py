@@ -14,6 +14,7 @@ import pytest
 
 from lossgrad_ops.framework import _codegen, cpu
 from lossgrad_ops.framework import definitions as d
+from tests.helpers import raw_attrs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = os.path.join(REPO, "framework", "csrc", "families")
@@ -30,23 +31,12 @@ def _ref(shape, strides=None, dtype_code=2):
     return t
 
 
-def _raw_attrs(op_id, reduction):
-    """lossgrad_run's attribute array: the op's declared defaults with a raw reduction code (unchecked:
-    the core validates it); one value for an op id the library does not know."""
-    ops = {op.native_id: op for op in d.OPS.values()}
-    op = ops.get(op_id)
-    arr = (cpu._attr_array(op, {a.name: a.default for a in op.attributes}) if op is not None
-           else (cpu._AttrValue * 1)())
-    arr[0].i = reduction
-    return arr
-
-
 def _run(op_id, reduction, refs, out_shape, out_dtype_code=2):
     lib = cpu._library()
     arr = (cpu._TensorRef * max(1, len(refs)))(*refs)
     out_ref = _ref(out_shape, dtype_code=out_dtype_code)
     err = ctypes.create_string_buffer(1024)
-    rc = lib.lossgrad_run(op_id, _raw_attrs(op_id, reduction), len(refs), arr, ctypes.byref(out_ref), err, len(err))
+    rc = lib.lossgrad_run(op_id, raw_attrs(op_id, reduction), len(refs), arr, ctypes.byref(out_ref), err, len(err))
     return rc, err.value.decode()
 
 
