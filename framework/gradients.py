@@ -35,3 +35,9 @@ class GradBackend(Protocol):
     def zeros_like(self, t: T) -> T: ...
     def scalar_zero(self, like: T) -> T:
         """A rank-0 zero of ``like``'s dtype."""
+    def scalar_one(self, like: T) -> T:
+        """A rank-0 one of ``like``'s dtype."""
+    def pointwise(self, formula: Any, *inputs: T, **params: Any) -> T:
+        """``formula(xp, *inputs, **params)``: an elementwise term over the backend's array
+        namespace ``xp`` (``where``, ``abs``, operators), in the compute type (float32
+        for half types)."""

@@ -16,7 +16,7 @@ from typing import Callable, Dict, Tuple
 
 from .rules import OpDef
 
-__all__ = ["PARTS", "FAMILIES", "FAMILY_OF", "OPS", "REFERENCE", "BPROPS", "ONNX_BODIES", "constant_name",
+__all__ = ["PARTS", "FAMILIES", "FAMILY_OF", "OPS", "REFERENCE", "BPROPS", "ONNX_BODIES", "FACES", "constant_name",
            "function_name", "face_signature", "make_face"]
 
 #: what every family module provides: its declarations and, per declared op, one entry in each table
@@ -81,6 +81,9 @@ def _table(part: str) -> Dict[str, Callable]:
 REFERENCE: Dict[str, Callable] = _table("REFERENCE")
 BPROPS: Dict[str, Callable] = _table("BPROPS")
 ONNX_BODIES: Dict[str, Callable] = _table("ONNX_BODIES")
+#: op name -> its user-facing extras ({} when its family declares none; see framework.families)
+FACES: Dict[str, Dict[str, object]] = {op: dict(getattr(FAMILIES[FAMILY_OF[op]], "FACES", {}).get(op, {}))
+                                       for op in OPS}
 
 
 def constant_name(op: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 __all__ = [
     "DTYPES", "REDUCTIONS", "DEFAULT_REDUCTION", "MAX_RANK", "DOMAIN", "OPSET_VERSION",
     "MESSAGES", "ATTRIBUTE_TYPES", "KINDS", "DTYPE_RULES", "Attribute", "REDUCTION", "OpDef", "Plan",
-    "normalize_reduction", "reduction_index", "promote_dtypes", "broadcast_shapes", "check_dtype",
+    "float_attribute", "normalize_reduction", "reduction_index", "promote_dtypes", "broadcast_shapes", "check_dtype",
     "check_rank", "numel", "encode_attributes", "decode_attributes", "ReductionArg", "Shape",
 ]
 
@@ -59,6 +59,10 @@ MESSAGES: Dict[str, str] = {
     "duplicate_attribute": "{op}: the {attr} attribute appears {count} times; give it once",
     # an ONNX attribute of another type than the declared one (onnxruntime kernels; reduction has its own)
     "bad_attribute_type": "{op}: the {attr} attribute must be {expected}; got {kind} attribute",
+    # a declared float attribute out of its range, or NaN (a ValueError on every face)
+    "bad_attribute_value": "{op}: {attr} must be {requirement}; got {value}",
+    # a declared float attribute given something that is not a real number (a TypeError)
+    "attribute_not_number": "{op}: {attr} must be a real number (int or float); got {type}",
     # a tensor argument of the MindSpore face (ms_ops) that is not a mindspore.Tensor (a TypeError)
     "not_tensor": "{op}: {arg} must be a mindspore.Tensor; got {type}",
     # the out= argument of the NumPy face (framework.cpu): a TypeError, then ValueErrors
@@ -211,12 +215,44 @@ class Attribute:
     default: Any
     check: Callable[[Any, str], Any]
     doc: str = ""
+    #: a float attribute's lower bound (inclusive; None: any number); NaN is never a value
+    minimum: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.type not in ATTRIBUTE_TYPES:
             raise TypeError(f"attribute {self.name!r}: type {self.type!r} is not one of {', '.join(ATTRIBUTE_TYPES)}")
+        if self.minimum is not None and self.type != "float":
+            raise TypeError(f"attribute {self.name!r}: only a float attribute has a minimum")
         if self.check(self.default, self.name) != self.default:
             raise ValueError(f"attribute {self.name!r}: the default {self.default!r} is not a canonical value")
+
+
+    @property
+    def requirement(self) -> str:
+        """What a float attribute's value must be, as its ValueError says ("a number >= 0")."""
+        return _requirement(self.minimum)
+
+
+def _requirement(minimum: Optional[float]) -> str:
+    return "a number (not NaN)" if minimum is None else f"a number >= {minimum:g}"
+
+
+def float_attribute(name: str, default: float, minimum: Optional[float] = None, doc: str = "") -> Attribute:
+    """A float attribute: ints and floats are taken (as float); a bool or anything else is a
+    ``TypeError``, NaN or a value below ``minimum`` a ``ValueError``, both naming the attribute.
+    The native faces apply the same rule from the generated tables (minimum, message)."""
+    def check(value: Any, op: str) -> float:
+        numpy = sys.modules.get("numpy")
+        real = isinstance(value, (int, float)) or (numpy is not None and isinstance(value, (numpy.integer, numpy.floating)))
+        if isinstance(value, bool) or (numpy is not None and isinstance(value, numpy.bool_)) or not real:
+            raise TypeError(MESSAGES["attribute_not_number"].format(op=op, attr=name, type=type(value).__name__))
+        number = float(value)
+        if number != number or (minimum is not None and number < minimum):
+            raise ValueError(MESSAGES["bad_attribute_value"].format(
+                op=op, attr=name, requirement=_requirement(minimum), value=repr(number)))
+        return number
+
+    return Attribute(name, "float", float(default), check, doc, minimum)
 
 
 #: the attribute every op declares first: the generic rules (mean divisor, output shape) read it

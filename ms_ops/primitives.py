@@ -33,7 +33,7 @@ from ._device import device_target, find_ascend_package
 from ._registry import ascend_reg_info, cpu_reg_info, dtype_name, ms_dtype, reduce_to_reg_info
 
 __all__ = ["validate", "get_primitive", "make_primitive", "native_library", "call", "reduce_to", "neg_reduce_to",
-           "zeros_like", "scalar_zero"]
+           "zeros_like", "scalar_zero", "scalar_one", "pointwise"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -289,6 +289,17 @@ def zeros_like(t):
 
 def scalar_zero(like):
     return ops.zeros((), like.dtype)
+
+
+def scalar_one(like):
+    return ops.ones((), like.dtype)
+
+
+def pointwise(formula, *inputs, **params):
+    """``formula(mindspore.ops, *inputs, **params)`` in the compute type (float32 for the half
+    types, so a family's elementwise term rounds once, where an op consumes it)."""
+    return formula(ops, *[ops.cast(x, ms.float32) if x.dtype in (ms.float16, ms.bfloat16) else x for x in inputs],
+                   **params)
 
 
 #: this module, as the GradBackend the bprops pass to the formulas

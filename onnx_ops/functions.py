@@ -76,9 +76,18 @@ def overload_name(reduction: str, dtype: str) -> str:
 class _Body:
     """Builds the node list of one function body with unique value names."""
 
-    def __init__(self) -> None:
+    def __init__(self, compute: str = "float32") -> None:
         self.nodes: List[NodeProto] = []
         self._count = 0
+        self.compute = compute  #: the element type the family's nodes compute in
+
+    def const_like(self, value: float, hint: str = "c") -> str:
+        """A scalar constant of the compute type."""
+        return self.const(value, self.compute, hint)
+
+    def sign(self, x: str) -> str:
+        """``sign(x)`` with ``sign(NaN) = NaN``, whatever the runtime's ``Sign`` does with NaN."""
+        return self.add("Where", [self.add("Equal", [x, x], "not_nan"), self.add("Sign", [x], "sign"), x], "sign_nan")
 
     def name(self, hint: str) -> str:
         self._count += 1
@@ -137,7 +146,7 @@ def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int
     _check_opset(opset, dtype)
     compute = "float64" if dtype == "float64" else "float32"
     accumulate = "float32" if dtype in _HALF else "float64"
-    b = _Body()
+    b = _Body(compute)
     x = [b.cast(name, compute, f"{name}_") if compute != dtype else name for name in op.inputs]
     out = op.output
 

@@ -22,6 +22,14 @@ A family module declares, and :mod:`framework.registry` collects and checks:
     with the function-body builder ``b`` of :mod:`onnx_ops.functions` over the
     input value names ``x`` (already in the compute type).
 
+``FACES`` (optional)
+    op name -> the user-facing extras of the MindSpore face (:mod:`ms_ops`):
+    ``{"backward": names}`` for a grad op gives the aclnn/PyTorch names of its
+    inputs, in the op's order, for a ``<op>_backward(grad_output, input, target,
+    ...)`` function (the aclnn order); ``{"cell": (class name, parameters)}`` for
+    a loss gives the drop-in ``mindspore.nn`` Cell: its class name and its
+    ``(attribute, default)`` parameters in that Cell's order.
+
 ``**attrs`` are the declared attributes other than ``reduction``, canonical. A
 module here is a family because it is here: the registry imports every module of
 this package. NumPy is imported inside the formulas, never at module level (the

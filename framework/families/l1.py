@@ -14,6 +14,12 @@ L1_LOSS = OpDef(
 )
 OPS = (L1_LOSS_GRAD, L1_LOSS)
 
+#: the user-facing extras of the MindSpore face (see framework.families)
+FACES = {
+    L1_LOSS_GRAD.name: {"backward": ("grad_output", "input", "target")},
+    L1_LOSS.name: {"cell": ("L1Loss", (("reduction", "mean"),))},
+}
+
 
 # -- float64 reference ------------------------------------------------------------
 
@@ -49,14 +55,9 @@ BPROPS = {L1_LOSS.name: l1_loss_bprop, L1_LOSS_GRAD.name: l1_loss_grad_bprop}
 
 # -- ONNX function bodies -------------------------------------------------------------
 
-def _sign(b, diff):
-    """``sign(diff)`` with ``sign(NaN) = NaN``, whatever the runtime's ``Sign`` does with NaN."""
-    return b.add("Where", [b.add("Equal", [diff, diff], "not_nan"), b.add("Sign", [diff], "sign"), diff], "sign_nan")
-
-
 def l1_loss_grad_body(b, x):
     """``grads * sign(predict - label)``."""
-    return b.add("Mul", [x[0], _sign(b, b.add("Sub", [x[1], x[2]], "diff"))], "t")
+    return b.add("Mul", [x[0], b.sign(b.add("Sub", [x[1], x[2]], "diff"))], "t")
 
 
 def l1_loss_body(b, x):

@@ -14,6 +14,12 @@ MSE_LOSS = OpDef(
 )
 OPS = (MSE_LOSS_GRAD, MSE_LOSS)
 
+#: the user-facing extras of the MindSpore face (see framework.families)
+FACES = {
+    MSE_LOSS_GRAD.name: {"backward": ("input", "target", "grad_output")},
+    MSE_LOSS.name: {"cell": ("MSELoss", (("reduction", "mean"),))},
+}
+
 
 # -- float64 reference ------------------------------------------------------------
 

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -600,6 +601,20 @@ static std::string ShapeString(const int64_t* dims, int32_t ndim) {
   return buf;
 }
 
+// A double as Python's repr() writes it (shortest round-trip digits; "1.0", "-0.5", "nan", "inf").
+static std::string FloatRepr(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  char buf[32];
+  for (int digits = 1; digits <= 17; ++digits) {  // the fewest digits that read back as v
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  std::string text(buf);
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
 // The dtype of input `i` as the dtype error names it: the core's name of a
 // supported DType, else the face's name of it (`dtype_names`), else its code.
 static std::string InputDTypeName(const TensorRef& t, const char* const* dtype_names, int i) {
@@ -626,6 +641,13 @@ Error Infer(int32_t op, const AttrValue* attrs, int32_t ninputs, const TensorRef
   }
   if (reduction < 0)
     return {kValueError, FormatMessage(gen::kMsgBadReduction, {{"op", name}, {"value", std::to_string(reduction64)}})};
+  for (int a = 1; a < gen::kOpNumAttrs[op]; ++a) {  // a float attribute: not NaN, not below its minimum
+    if (gen::kOpAttrTypes[op][a] == gen::kAttrFloat && !(attrs[a].f >= gen::kOpAttrMinimum[op][a]))
+      return {kValueError, FormatMessage(gen::kMsgBadAttributeValue,
+                                         {{"op", name}, {"attr", gen::kOpAttrNames[op][a]},
+                                          {"requirement", gen::kOpAttrRequirement[op][a]},
+                                          {"value", FloatRepr(attrs[a].f)}})};
+  }
   int32_t dtype = -1;
   for (int i = 0; i < arity; ++i) {
     if (in[i].dtype < 0 || in[i].dtype >= gen::kNumDTypes)
