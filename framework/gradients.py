@@ -37,7 +37,7 @@ class GradBackend(Protocol):
         """A rank-0 zero of ``like``'s dtype."""
     def scalar_one(self, like: T) -> T:
         """A rank-0 one of ``like``'s dtype."""
-    def pointwise(self, formula: Any, *inputs: T, **params: Any) -> T:
-        """``formula(xp, *inputs, **params)``: an elementwise term over the backend's array
-        namespace ``xp`` (``where``, ``abs``, operators), in the compute type (float32
-        for half types)."""
+    def pointwise(self, formula: Any, inputs: Tuple[T, ...], params: Tuple[Any, ...] = ()) -> T:
+        """``formula(xp, *inputs, *params)``: an elementwise term over the backend's array
+        namespace ``xp`` (``where``, ``abs``, ``stop_gradient``, operators) of the tensors ``inputs`` and the
+        Python constants ``params``, in the compute type (float32 for half types)."""

@@ -1,10 +1,10 @@
 """MindSpore binding of lossgrad-ops.
 
-Functional API: :func:`mse_loss_grad`, :func:`l1_loss_grad`, :func:`mse_loss_backward`,
-:func:`l1_loss_backward`, :func:`mse_loss`, :func:`l1_loss`; Cells :class:`MSELoss`,
-:class:`L1Loss` (drop-in for ``mindspore.nn.MSELoss`` / ``nn.L1Loss``). On CPU the ops
-run the native kernels of ``framework``; on Ascend they bind the CANN operators
-of the same op type. All are differentiable to second order.
+Functional API (:mod:`ms_ops.functional`): one function per declared op, named after
+it (``foo_loss_grad``, ``foo_loss``), and ``foo_loss_backward`` in the aclnn/PyTorch
+argument order; Cells (:mod:`ms_ops.nn`) that are drop-ins for the ``mindspore.nn``
+losses. On CPU the ops run the native kernels of ``framework``; on Ascend they bind
+the CANN operators of the same op type. All are differentiable to second order.
 """
 try:
     import mindspore  # noqa: F401
@@ -12,8 +12,10 @@ except ImportError as _exc:
     raise ImportError("lossgrad_ops.ms_ops needs MindSpore, which is an optional dependency: install it with "
                       "pip install 'lossgrad-ops[mindspore]'") from _exc
 
-from .functional import l1_loss, l1_loss_backward, l1_loss_grad, mse_loss, mse_loss_backward, mse_loss_grad
-from .nn import L1Loss, MSELoss
+from . import functional as _functional
+from . import nn as _nn
 
-__all__ = ["mse_loss_grad", "l1_loss_grad", "mse_loss_backward", "l1_loss_backward", "mse_loss", "l1_loss",
-           "MSELoss", "L1Loss"]
+globals().update({name: getattr(_functional, name) for name in _functional.__all__})
+globals().update({name: getattr(_nn, name) for name in _nn.__all__})
+
+__all__ = [*_functional.__all__, *_nn.__all__]

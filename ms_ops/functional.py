@@ -1,22 +1,40 @@
 """Functional API of the MindSpore binding (PyNative, graph mode and ``mindspore.jit``).
 
+One function per declared op (:data:`framework.definitions.OPS`), named after it
+(``foo_loss_grad`` for ``FooLossGrad``): a grad op takes its inputs in the CANN
+order and a loss takes ``(input, target)``, then the op's declared attributes
+(``reduction`` first) with their defaults. A grad op whose family declares aclnn
+names (``FACES`` of :mod:`framework.families`) also gets ``foo_loss_backward(grad_output,
+input, target, <attributes>)``, the aclnn/PyTorch argument order.
+
 Every function validates its inputs (docs/SPEC.md's error table) before any kernel
 runs and accepts ``reduction`` as "none"/"mean"/"sum" or the aclnn integers 0/1/2.
 Inputs broadcast together; mixed float dtypes promote.
+
+The functions are written out as Python source from the declarations when this
+module is imported (and registered with :mod:`linecache`), because MindSpore's
+graph mode compiles a function from its source text and callers name the
+arguments (``beta=0.5``): a closure over ``*args`` could give neither.
 """
 from __future__ import annotations
 
-from typing import Union
+import linecache
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 from mindspore import Tensor, ops
 from mindspore.ops import constexpr
 
-from ..framework.definitions import MESSAGES
+from ..framework.definitions import MESSAGES, OPS, OpDef
+from ..framework.registry import FACES, function_name
 from .primitives import get_primitive, input_cast_dtype, validate
 
-__all__ = ["mse_loss_grad", "l1_loss_grad", "mse_loss_backward", "l1_loss_backward", "mse_loss", "l1_loss"]
+__all__: List[str] = []
 
 Reduction = Union[str, int]
+#: the aclnn / PyTorch order of a backward function's tensors
+ACLNN_ORDER = ("grad_output", "input", "target")
+#: the tensor names of a loss function
+LOSS_NAMES = ("input", "target")
 
 
 @constexpr
@@ -42,59 +60,78 @@ def _call(op_name: str, attrs, names, *xs: Tensor) -> Tensor:
     return get_primitive(op_name, attrs, names)(*xs)
 
 
-def mse_loss_grad(predict: Tensor, label: Tensor, dout: Tensor, reduction: Reduction = "mean") -> Tensor:
-    """``MseLossGrad``: ``dout * (predict - label) * s``, s = 2/N for mean, 2 otherwise
-    (N = element count of the broadcast shape). Differentiable twice."""
-    _check_tensors("MseLossGrad", ("predict", "label", "dout"), predict, label, dout)
-    attrs = validate("MseLossGrad", reduction, (predict.shape, label.shape, dout.shape),
-                   (predict.dtype, label.dtype, dout.dtype))
-    return _call("MseLossGrad", attrs, None, predict, label, dout)
-
-
-def l1_loss_grad(grads: Tensor, predict: Tensor, label: Tensor, reduction: Reduction = "mean") -> Tensor:
-    """``L1LossGrad`` (CANN input order, incoming gradient first):
-    ``grads * sign(predict - label) * s``, s = 1/N for mean, 1 otherwise."""
-    _check_tensors("L1LossGrad", ("grads", "predict", "label"), grads, predict, label)
-    attrs = validate("L1LossGrad", reduction, (grads.shape, predict.shape, label.shape),
-                   (grads.dtype, predict.dtype, label.dtype))
-    return _call("L1LossGrad", attrs, None, grads, predict, label)
-
-
-def mse_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa: A002 - aclnn/PyTorch names
-                      reduction: Reduction = "mean") -> Tensor:
-    """aclnn/PyTorch argument order: ``MseLossGrad(predict=input, label=target, dout=grad_output)``."""
-    _check_tensors("MseLossGrad", ("grad_output", "input", "target"), grad_output, input, target)
-    names = ("input", "target", "grad_output")  # in the op's input order
-    attrs = validate("MseLossGrad", reduction, (input.shape, target.shape, grad_output.shape),
-                   (input.dtype, target.dtype, grad_output.dtype), names)
-    return _call("MseLossGrad", attrs, names, input, target, grad_output)
-
-
-def l1_loss_backward(grad_output: Tensor, input: Tensor, target: Tensor,  # noqa: A002
-                     reduction: Reduction = "mean") -> Tensor:
-    """aclnn/PyTorch argument order: ``L1LossGrad(grads=grad_output, predict=input, label=target)``."""
-    names = ("grad_output", "input", "target")  # the op's input order too
-    _check_tensors("L1LossGrad", names, grad_output, input, target)
-    attrs = validate("L1LossGrad", reduction, (grad_output.shape, input.shape, target.shape),
-                   (grad_output.dtype, input.dtype, target.dtype), names)
-    return _call("L1LossGrad", attrs, names, grad_output, input, target)
-
-
-def mse_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:  # noqa: A002
-    """Mean squared error: ``(input - target)^2`` over the broadcast shape, then
-    none/mean/sum. Its backward runs ``MseLossGrad``."""
-    return _loss("MseLoss", ("input", "target"), input, target, reduction)
-
-
-def l1_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:  # noqa: A002
-    """Mean absolute error: ``|input - target|`` over the broadcast shape, then
-    none/mean/sum. Its backward runs ``L1LossGrad``."""
-    return _loss("L1Loss", ("input", "target"), input, target, reduction)
-
-
-def _loss(op_name: str, names, input, target, reduction: Reduction) -> Tensor:  # noqa: A002
+def _loss(op_name: str, names, input, target, reduction: Reduction, extra=()) -> Tensor:  # noqa: A002
     """A forward loss whose errors name the caller's arguments (``names``: the functional
-    API's input/target, the Cells' logits/labels)."""
+    API's input/target, the Cells' logits/labels); ``extra``: the declared attributes other
+    than ``reduction``, as (name, value) pairs."""
     _check_tensors(op_name, names, input, target)
-    attrs = validate(op_name, reduction, (input.shape, target.shape), (input.dtype, target.dtype), names)
+    attrs = validate(op_name, reduction, (input.shape, target.shape), (input.dtype, target.dtype), names, extra)
     return _call(op_name, attrs, names, input, target)
+
+
+# -- the generated functions --------------------------------------------------------
+
+def _attribute_doc(op: OpDef) -> str:
+    return "; ".join(f"``{a.name}``: {a.doc} (default {a.default!r})" for a in op.attributes)
+
+
+def _source(name: str, op: OpDef, params: Sequence[str], names: Sequence[str], doc: str) -> str:
+    """A face of ``op``: tensors ``params`` (the caller's order), ``names`` their names in the op's order."""
+    attrs = [a.name for a in op.attributes]
+    signature = ", ".join([*params, *(f"{a.name}={a.default!r}" for a in op.attributes)])
+    extra = "".join(f"({a!r}, {a}), " for a in attrs[1:])
+    shapes = "".join(f"{n}.shape, " for n in names)
+    dtypes = "".join(f"{n}.dtype, " for n in names)
+    arg_names = None if tuple(names) == op.inputs else tuple(names)
+    return (f"def {name}({signature}):  # noqa: A002\n"
+            f"    {doc!r}\n"
+            f"    _check_tensors({op.name!r}, {tuple(params)!r}, {', '.join(params)})\n"
+            f"    attrs = validate({op.name!r}, reduction, ({shapes}), ({dtypes}), {arg_names!r}, ({extra}))\n"
+            f"    return _call({op.name!r}, attrs, {arg_names!r}, {', '.join(names)})\n\n")
+
+
+def _faces() -> Dict[str, str]:
+    """Name -> source of every function of this module."""
+    out: Dict[str, str] = {}
+    for op in OPS.values():
+        name = function_name(op.name)
+        if op.is_loss:
+            doc = (f"``{op.name}`` of ``(input, target)``: {op.doc} {_attribute_doc(op)}. Its backward runs "
+                   f"the family's grad op; differentiable twice.")
+            out[name] = (f"def {name}(input, target, "
+                         + ", ".join(f"{a.name}={a.default!r}" for a in op.attributes) + "):  # noqa: A002\n"
+                         f"    {doc!r}\n"
+                         f"    return _loss({op.name!r}, {LOSS_NAMES!r}, input, target, {op.attributes[0].name}, ("
+                         + "".join(f"({a.name!r}, {a.name}), " for a in op.attributes[1:]) + "))\n\n")
+            continue
+        doc = f"``{op.name}`` (CANN input order): {op.doc} {_attribute_doc(op)}. Differentiable twice."
+        out[name] = _source(name, op, op.inputs, op.inputs, doc)
+        aclnn = FACES[op.name].get("backward")
+        if aclnn is not None:
+            if sorted(aclnn) != sorted(ACLNN_ORDER):
+                raise ImportError(f"{op.name}: FACES 'backward' must name its inputs {', '.join(ACLNN_ORDER)}; "
+                                  f"got {aclnn}")
+            backward = name[:-len("_grad")] + "_backward" if name.endswith("_grad") else name + "_backward"
+            mapping = ", ".join(f"{n}={a}" for n, a in zip(op.inputs, aclnn))
+            doc = f"aclnn/PyTorch argument order: ``{op.name}({mapping})``. {_attribute_doc(op)}."
+            out[backward] = _source(backward, op, ACLNN_ORDER, aclnn, doc)
+    return out
+
+
+def _define(sources: Dict[str, str]) -> None:
+    text = "".join(sources.values())
+    filename = f"<lossgrad_ops.ms_ops.functional: generated from {', '.join(OPS)}>"
+    # graph mode reads a function's source: keep it where inspect finds it (mtime None: never evicted)
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    exec(compile(text, filename, "exec"), globals())  # noqa: S102 - source built above from the declarations
+    for fn in sources:
+        globals()[fn].__module__ = __name__
+        __all__.append(fn)
+
+
+_define(_faces())
+
+
+def attribute_pairs(op_name: str, values: Dict[str, Any]) -> Tuple[Tuple[str, Any], ...]:
+    """The declared attributes of ``op_name`` other than ``reduction`` as (name, value) pairs, in order."""
+    return tuple((a.name, values[a.name]) for a in OPS[op_name].attributes[1:])

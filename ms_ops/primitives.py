@@ -295,11 +295,15 @@ def scalar_one(like):
     return ops.ones((), like.dtype)
 
 
-def pointwise(formula, *inputs, **params):
-    """``formula(mindspore.ops, *inputs, **params)`` in the compute type (float32 for the half
+def pointwise(formula, inputs, params=()):
+    """``formula(mindspore.ops, *inputs, *params)`` in the compute type (float32 for the half
     types, so a family's elementwise term rounds once, where an op consumes it)."""
-    return formula(ops, *[ops.cast(x, ms.float32) if x.dtype in (ms.float16, ms.bfloat16) else x for x in inputs],
-                   **params)
+    return formula(ops, *map(_compute, inputs), *params)  # map: graph mode cannot compile a generator here
+
+
+def _compute(x):
+    """``x`` in its compute type: float32 for the half types."""
+    return ops.cast(x, _cotangent_dtype(x.dtype))
 
 
 #: this module, as the GradBackend the bprops pass to the formulas

@@ -573,6 +573,11 @@ PUBLIC_API = {
     "l1_loss": (lambda xs: Fwd(ms_ops.l1_loss, "none")(*xs), ("input", "target")),
     "MSELoss": (lambda xs: LossCell(ms_ops.MSELoss())(*xs), ("logits", "labels")),
     "L1Loss": (lambda xs: ms_ops.L1Loss("sum")(*xs), ("logits", "labels")),  # the Cell itself, top level
+    "smooth_l1_loss_grad": (lambda xs: Fwd(ms_ops.smooth_l1_loss_grad, "sum")(*xs), ("predict", "label", "dout")),
+    "smooth_l1_loss_backward": (lambda xs: Fwd(ms_ops.smooth_l1_loss_backward, "none")(*xs),
+                                ("grad_output", "input", "target")),
+    "smooth_l1_loss": (lambda xs: Fwd(ms_ops.smooth_l1_loss, "mean")(*xs), ("input", "target")),
+    "SmoothL1Loss": (lambda xs: LossCell(ms_ops.SmoothL1Loss(0.5))(*xs), ("logits", "labels")),
 }
 
 

@@ -68,8 +68,10 @@ def _scaled(b, attrs, w):
 
 
 def _curvature(xp, predict, label, dout, g, beta):
-    """``g * dout * g'(d)``: ``g * dout / beta`` inside ``|d| < beta``, 0 outside."""
-    d = predict - label
+    """``g * dout * g'(d)``: ``g * dout / beta`` inside ``|d| < beta``, 0 outside. The mask is
+    piecewise constant in ``d``: its derivative is 0, which ``stop_gradient`` says (a higher
+    order then differentiates only ``g * dout``)."""
+    d = xp.stop_gradient(predict - label)
     return xp.where(xp.abs(d) < beta, g * dout / beta, 0.0)
 
 
@@ -86,7 +88,7 @@ def smooth_l1_loss_grad_bprop(b, predict, label, dout, g, attrs):
     ddout = b.reduce_to(b.call(SMOOTH_L1_LOSS_GRAD.name, attrs, predict, label, g), dout)
     if beta == 0:
         return b.zeros_like(predict), b.zeros_like(label), ddout
-    t = _scaled(b, attrs, b.pointwise(_curvature, predict, label, dout, g, beta=beta))
+    t = _scaled(b, attrs, b.pointwise(_curvature, (predict, label, dout, g), (beta,)))
     return b.reduce_to(t, predict), b.neg_reduce_to(t, label), ddout
 
 
