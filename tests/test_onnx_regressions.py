@@ -371,3 +371,48 @@ def test_export_keeps_value_and_type_errors_catchable_as_such():
             onnx_ops.export(Net(reduction), ms.Tensor(x), ms.Tensor(y))
         assert isinstance(info.value, onnx_ops.ExportError)  # still an ExportError (a RuntimeError) too
         assert message in str(info.value)
+
+
+# -- attributes that refer to the attributes of an enclosing function -----------------------------------
+
+def _function(op):
+    """A FunctionProto ``my.domain.Wrap`` holding one ``op`` node, each declared attribute of which refers
+    to the function's attribute of the same name."""
+    names = [f"x{i}" for i in range(len(OPS[op].inputs))]
+    inner = helper.make_node(op, names, ["y"], domain=DOMAIN)
+    for a in OPS[op].attributes:
+        inner.attribute.append(onnx.AttributeProto(name=a.name, ref_attr_name=a.name,
+                                                   type=attribute_proto(a, a.default).type))
+    return helper.make_function("my.domain", "Wrap", names, ["y"], [inner],
+                                [helper.make_opsetid("", 18), helper.make_opsetid(DOMAIN, 1)],
+                                attributes=[a.name for a in OPS[op].attributes])
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_reference_ops_take_attributes_referring_to_a_function_attribute(op):
+    """onnx.reference evaluating a function: the node's attribute values are only known at run time
+    (``run(..., attributes=...)``); the reference ops take and validate every declared one then."""
+    arity = len(OPS[op].inputs)
+    rng = np.random.default_rng(20)
+    arrays = [rng.uniform(-2, 2, (2, 3)).astype(np.float32) for _ in range(arity)]
+    evaluator = onnx_ops.reference_evaluator(_function(op))
+    for attrs in attribute_cases(op):
+        for reduction in ("none", "sum"):
+            given = dict(attrs, reduction=reduction)
+            for a in OPS[op].attributes:  # every referred attribute needs a value
+                given.setdefault(a.name, a.default)
+            (out,) = evaluator.run(None, _feeds(arrays), attributes=given)
+            expected = ref.run(op, *[a.astype(np.float64) for a in arrays], reduction=reduction, **dict(attrs))
+            assert_close(out, expected, np.float32, reduction_terms=6)
+    defaults = {a.name: a.default for a in OPS[op].attributes}
+    with pytest.raises(ValueError, match=re.escape(MESSAGES["bad_reduction"].format(op=op, value="'max'"))):
+        evaluator.run(None, _feeds(arrays), attributes=dict(defaults, reduction="max"))
+    for a in OPS[op].attributes:
+        if a.type == "float" and a.minimum is not None:
+            bad = a.minimum - 0.5
+            expected = MESSAGES["bad_attribute_value"].format(op=op, attr=a.name, requirement=a.requirement,
+                                                              value=repr(bad))
+            with pytest.raises(ValueError, match=re.escape(expected)):
+                evaluator.run(None, _feeds(arrays), attributes=dict(defaults, **{a.name: bad}))
+            with pytest.raises(ValueError, match=f"the {a.name} attribute must be a FLOAT; got a STRING"):
+                evaluator.run(None, _feeds(arrays), attributes=dict(defaults, **{a.name: "1.0"}))
