@@ -6,12 +6,24 @@ MindSpore writes a ``Custom`` primitive as a bare node in the default domain
 whose op type is the primitive's reg_info name, without attributes. ``ms_ops``
 registers its CPU primitives under
 ``framework.definitions.custom_reg_name(op, reduction, **attrs)`` (``"FooLossGrad_mean"``),
-so the name carries the op and every attribute it declares.
-:func:`rewrite_mindspore_model` turns every such node into an ``ai.lossgrad``
-node with those attributes, casts inputs of mixed element types to the promoted type (ONNX has
+so the name carries the op and every attribute it declares (floats exactly, as
+``float.hex``). :func:`rewrite_mindspore_model` turns every such node into an
+``ai.lossgrad`` node with every declared attribute restored as an ONNX attribute
+(STRING, INT, FLOAT; a bool as an INT 0/1), casts inputs of mixed element types to the promoted type (ONNX has
 no implicit promotion; the MindSpore kernels promote), attaches the function
 bodies and opset imports (:func:`onnx_ops.add_functions`), runs strict shape
 inference and ``onnx.checker.check_model(full_check=True)``.
+
+Float attributes: an ONNX FLOAT attribute is 32-bit, while the MindSpore op computes
+with the float64 value of its registration. A value that is a float32 (``0.25``,
+``1.0``, ``3.0``...) is carried exactly. Any other value is stored as its nearest
+float32 (ties to even; an infinity beyond the float32 range), and every ONNX face
+(the native kernels, the function bodies, the reference ops) computes with that
+float32 value, so the exported model may differ from the MindSpore network in the
+last bits, or where a threshold falls between the two values; the rewrite warns
+with :class:`ExportPrecisionWarning` naming the attribute and both values, and
+the node's ``doc_string`` keeps the registration name, hence the exact value.
+The rounded value is checked again like any attribute value.
 
 Anything that cannot be exported raises :class:`ExportError` naming the
 primitives concerned: ``Custom`` primitives without reg_info (MindSpore's
@@ -22,6 +34,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from typing import Any, Dict, List, Optional
 
 import onnx
@@ -30,9 +43,10 @@ from onnx import ModelProto, helper
 from ..framework.definitions import DOMAIN, OPS, OPSET_VERSION, parse_custom_reg_name, promote_dtypes
 
 from .functions import _node_label, _opset_version, _value_types, _walk, add_functions
-from .schemas import ONNX_DTYPES, attribute_proto, elem_type_name
+from .schemas import ONNX_DTYPES, attribute_proto, elem_type_name, float32_nearest
 
-__all__ = ["ExportError", "ExportValueError", "ExportTypeError", "export", "rewrite_mindspore_model"]
+__all__ = ["ExportError", "ExportValueError", "ExportTypeError", "ExportPrecisionWarning", "export",
+           "rewrite_mindspore_model"]
 
 
 class ExportError(RuntimeError):
@@ -52,6 +66,11 @@ class ExportValueError(ExportError, ValueError):
 
 class ExportTypeError(ExportError, TypeError):
     """An :class:`ExportError` caused by a ``TypeError``."""
+
+
+class ExportPrecisionWarning(UserWarning):
+    """A float attribute of an exported op is not a float32 value: the ONNX model carries
+    (and computes with) the nearest float32."""
 
 
 def _export_error(message: str, cause: BaseException) -> ExportError:
@@ -97,6 +116,9 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
         parsed = parse_custom_reg_name(node.op_type)
         if parsed is not None:
             op, values = parsed
+            _warn_inexact_floats(op, node.op_type, values)
+            if not node.doc_string:
+                node.doc_string = f"exported from the MindSpore Custom op {node.op_type} (exact attribute values)"
             node.op_type = op
             node.domain = DOMAIN
             keep = [a for a in node.attribute if a.name not in values]
@@ -110,7 +132,7 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
         raise ExportError(
             "cannot export: these primitives are neither standard ONNX ops (opset "
             f"{opset}) nor lossgrad ops registered by ms_ops: {', '.join(unknown)}. Custom ops must be the "
-            f"ms_ops ones (reg_info named {', '.join(OPS)} + '_<reduction>').")
+            f"ms_ops ones (reg_info named {', '.join(OPS)} + '_<reduction>', then the op's other attributes).")
     if rewritten:
         # MindSpore declares the outputs of Custom ops with the example shapes even
         # when dynamic_axes made the inputs dynamic: let shape inference redo them.
@@ -130,6 +152,24 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError, TypeError) as exc:
         raise _export_error(f"the rewritten model does not validate: {exc}", exc) from exc
     return m
+
+
+def _warn_inexact_floats(op: str, reg_name: str, values: Dict[str, Any]) -> None:
+    """Warn for each float attribute value that the 32-bit ONNX attribute cannot carry exactly."""
+    for a in OPS[op].attributes:
+        if a.type != "float":
+            continue
+        value = values[a.name]
+        rounded = float32_nearest(value)
+        if rounded != value:
+            warnings.warn(
+                f"{reg_name}: the {a.name} value {value!r} ({value.hex()}) is not a float32 value; the ONNX "
+                f"{op} node carries its nearest float32 {rounded!r}, and every ONNX runtime computes with that",
+                ExportPrecisionWarning, stacklevel=3)
+            try:
+                a.check(rounded, op)  # still a valid value (rounding cannot cross an exact float32 minimum)
+            except (ValueError, TypeError) as exc:
+                raise _export_error(f"{reg_name}: {exc}", exc) from exc
 
 
 def _promote_mixed_inputs(m: ModelProto) -> None:

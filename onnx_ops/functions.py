@@ -4,9 +4,21 @@ A model that carries them runs in any onnxruntime (any execution provider) and
 in any ONNX tool that understands model-local functions, without the native
 library. :func:`add_functions` attaches them to a model.
 
-One ``FunctionProto`` per (op, reduction, element type), told apart by the
-IR-10 function ``overload`` field (``"mean_float32"`` ...) which
-:func:`add_functions` also sets on every ``ai.lossgrad`` node. The elementwise
+One ``FunctionProto`` per (op, attribute values, element type), told apart by
+the IR-10 function ``overload`` field which :func:`add_functions` also sets on
+every ``ai.lossgrad`` node: the tokens of
+:func:`framework.rules.encode_attributes` (the registration-name codec of
+``ms_ops``: a string as itself, an int in decimal, a bool as 0/1, a float as
+``float.hex``, exact), in declared order, then the element type, joined by
+``_``. An op whose only attribute is ``reduction`` keeps the short names
+``"mean_float32"`` ...; an op with a float attribute gets e.g.
+``"mean_0x1.8000000000000p+1_float32"``. So two nodes whose attribute values
+differ in any bit get their own function, and equal values share one. (Why not
+ONNX attribute references inside one function per op? The family's body builders
+take attribute values as Python numbers: they fold them into constants and may
+build a different graph for special values, e.g. a threshold of 0; a reference
+could only feed a runtime value.) The function also declares every attribute
+with the value it was specialised for (``attribute_proto``). The elementwise
 value of each op is its family's body builder (``ONNX_BODIES`` of the modules of
 :mod:`framework.families`, over :class:`_Body`); this module adds what all ops
 share: casts, the rank guard, the scale of a grad op, the reduction of a loss. Specialising on
@@ -43,15 +55,16 @@ bodies inlined with ``function_bodies=True``).
 from __future__ import annotations
 
 import copy
-from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import onnx
 from onnx import FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto, helper
 
-from ..framework.definitions import DOMAIN, DTYPES, MAX_RANK, OPS, OPSET_VERSION, OpDef, normalize_reduction
+from ..framework.definitions import (DOMAIN, DTYPES, MAX_RANK, OPS, OPSET_VERSION, REDUCTION, OpDef,
+                                     encode_attributes, normalize_reduction)
 from ..framework.registry import ONNX_BODIES
 
-from .schemas import ONNX_DTYPES, elem_type_name, reduction_of
+from .schemas import ONNX_DTYPES, attribute_proto, attribute_values, elem_type_name
 
 __all__ = ["function_proto", "overload_name", "add_functions", "lossgrad_nodes", "MIN_OPSET", "MIN_OPSET_BFLOAT16",
            "DEFAULT_OPSET", "MIN_IR_VERSION", "functions_for"]
@@ -68,9 +81,20 @@ MIN_IR_VERSION = 10
 _HALF = ("float16", "bfloat16")
 
 
-def overload_name(reduction: str, dtype: str) -> str:
-    """The ``overload`` of the function for one reduction and element type, e.g. ``"mean_float32"``."""
-    return f"{normalize_reduction(reduction)}_{dtype}"
+def overload_name(reduction: str, dtype: str, op: Union[str, OpDef, None] = None, **attrs: Any) -> str:
+    """The ``overload`` of the function for one set of attribute values and element type.
+
+    ``"mean_float32"`` for an op whose only attribute is ``reduction`` (or ``op`` None);
+    otherwise every declared attribute's :func:`framework.rules.encode_attributes`
+    token, in declared order, then the dtype (``attrs``: the attributes other than
+    ``reduction``, checked; absent ones take their defaults).
+    """
+    if op is None:
+        if attrs:
+            raise TypeError(f"overload_name: attributes {sorted(attrs)} need the op that declares them")
+        return f"{normalize_reduction(reduction)}_{dtype}"
+    op = OPS[op] if isinstance(op, str) else op
+    return "_".join(encode_attributes(op, op.attribute_values(reduction, **attrs)) + (dtype,))
 
 
 class _Body:
@@ -135,12 +159,15 @@ def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int
     """The ``FunctionProto`` of ``op`` for one reduction and element type.
 
     ``opset`` is the default-domain opset of the model the function goes into;
-    ``attrs``: the op's declared attributes other than ``reduction`` (the family's
-    body builder gets their canonical values).
+    ``attrs``: the op's declared attributes other than ``reduction`` (checked, absent
+    ones take their defaults; the family's body builder gets their canonical values
+    as keywords). The function's ``overload`` is :func:`overload_name` of them.
     """
     op = OPS[op] if isinstance(op, str) else op
     values = op.attribute_values(reduction, **attrs)
-    reduction = values.pop("reduction")
+    overload = overload_name(reduction, dtype, op, **attrs)
+    specialised = [attribute_proto(a, values[a.name]) for a in op.attributes]
+    reduction = values.pop(REDUCTION.name)
     if dtype not in DTYPES:
         raise TypeError(f"{op.name}: no function body for dtype {dtype!r}; supported: {', '.join(DTYPES)}")
     _check_opset(opset, dtype)
@@ -185,10 +212,11 @@ def function_proto(op: Union[str, OpDef], reduction: str, dtype: str, opset: int
         DOMAIN, op.name, list(op.inputs), [out], b.nodes,
         opset_imports=[helper.make_opsetid("", opset)],
         attributes=[],
-        doc_string=f"{op.name}, reduction {reduction!r}, {dtype}: {op.doc}",
+        doc_string=f"{op.name}, {', '.join(f'{k} {v!r}' for k, v in [(REDUCTION.name, reduction), *values.items()])}, "
+                   f"{dtype}: {op.doc}",
     )
-    fn.attribute_proto.append(helper.make_attribute("reduction", reduction))
-    fn.overload = overload_name(reduction, dtype)
+    fn.attribute_proto.extend(specialised)
+    fn.overload = overload
     return fn
 
 
@@ -252,19 +280,20 @@ def add_functions(model: ModelProto, *, inplace: bool = False) -> ModelProto:
     """Attach the function bodies every ``ai.lossgrad`` node of ``model`` needs.
 
     For each ``ai.lossgrad`` node (in the graph and its subgraphs) this finds
-    the reduction (validated, default ``"mean"``) and the element type of its
+    the values of every declared attribute (validated, defaults for absent ones:
+    :func:`onnx_ops.schemas.attribute_values`) and the element type of its
     inputs (from the model, after ONNX shape inference), sets the node's
     ``overload`` to :func:`overload_name`, and adds the matching function
     (replacing every earlier ``ai.lossgrad`` function). Overloads and bodies
     are re-derived from the attributes on every call, whatever the model
-    carried, so calling it again repairs a model whose ``reduction`` was
+    carried, so calling it again repairs a model whose attributes were
     edited after an earlier call. It also adds the opset
     imports (``ai.lossgrad`` 1, and the default domain at
     :data:`DEFAULT_OPSET` if the model imports none) and raises
     ``ir_version`` to 10 (function overloads). Returns the model (a copy
     unless ``inplace``).
 
-    Raises ``ValueError`` for a bad, mistyped or duplicated reduction
+    Raises ``ValueError`` for a bad, mistyped, duplicated or undeclared
     attribute (the shared messages, non-printable bytes escaped), a node whose input types cannot
     be determined, or an opset too old for the bodies, and ``TypeError`` for
     inputs of unsupported or mixed element types.
@@ -290,12 +319,15 @@ def add_functions(model: ModelProto, *, inplace: bool = False) -> ModelProto:
             inferred = onnx.shape_inference.infer_shapes(m)
             _value_types(inferred.graph, types)
 
-    needed: Dict[Tuple[str, str, str], None] = {}
+    # (op, overload) -> (attribute values, dtype); keyed by the overload, whose float tokens tell
+    # apart values that compare equal (0.0 and -0.0)
+    needed: Dict[Tuple[str, str], Tuple[Dict[str, Any], str]] = {}
     for node in nodes:
         op = OPS.get(node.op_type)
         if op is None:
             raise ValueError(f"{_node_label(node)}: unknown op type in domain {DOMAIN}; known: {', '.join(OPS)}")
-        reduction = reduction_of(node)
+        values = attribute_values(node, op)
+        reduction = values[REDUCTION.name]
         elems = [types.get(name) for name in node.input]
         if len(node.input) != len(op.inputs) or any(not name for name in node.input):
             op.plan([()] * sum(bool(x) for x in node.input), ["float32"] * sum(bool(x) for x in node.input),
@@ -314,14 +346,17 @@ def add_functions(model: ModelProto, *, inplace: bool = False) -> ModelProto:
                             f"takes one type: cast the inputs to the promoted type first")
         dtype = names[0]
         _check_opset(opset, dtype)
-        node.overload = overload_name(reduction, dtype)
-        needed[(op.name, reduction, dtype)] = None
+        extra = {k: v for k, v in values.items() if k != REDUCTION.name}
+        node.overload = overload_name(reduction, dtype, op, **extra)
+        needed.setdefault((op.name, node.overload), (values, dtype))
 
     keep = [f for f in m.functions if f.domain != DOMAIN]
     del m.functions[:]
     m.functions.extend(keep)
-    for op_name, reduction, dtype in needed:
-        m.functions.append(function_proto(op_name, reduction, dtype, opset))
+    for (op_name, _), (values, dtype) in needed.items():
+        extra = dict(values)
+        reduction = extra.pop(REDUCTION.name)
+        m.functions.append(function_proto(op_name, reduction, dtype, opset, **extra))
     return m
 
 

@@ -9,7 +9,7 @@ NumPy through onnxruntime's Python API (it cannot return bfloat16 arrays).
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import onnx
 from onnx import ModelProto, helper
@@ -17,7 +17,7 @@ from onnx import ModelProto, helper
 from ..framework.definitions import DOMAIN, OPS, OPSET_VERSION
 
 from .functions import DEFAULT_OPSET, MIN_IR_VERSION, add_functions
-from .schemas import ONNX_DTYPES
+from .schemas import ONNX_DTYPES, attribute_proto
 
 __all__ = ["Call", "build_model", "input_names", "output_name"]
 
@@ -31,7 +31,9 @@ class Call:
     ``shapes``: one per input, dims are ints, symbolic names or None (unknown);
     a whole shape of None means unknown rank. ``reduction`` None leaves the
     attribute out (the default applies). ``io_dtype``: element type of the
-    graph inputs/outputs of this call when it differs from ``dtype``.
+    graph inputs/outputs of this call when it differs from ``dtype``. ``attrs``:
+    the op's other declared attributes as (name, value) pairs, written as their
+    ONNX attributes (absent ones: the defaults apply).
     """
 
     op: str
@@ -39,6 +41,7 @@ class Call:
     dtype: str = "float32"
     reduction: Optional[str] = "mean"
     io_dtype: Optional[str] = None
+    attrs: Tuple[Tuple[str, Any], ...] = ()
 
 
 def input_names(op: str, index: int) -> List[str]:
@@ -81,8 +84,13 @@ def build_model(calls: Sequence[Call], *, opset: int = DEFAULT_OPSET, functions:
         out = output_name(call.op, i)
         attrs = {} if call.reduction is None else {"reduction": call.reduction}
         node_out = out + "_op" if io != call.dtype else out
-        nodes.append(helper.make_node(call.op, node_inputs, [node_out], name=f"{call.op}_{i}", domain=DOMAIN,
-                                      **attrs))
+        node = helper.make_node(call.op, node_inputs, [node_out], name=f"{call.op}_{i}", domain=DOMAIN, **attrs)
+        declared = {a.name: a for a in op.attributes}
+        for name, value in call.attrs:
+            if name not in declared:
+                raise ValueError(f"{call.op} declares no attribute {name!r}; declared: {', '.join(declared)}")
+            node.attribute.append(attribute_proto(declared[name], value))
+        nodes.append(node)
         if io != call.dtype:
             nodes.append(helper.make_node("Cast", [node_out], [out], to=ONNX_DTYPES[io]))
         outputs.append(out)

@@ -21,7 +21,7 @@ from ..framework import reference
 from ..framework.arrays import dtype_name
 from ..framework.definitions import DEFAULT_REDUCTION, DOMAIN, OPS
 
-from .schemas import get_schema, reduction_from_value, reduction_of
+from .schemas import attribute_values, attribute_values_from_runtime, get_schema
 
 __all__ = ["REFERENCE_OPS", "reference_evaluator"]
 
@@ -29,19 +29,27 @@ __all__ = ["REFERENCE_OPS", "reference_evaluator"]
 class _LossgradOpRun(OpRun):
     """Base: runs ``framework.reference`` for the op named like the class.
 
-    The node is validated before ``OpRun`` reads its attributes (``OpRun``
-    takes the last of duplicated attributes and decodes strings as UTF-8), and
-    the inputs before ``OpRun.run`` calls ``_run`` (it turns every
-    ``TypeError`` of ``_run`` into its own "Issues with types" error), so the
-    shared messages reach the user.
+    The node's declared attributes are validated before ``OpRun`` reads them
+    (``OpRun`` takes the last of duplicated attributes and decodes strings as
+    UTF-8), the inputs before ``OpRun.run`` calls ``_run`` (it turns every
+    ``TypeError`` of ``_run`` into its own "Issues with types" error), and the
+    attribute values ``_run`` gets again (an attribute of a node inside a
+    function may refer to the function's attribute: its value is only known
+    then), so the shared messages reach the user.
     """
 
     op_domain = DOMAIN
 
     def __init__(self, onnx_node: onnx.NodeProto, run_params: dict, schema: Any = None):
-        attrs = [a for a in onnx_node.attribute if a.name == "reduction"]
-        if len(attrs) > 1 or not any(a.ref_attr_name for a in attrs):
-            reduction_of(onnx_node)  # duplicates, wrong types, bad values: the shared ValueError
+        node = onnx.NodeProto()
+        node.CopyFrom(onnx_node)
+        names = [a.name for a in node.attribute]
+        if len(set(names)) == len(names):  # duplicates are refused whatever they are
+            # the values of references to a function's attributes are checked in _run
+            kept = [a for a in node.attribute if not a.ref_attr_name]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+        attribute_values(node, OPS[type(self).__name__])  # the shared ValueErrors
         super().__init__(onnx_node, run_params, schema)
 
     def run(self, *args: Any, **kwargs: Any):  # noqa: D401 - OpRun protocol
@@ -51,11 +59,11 @@ class _LossgradOpRun(OpRun):
         op.plan([np.shape(a) for a in args], [dtype_name(np.asarray(a).dtype) for a in args], DEFAULT_REDUCTION)
         return super().run(*args, **kwargs)
 
-    def _run(self, *inputs: np.ndarray, reduction: Any = None):  # noqa: D401 - OpRun protocol
-        op = type(self).__name__
-        reduction = DEFAULT_REDUCTION if reduction is None else reduction_from_value(op, reduction)
+    def _run(self, *inputs: np.ndarray, **attrs: Any):  # noqa: D401 - OpRun protocol
+        op = OPS[type(self).__name__]
+        values = attribute_values_from_runtime(op, attrs)  # every declared attribute, checked
         with np.errstate(over="ignore"):  # overflow to inf in the result dtype is the specified result
-            result = reference.run(op, *inputs, reduction=reduction)
+            result = reference.run(op.name, *inputs, **values)
         return (np.asarray(result),)
 
 
@@ -72,7 +80,7 @@ def reference_evaluator(model: Any, *, function_bodies: bool = False, **kwargs: 
     """``onnx.reference.ReferenceEvaluator`` for an ``ai.lossgrad`` model.
 
     By default the nodes run :data:`REFERENCE_OPS`, which follow each node's
-    attributes. With ``function_bodies`` they run function bodies instead,
+    declared attributes. With ``function_bodies`` they run function bodies instead,
     inlined, because ``onnx.reference`` ignores function overloads: the bodies
     and overloads are always re-derived from the nodes' attributes with
     :func:`onnx_ops.add_functions`, on a copy of the model, so a node whose
@@ -81,7 +89,7 @@ def reference_evaluator(model: Any, *, function_bodies: bool = False, **kwargs: 
     changed.
 
     Raises ``ValueError`` (the shared messages) for a node with a bad,
-    mistyped or duplicated ``reduction``; at run time the reference ops raise
+    mistyped, duplicated or undeclared attribute; at run time the reference ops raise
     the shared ``TypeError``/``ValueError`` for unsupported dtypes, ranks and
     shapes.
     """

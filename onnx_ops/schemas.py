@@ -2,11 +2,17 @@
 
 One schema per op of ``framework.definitions.OPS``: the op's input names in its
 order, one output, a single type parameter ``T`` (float16, bfloat16, float,
-double) shared by all inputs and the output, the declared attributes
-(``reduction``, a string) with their defaults, and a type-and-shape inference function that
-validates the node with :meth:`framework.definitions.OpDef.plan` (so the
-shared error messages apply) and infers the broadcast shape, keeping symbolic
-dimensions, or rank 0 for a reduced loss.
+double) shared by all inputs and the output, every declared attribute with its
+ONNX type (string: STRING, int: INT, float: FLOAT, bool: INT 0/1) and default,
+so ``onnx.checker`` rejects unknown and mistyped attributes, and a type-and-shape
+inference function that validates the node (every declared attribute with its
+check, then :meth:`framework.definitions.OpDef.plan`, so the shared error
+messages apply) and infers the broadcast shape, keeping symbolic dimensions, or
+rank 0 for a reduced loss.
+
+:func:`attribute_values` (of a node) and :func:`attribute_values_from_runtime`
+(of values a runtime hands over) are the one reader of declared attributes that
+every Python ONNX face uses.
 
 ONNX has no implicit type promotion, so a node takes one element type; inputs
 of mixed types are cast to the promoted type by whoever builds the graph
@@ -18,19 +24,21 @@ idempotent; importing :mod:`onnx_ops` registers the schemas.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import onnx
 import onnx.defs
 from onnx import AttributeProto, TensorProto, TypeProto, helper
 
 from ..framework.arrays import np_dtype
 from ..framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION, REDUCTIONS,
-                                     Attribute, OpDef, check_dtype, check_rank)
+                                     REDUCTION, Attribute, OpDef, check_dtype, check_rank)
 
 __all__ = ["ONNX_DTYPES", "DTYPE_NAMES", "TYPE_PARAM", "register_schemas", "make_schema", "get_schema",
            "elem_type_name", "reduction_of", "reduction_from_value", "attribute_type_message",
-           "escape_attribute_bytes", "check_unique_attributes", "attribute_proto"]
+           "escape_attribute_bytes", "check_unique_attributes", "attribute_proto", "attribute_values",
+           "attribute_values_from_runtime", "attribute_value", "ONNX_ATTRIBUTE_TYPES", "float32_nearest"]
 
 #: canonical dtype name -> ONNX ``TensorProto`` element type
 ONNX_DTYPES: Dict[str, int] = {name: int(helper.np_dtype_to_tensor_dtype(np_dtype(name))) for name in DTYPES}
@@ -152,6 +160,87 @@ def _reduction_from_attribute(op: str, attr: Optional[AttributeProto]) -> str:
     return _reduction_from_bytes(op, attr.s)
 
 
+# -- every declared attribute ----------------------------------------------------
+
+#: declared attribute type -> the ONNX attribute type carrying it (ONNX has no bool: an INT 0/1)
+ONNX_ATTRIBUTE_TYPES: Dict[str, int] = {"string": AttributeProto.STRING, "int": AttributeProto.INT,
+                                        "float": AttributeProto.FLOAT, "bool": AttributeProto.INT}
+#: what the message of a mistyped attribute says it must be (the native library's words)
+_EXPECTED = {"string": "a STRING", "int": "an INT", "float": "a FLOAT", "bool": "an INT 0 or 1 (a bool)"}
+
+
+def _kind(attr: AttributeProto) -> str:
+    kind = AttributeProto.AttributeType.Name(attr.type)
+    return f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind}"
+
+
+def attribute_value(op: str, declared: Attribute, attr: Optional[AttributeProto]) -> Any:
+    """The canonical value of one declared attribute of an ``op`` node (``None``: absent, the default).
+
+    An attribute of another ONNX type than the declared one is a ``ValueError``
+    (``reduction``: its own message; the others: ``MESSAGES["bad_attribute_type"]``,
+    as the native library says it), a value the attribute's check refuses is its
+    ``ValueError`` (a float below its minimum, NaN: ``MESSAGES["bad_attribute_value"]``).
+    """
+    if attr is None:
+        return declared.default
+    if declared.name == REDUCTION.name:
+        return _reduction_from_attribute(op, attr)
+    if attr.type != ONNX_ATTRIBUTE_TYPES[declared.type] or (declared.type == "bool" and attr.i not in (0, 1)):
+        raise ValueError(MESSAGES["bad_attribute_type"].format(op=op, attr=declared.name,
+                                                               expected=_EXPECTED[declared.type], kind=_kind(attr)))
+    if declared.type == "string":
+        return declared.check(attr.s.decode("utf-8", errors="surrogateescape"), op)
+    if declared.type == "float":
+        return declared.check(float(attr.f), op)
+    return declared.check(bool(attr.i) if declared.type == "bool" else int(attr.i), op)
+
+
+def attribute_values(node: onnx.NodeProto, op: Optional[OpDef] = None) -> Dict[str, Any]:
+    """Canonical values of every declared attribute of an ``ai.lossgrad`` node, in declared
+    order, the defaults for absent ones: what its kernel, function body and reference op compute with.
+
+    Raises ``ValueError`` (the shared messages) for an attribute given twice, one of
+    another type than declared, a bad value, and for an attribute the op does not
+    declare (``onnx.checker`` rejects those too).
+    """
+    op = op or OPS[node.op_type]
+    check_unique_attributes(node)
+    given = {a.name: a for a in node.attribute}
+    unknown = [name for name in given if name not in {a.name for a in op.attributes}]
+    if unknown:
+        raise ValueError(f"{op.name}: unknown attribute {unknown[0]!r}; declared: "
+                         f"{', '.join(a.name for a in op.attributes)}")
+    return {a.name: attribute_value(op.name, a, given.get(a.name)) for a in op.attributes}
+
+
+def attribute_values_from_runtime(op: OpDef, values: Mapping[str, Any]) -> Dict[str, Any]:
+    """As :func:`attribute_values`, for the Python values a runtime hands over
+    (``onnx.reference``: ``str`` for a STRING, ``int`` for an INT, a float for a FLOAT;
+    ``None`` or absent: the default)."""
+    unknown = [name for name in values if name not in {a.name for a in op.attributes}]
+    if unknown:
+        raise ValueError(f"{op.name}: unknown attribute {unknown[0]!r}; declared: "
+                         f"{', '.join(a.name for a in op.attributes)}")
+    out = {}
+    for a in op.attributes:
+        value = values.get(a.name)
+        if value is None:
+            out[a.name] = a.default
+        elif a.name == REDUCTION.name:
+            out[a.name] = reduction_from_value(op.name, value)
+        else:
+            if isinstance(value, str):
+                value = value.encode("utf-8", errors="surrogateescape")
+            try:
+                proto = helper.make_attribute(a.name, value)
+            except (TypeError, ValueError):  # no ONNX attribute type for it
+                raise ValueError(MESSAGES["bad_attribute_type"].format(
+                    op=op.name, attr=a.name, expected=_EXPECTED[a.type], kind="a value of another type")) from None
+            out[a.name] = attribute_value(op.name, a, proto)
+    return out
+
+
 # -- type and shape inference --------------------------------------------------
 
 _Dim = Union[int, str, None]  # known size, symbolic name, or unknown
@@ -193,13 +282,14 @@ def _broadcast_dims(shapes: Sequence[Sequence[_Dim]]) -> List[_Dim]:
 
 def _infer(op: OpDef, ctx) -> None:
     """Type-and-shape inference of one node (raises the shared errors for invalid nodes)."""
-    reduction = _reduction_from_attribute(op.name, ctx.get_attribute("reduction"))
+    values = {a.name: attribute_value(op.name, a, ctx.get_attribute(a.name)) for a in op.attributes}
+    reduction = values.pop(REDUCTION.name)
     n = ctx.get_num_inputs()
     present = sum(bool(ctx.has_input(i)) for i in range(n))
     if present != len(op.inputs):
         # Only reachable without the checker (which reports arity first): the
         # shared TypeError of plan().
-        op.plan([()] * present, ["float32"] * present, reduction)
+        op.plan([()] * present, ["float32"] * present, reduction, **values)
     types = [ctx.get_input_type(i) for i in range(n)]
     if any(t is None for t in types):
         return  # input types not known yet
@@ -219,7 +309,7 @@ def _infer(op: OpDef, ctx) -> None:
     out_dims: Optional[List[_Dim]] = None
     if all(s is not None for s in shapes):
         numeric = [[d if isinstance(d, int) else -1 for d in s] for s in shapes]
-        plan = op.plan(numeric, dtypes, reduction)  # raises for shapes that cannot broadcast
+        plan = op.plan(numeric, dtypes, reduction, **values)  # raises for shapes that cannot broadcast
         out_dims = _broadcast_dims(shapes)
         out_elem = ONNX_DTYPES[plan.dtype]
     else:
@@ -242,9 +332,21 @@ def _infer(op: OpDef, ctx) -> None:
 
 # -- schemas ---------------------------------------------------------------------
 
+def float32_nearest(value: float) -> float:
+    """The float32 value nearest ``value`` (ties to even; beyond the float32 range, an infinity)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
+
+
 def attribute_proto(attr: Attribute, value: Any) -> AttributeProto:
-    """The ONNX attribute carrying a canonical value of a declared attribute (a bool as an INT 0/1)."""
-    kind = {"string": str, "int": int, "float": float, "bool": int}[attr.type]
+    """The ONNX attribute carrying a canonical value of a declared attribute (a bool as an INT 0/1).
+
+    An ONNX FLOAT attribute is 32-bit: a float value is stored as its nearest float32
+    (:func:`float32_nearest`), which is what every ONNX face then computes with.
+    """
+    if attr.type == "float":
+        return helper.make_attribute(attr.name, float32_nearest(value))
+    kind = {"string": str, "int": int, "bool": int}[attr.type]
     return helper.make_attribute(attr.name, kind(value))
 
 

@@ -147,3 +147,76 @@ def raw_attrs(op_id: int, reduction: int):
            else (cpu._AttrValue * 1)())
     arr[0].i = reduction
     return arr
+
+
+# -- declared attributes: the values the tests run every op with ----------------------------------
+
+#: sample values per declared attribute type (those below a float attribute's minimum are left out);
+#: for a float attribute of minimum 0 (a threshold) they cover 0, a value below, at and above the
+#: typical input differences, all exact in float32 (an ONNX FLOAT attribute)
+ATTRIBUTE_SAMPLES = {"float": (0.0, 0.25, 1.0, 3.0), "int": (0, 1, 3), "bool": (False, True), "string": ()}
+
+
+def attribute_cases(op):
+    """The attribute sets the tests run ``op`` (a name or an OpDef) with, besides ``reduction``: first
+    ``()`` (every other attribute absent: the defaults), then each non-reduction declared attribute
+    at each of its ATTRIBUTE_SAMPLES, as ((name, value),) tuples. ``[()]`` for an op whose only
+    attribute is ``reduction``."""
+    from lossgrad_ops.framework import definitions as d
+
+    op = d.OPS[op] if isinstance(op, str) else op
+    cases = [()]
+    for a in op.attributes[1:]:
+        for value in ATTRIBUTE_SAMPLES[a.type]:
+            if a.minimum is None or value >= a.minimum:
+                cases.append(((a.name, value),))
+    return cases
+
+
+def attrs_id(attrs) -> str:
+    """A short test id of an attribute case (``defaults`` for ``()``)."""
+    return ",".join(f"{k}={v}" for k, v in attrs) or "defaults"
+
+
+# -- PyTorch as an independent float64 oracle ----------------------------------------------------
+
+def _snake(name: str) -> str:
+    out = ""
+    for i, c in enumerate(name):
+        if c.isupper() and i and (name[i - 1].islower() or name[i - 1].isdigit()):
+            out += "_"
+        out += c.lower()
+    return out
+
+
+def torch_oracle(op, arrays, reduction="mean", **attrs) -> np.ndarray:
+    """``op`` on ``arrays`` computed by PyTorch in float64, independently of this package's formulas.
+
+    A loss ``FooLoss`` is ``torch.nn.functional.foo_loss`` over the inputs broadcast to their
+    common shape B (its keyword arguments are the op's other declared attributes). A grad op
+    ``FooLossGrad`` is ``dout * d FooLoss(predict, label) / d predict`` by ``torch.autograd``,
+    with ``dout`` the input that the MindSpore face calls ``grad_output`` (its family's
+    ``FACES`` names the aclnn arguments); the autograd gradient of the reduced loss already
+    holds the scale (1/N for mean). ``reduction`` "none" for a grad op: the gradient of the
+    ``sum`` loss (scale 1).
+    """
+    import torch
+
+    from lossgrad_ops.framework import definitions as d
+    from lossgrad_ops.framework import registry
+
+    spec = d.OPS[op] if isinstance(op, str) else op
+    t = [torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in arrays]
+    shape = torch.broadcast_shapes(*[x.shape for x in t])
+    t = [x.expand(shape).clone() for x in t]
+    if spec.is_loss:
+        fn = getattr(torch.nn.functional, _snake(spec.name))
+        return fn(t[0], t[1], reduction=reduction, **attrs).numpy()
+    loss = spec.name[:-len("Grad")]
+    fn = getattr(torch.nn.functional, _snake(loss))
+    names = registry.FACES[spec.name]["backward"]  # the aclnn names of the inputs, in the op's order
+    by_name = dict(zip(names, t))
+    predict = by_name["input"].requires_grad_(True)
+    value = fn(predict, by_name["target"], reduction="sum" if reduction == "none" else reduction, **attrs)
+    (grad,) = torch.autograd.grad(value, predict)
+    return (by_name["grad_output"] * grad).detach().numpy()

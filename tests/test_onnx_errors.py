@@ -142,6 +142,39 @@ CASES: Dict[str, Tuple[bool, Callable[[], object], Tuple[str, ...], List[str]]] 
 }
 
 
+def _float_attribute_cases():
+    """Native cases for every declared float attribute (generated from the declarations): a value below
+    its minimum and NaN fail at run time with the shared message (the core checks them), an INT or a
+    STRING attribute fails when the kernel is created, and an absent one runs with the default."""
+    cases = {}
+    for op in OPS.values():
+        arity = len(op.inputs)
+        for a in op.attributes:
+            if a.type != "float":
+                continue
+
+            def run(value, op=op, a=a, arity=arity, absent=False):
+                attrs = {} if absent else {a.name: value}
+                return _run(_model(op.name, [F] * arity, [[2]] * arity, **attrs), True, *[_ones(2)] * arity)
+
+            bad = [float("nan")] + ([] if a.minimum is None else [a.minimum - 0.5])
+            for value in bad:
+                cases[f"native-{op.name}-{a.name}={value}"] = (
+                    True, lambda run=run, value=value: run(value), ("InvalidArgument",),
+                    [MESSAGES["bad_attribute_value"].format(op=op.name, attr=a.name, requirement=a.requirement,
+                                                            value=repr(value))])
+            for value, kind in ((1, "an INT"), ("1.0", "a STRING")):
+                cases[f"native-{op.name}-{a.name}-{kind.split()[1]}"] = (
+                    True, lambda run=run, value=value: run(value), ("RuntimeException", "Fail", "InvalidArgument"),
+                    [MESSAGES["bad_attribute_type"].format(op=op.name, attr=a.name, expected="a FLOAT",
+                                                           kind=kind)])
+            cases[f"native-{op.name}-{a.name}-absent"] = (True, lambda run=run: run(None, absent=True), (), [])
+    return cases
+
+
+CASES.update(_float_attribute_cases())
+
+
 def _with_empty_input():
     model = _model("MseLossGrad", [F, F, F], [[2], [2], [2]])
     model.graph.node[0].input[1] = ""

@@ -7,10 +7,14 @@ import pytest
 from onnx import TensorProto as TP
 from onnx import helper, numpy_helper
 
+import warnings
+
 from lossgrad_ops import onnx_ops
 from lossgrad_ops.framework import reference as ref
-from lossgrad_ops.framework.definitions import DOMAIN, custom_reg_name
-from tests.helpers import assert_close
+from lossgrad_ops.framework.definitions import DOMAIN, OPS, custom_reg_name
+from lossgrad_ops.onnx_ops.schemas import attribute_proto
+from tests.helpers import (ONNX_PATHS, REDUCTIONS, assert_close, attribute_cases, rand, run_onnx_path, stable_seed,
+                           torch_oracle)
 
 # "native" always: a missing library fails (tests/conftest.py), it does not drop these cases.
 PATHS = ["functions", "reference", "native"]
@@ -91,6 +95,92 @@ def test_mixed_input_types_get_casts_to_the_promoted_type(path):
     feeds, expected = feeds_and_expected(model, y_dtype=np.float16)
     outputs = run(model, feeds, path)
     assert_close(outputs[0], expected[0], np.float32, reduction_terms=64)
+
+
+def registration_model(cases, dtype=TP.DOUBLE):
+    """One bare default-domain node per (op, reduction, attribute case), named by ``custom_reg_name``
+    as MindSpore's exporter writes ms_ops primitives; node i reads x{i}_0, x{i}_1, ... and writes y{i}."""
+    nodes, inputs, outputs = [], [], []
+    for i, (op, reduction, attrs) in enumerate(cases):
+        names = [f"x{i}_{k}" for k in range(len(OPS[op].inputs))]
+        nodes.append(helper.make_node(custom_reg_name(op, reduction, **dict(attrs)), names, [f"y{i}"],
+                                      name=f"Custom_{i}"))
+        inputs += [helper.make_tensor_value_info(n, dtype, [2, 3]) for n in names]
+        outputs.append(helper.make_tensor_value_info(f"y{i}", dtype, None))
+    graph = helper.make_graph(nodes, "Default", inputs, outputs)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=6,
+                             producer_name="MindSpore")
+
+
+def _every_registration():
+    return [(op, red, attrs) for op in OPS for attrs in attribute_cases(op) for red in REDUCTIONS]
+
+
+@pytest.mark.parametrize("path", ONNX_PATHS)
+def test_rewrite_restores_every_declared_attribute(path):
+    """Every op, with every attribute case, named by its registration: the rewritten node carries every
+    declared attribute (defaults included) and runs it, in float64 within a few ulps of PyTorch."""
+    cases = _every_registration()
+    model = onnx_ops.rewrite_mindspore_model(registration_model(cases))
+    nodes = [n for n in model.graph.node if n.domain == DOMAIN]
+    assert len(nodes) == len(cases)
+    rng = np.random.default_rng(stable_seed("rewrite", path))
+    feeds, expected = {}, []
+    for i, ((op, red, attrs), node) in enumerate(zip(cases, nodes)):
+        values = OPS[op].attribute_values(red, **dict(attrs))
+        assert node.op_type == op
+        assert {a.name: helper.get_attribute_value(a) for a in node.attribute} == {
+            a.name: helper.get_attribute_value(attribute_proto(a, values[a.name])) for a in OPS[op].attributes}
+        assert node.overload == onnx_ops.overload_name(red, "float64", op, **dict(attrs))
+        arrays = [rng.uniform(-2, 2, (2, 3)) for _ in OPS[op].inputs]
+        feeds.update({f"x{i}_{k}": a for k, a in enumerate(arrays)})
+        expected.append(torch_oracle(op, arrays, red, **dict(attrs)))
+    outputs = run_onnx_path(path, model, feeds)
+    for (op, red, attrs), out, exp in zip(cases, outputs, expected):
+        try:
+            assert_close(out, exp, np.float64, reduction_terms=6 if OPS[op].is_loss and red != "none" else 1)
+        except AssertionError as exc:
+            raise AssertionError(f"{op} {red} {attrs}: {exc}") from None
+
+
+def _float_attributes():
+    return [pytest.param(op, a, id=f"{op}-{a.name}") for op in OPS for a in OPS[op].attributes if a.type == "float"]
+
+
+@pytest.mark.parametrize("op, declared", _float_attributes())
+def test_a_float_attribute_that_is_no_float32_is_exported_as_the_nearest_float32(op, declared):
+    """ONNX FLOAT attributes are 32-bit. The registration name carries 0.1 exactly (float64); the node
+    carries float32(0.1) = 0.10000000149011612, the rewrite warns, and every ONNX path computes with
+    float32(0.1): its results are those of PyTorch in float64 with that value, not with 0.1 (the
+    inputs put one difference between the two values, where a threshold would take different branches)."""
+    exact = 0.1
+    near = float(np.float32(exact))
+    assert near != exact
+    with pytest.warns(onnx_ops.ExportPrecisionWarning, match=rf"{declared.name} value 0\.1 .*{near!r}"):
+        model = onnx_ops.rewrite_mindspore_model(
+            registration_model([(op, "none", ((declared.name, exact),))]))
+    (node,) = [n for n in model.graph.node if n.domain == DOMAIN]
+    (attr,) = [a for a in node.attribute if a.name == declared.name]
+    assert attr.type == onnx.AttributeProto.FLOAT and float(np.float32(attr.f)) == near
+    assert custom_reg_name(op, "none", **{declared.name: exact}) in node.doc_string  # the exact value stays on record
+    rng = np.random.default_rng(5)
+    arrays = [rng.uniform(-2, 2, (2, 3)) for _ in OPS[op].inputs]
+    arrays[0][0, 0] = arrays[1][0, 0] + (exact + near) / 2  # predict - label between the two values
+    feeds = {f"x0_{k}": a for k, a in enumerate(arrays)}
+    with_near = torch_oracle(op, arrays, "none", **{declared.name: near})
+    with_exact = torch_oracle(op, arrays, "none", **{declared.name: exact})
+    assert not np.allclose(with_near, with_exact, rtol=1e-12, atol=0), "the inputs must tell the two values apart"
+    for path in ONNX_PATHS:
+        (out,) = run_onnx_path(path, model, feeds)
+        assert_close(out, with_near, np.float64)
+
+
+def test_a_float32_attribute_value_is_exported_exactly_and_silently():
+    cases = [c for c in _every_registration() if c[2]]  # the sample values are float32 values
+    assert cases
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", onnx_ops.ExportPrecisionWarning)
+        onnx_ops.rewrite_mindspore_model(registration_model(cases))
 
 
 @pytest.mark.parametrize("name", ["MyCustomOp", "MseLoss_max", "mseloss_mean"])
@@ -201,3 +291,84 @@ def test_custom_op_without_reg_info_is_named_in_the_error():
     x = ms.Tensor(np.ones((2, 3), np.float32))
     with pytest.raises(onnx_ops.ExportError, match=r"without reg_info: Custom 'twice' \(func_type pyfunc"):
         onnx_ops.export(WithPyfunc(), x, x)
+
+
+# -- real MindSpore networks with the ops' other declared attributes ---------------------------------
+
+from lossgrad_ops.ms_ops import primitives  # noqa: E402
+
+
+class Calls(nn.Cell):
+    """One ms_ops primitive per (op, canonical attribute values): primitives.call, the generic entry
+    every ms_ops function goes through."""
+
+    def __init__(self, cases):
+        super().__init__()
+        self.cases = tuple((op, tuple(OPS[op].attribute_values(red, **dict(attrs)).items()))
+                           for op, red, attrs in cases)
+        self.arity = tuple(len(OPS[op].inputs) for op, _, _ in cases)
+
+    def construct(self, *xs):
+        out = []
+        k = 0
+        for (op, attrs), n in zip(self.cases, self.arity):
+            out.append(primitives.call(op, attrs, *xs[k:k + n]))
+            k += n
+        return tuple(out)
+
+
+def _attribute_registrations():
+    """(op, reduction, attribute case) for the ops that declare attributes besides reduction."""
+    return [c for c in _every_registration() if len(OPS[c[0]].attributes) > 1]
+
+
+@pytest.mark.parametrize("path", ONNX_PATHS)
+def test_exported_network_with_attributes_matches_mindspore(path):
+    cases = _attribute_registrations()
+    if not cases:
+        pytest.skip("no declared op has attributes besides reduction")
+    net = Calls(cases)
+    rng = np.random.default_rng(stable_seed("ms-export", path))
+    arrays = [rng.uniform(-2, 2, (2, 3)) for op, _, _ in cases for _ in OPS[op].inputs]
+    model = onnx_ops.export(net, *tensors(*arrays))
+    nodes = [n for n in model.graph.node if n.domain == DOMAIN]
+    assert [n.op_type for n in nodes] == [op for op, _, _ in cases]
+    for node, (op, red, attrs) in zip(nodes, cases):
+        assert node.overload == onnx_ops.overload_name(red, "float64", op, **dict(attrs))
+    expected = net(*tensors(*arrays))
+    names = [i.name for i in model.graph.input]
+    outputs = run_onnx_path(path, model, dict(zip(names, arrays)))
+    assert len(outputs) == len(expected) == len(cases)
+    for (op, red, attrs), out, exp in zip(cases, outputs, expected):
+        assert_close(out, exp.asnumpy().astype(np.float64), np.float64,
+                     reduction_terms=6 if OPS[op].is_loss and red != "none" else 1)
+
+
+def test_exported_network_with_a_float_attribute_that_is_no_float32():
+    """What runs: the exported model computes with the nearest float32 of the registration's value
+    (0.1), the ONNX attribute, on every path: its results are PyTorch's in float64 with that value.
+    The MindSpore network agrees to within what the two values can change (a relative 1.5e-8; its
+    CPU primitive, as of this writing, also hands the kernel a float32 attribute value)."""
+    floats = [(op, a.name) for op in OPS for a in OPS[op].attributes if a.type == "float"]
+    if not floats:
+        pytest.skip("no declared op has a float attribute")
+    cases = [(op, "sum", ((name, 0.1),)) for op, name in floats]
+    net = Calls(cases)
+    rng = np.random.default_rng(17)
+    arrays = [rng.uniform(-0.3, 0.3, (2, 3)) for op, _, _ in cases for _ in OPS[op].inputs]
+    with pytest.warns(onnx_ops.ExportPrecisionWarning):
+        model = onnx_ops.export(net, *tensors(*arrays))
+    expected = net(*tensors(*arrays))
+    feeds = dict(zip([i.name for i in model.graph.input], arrays))
+    for path in ONNX_PATHS:
+        outputs = run_onnx_path(path, model, feeds)
+        k = 0
+        for (op, red, attrs), out, exp in zip(cases, outputs, expected):
+            xs = arrays[k:k + len(OPS[op].inputs)]
+            k += len(xs)
+            (name, value), = attrs
+            near = float(np.float32(value))
+            with_near = torch_oracle(op, xs, red, **{name: near})
+            assert_close(out, with_near, np.float64, reduction_terms=6)
+            assert not np.allclose(with_near, torch_oracle(op, xs, red, **{name: value}), rtol=1e-12, atol=0)
+            np.testing.assert_allclose(out, exp.asnumpy(), rtol=1e-7, atol=0)

@@ -27,7 +27,8 @@ from lossgrad_ops import onnx_ops
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.definitions import DOMAIN, MESSAGES, OPS
 from lossgrad_ops.onnx_ops.schemas import attribute_type_message
-from tests.helpers import assert_close, rand, run_onnx_path
+from lossgrad_ops.onnx_ops.schemas import attribute_proto
+from tests.helpers import assert_close, attribute_cases, rand, run_onnx_path
 
 NATIVE = onnx_ops.native_available()
 needs_native = pytest.mark.skipif(not NATIVE, reason="native onnxruntime library not built")
@@ -77,13 +78,40 @@ def _set_reduction(model, value: bytes):
 def test_a_reduction_edited_after_add_functions_is_what_runs(path, op):
     arity = len(OPS[op].inputs)
     model = onnx_ops.add_functions(_model(op, [F] * arity, [[2, 3]] * arity, reduction="none"))
-    assert model.graph.node[0].overload == "none_float32"
+    assert model.graph.node[0].overload == onnx_ops.overload_name("none", "float32", op)
     _set_reduction(model, b"sum")  # the overload still says none_float32
     rng = np.random.default_rng(6)
     arrays = [rand(rng, (2, 3), np.float32) for _ in range(arity)]
     (out,) = _run_path(path, model, arrays)
     expected = ref.run(op, *[a.astype(np.float64) for a in arrays], reduction="sum")
     assert_close(out, expected, np.float32, reduction_terms=6)
+
+
+def _edits():
+    """(op, first attribute case, the case it is edited to) for every op with attributes beyond reduction."""
+    out = []
+    for op in OPS:
+        cases = [c for c in attribute_cases(op) if c]
+        out += [pytest.param(op, a, b, id=f"{op}-{a}-{b}") for a, b in zip(cases, cases[1:] + cases[:1])
+                if a[0][0] == b[0][0]]
+    return out
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("op, first, edited", _edits())
+def test_an_attribute_edited_after_add_functions_is_what_runs(path, op, first, edited):
+    (name, _), (_, value) = first[0], edited[0]
+    arity = len(OPS[op].inputs)
+    model = onnx_ops.add_functions(_model(op, [F] * arity, [[4, 5]] * arity, reduction="sum", **dict(first)))
+    (attr,) = [a for a in model.graph.node[0].attribute if a.name == name]
+    attr.CopyFrom(attribute_proto(next(a for a in OPS[op].attributes if a.name == name), value))
+    rng = np.random.default_rng(16)
+    arrays = [rng.uniform(-2, 2, (4, 5)).astype(np.float32) for _ in range(arity)]
+    (out,) = _run_path(path, model, arrays)
+    expected = ref.run(op, *[a.astype(np.float64) for a in arrays], reduction="sum", **dict(edited))
+    assert_close(out, expected, np.float32, reduction_terms=20)
+    stale = ref.run(op, *[a.astype(np.float64) for a in arrays], reduction="sum", **dict(first))
+    assert not np.allclose(stale, expected), "the edit must change the result for this test to mean anything"
 
 
 def test_the_issue_example_gives_91():
@@ -117,27 +145,92 @@ def test_inference_session_fixes_a_copy_not_the_callers_model():
 
 # -- item 6: duplicated attributes -----------------------------------------------------------------------
 
-def _duplicated(op="MseLoss"):
+def _duplicated(op="MseLoss", attr="reduction"):
+    """A node carrying ``attr`` twice (two valid values of it)."""
     arity = len(OPS[op].inputs)
+    if attr == "reduction":
+        return _model(op, [F] * arity, [[2, 3]] * arity, reduction="none",
+                      attributes=[helper.make_attribute("reduction", "sum")])
+    declared = next(a for a in OPS[op].attributes if a.name == attr)
+    values = [v for case in attribute_cases(op) for k, v in case if k == attr]
     return _model(op, [F] * arity, [[2, 3]] * arity, reduction="none",
-                  attributes=[helper.make_attribute("reduction", "sum")])
+                  attributes=[attribute_proto(declared, v) for v in values[:2]])
 
 
-def _duplicate_message(op):
-    return MESSAGES["duplicate_attribute"].format(op=op, attr="reduction", count=2)
+def _duplicate_message(op, attr="reduction"):
+    return MESSAGES["duplicate_attribute"].format(op=op, attr=attr, count=2)
 
 
-@pytest.mark.parametrize("op", list(OPS))
-def test_a_duplicated_reduction_is_rejected_by_add_functions(op):
-    with pytest.raises(ValueError, match=re.escape(_duplicate_message(op))):
-        onnx_ops.add_functions(_duplicated(op))
+#: (op, attribute) for every declared attribute of every op
+DECLARED = [pytest.param(op, a.name, id=f"{op}-{a.name}") for op in OPS for a in OPS[op].attributes]
 
 
-@pytest.mark.parametrize("op", list(OPS))
-def test_a_duplicated_reduction_is_rejected_by_the_reference_ops(op):
+@pytest.mark.parametrize("op, attr", DECLARED)
+def test_a_duplicated_attribute_is_rejected_by_add_functions(op, attr):
+    with pytest.raises(ValueError, match=re.escape(_duplicate_message(op, attr))):
+        onnx_ops.add_functions(_duplicated(op, attr))
+
+
+@pytest.mark.parametrize("op, attr", DECLARED)
+def test_a_duplicated_attribute_is_rejected_by_the_reference_ops(op, attr):
     arity = len(OPS[op].inputs)
-    with pytest.raises(ValueError, match=re.escape(_duplicate_message(op))):
-        onnx_ops.reference_evaluator(_duplicated(op)).run(None, _feeds([np.ones((2, 3), np.float32)] * arity))
+    with pytest.raises(ValueError, match=re.escape(_duplicate_message(op, attr))):
+        onnx_ops.reference_evaluator(_duplicated(op, attr)).run(None, _feeds([np.ones((2, 3), np.float32)] * arity))
+
+
+@needs_native
+@pytest.mark.parametrize("op, attr", DECLARED)
+def test_a_duplicated_attribute_is_rejected_by_onnxruntime_with_the_native_library(op, attr):
+    with pytest.raises(Exception, match=f"Attribute '{attr}' appeared multiple times"):
+        _quiet_session(_duplicated(op, attr), native=True)
+
+
+#: a value of each ONNX attribute type
+_OF_TYPE = {onnx.AttributeProto.STRING: "mean", onnx.AttributeProto.INT: 2, onnx.AttributeProto.FLOAT: 0.5,
+            onnx.AttributeProto.FLOATS: [0.5], onnx.AttributeProto.INTS: [1]}
+_EXPECTED = {"string": "a STRING", "int": "an INT", "float": "a FLOAT", "bool": "an INT 0 or 1 (a bool)"}
+
+
+def _mistyped():
+    """(op, declared attribute other than reduction, a value of another ONNX type)."""
+    out = []
+    for op in OPS:
+        for a in OPS[op].attributes[1:]:
+            right = attribute_proto(a, a.default).type
+            out += [pytest.param(op, a.name, v, id=f"{op}-{a.name}-{onnx.AttributeProto.AttributeType.Name(t)}")
+                    for t, v in _OF_TYPE.items() if t != right]
+    return out
+
+
+@pytest.mark.parametrize("op, attr, value", _mistyped())
+def test_a_mistyped_attribute_is_rejected_with_the_shared_message_on_every_path(op, attr, value):
+    arity = len(OPS[op].inputs)
+    declared = next(a for a in OPS[op].attributes if a.name == attr)
+    proto = helper.make_attribute(attr, value)
+    kind = onnx.AttributeProto.AttributeType.Name(proto.type)
+    expected = MESSAGES["bad_attribute_type"].format(op=op, attr=attr, expected=_EXPECTED[declared.type],
+                                                     kind=f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind}")
+    model = _model(op, [F] * arity, [[2]] * arity, **{attr: value})
+    actions = [lambda: onnx_ops.add_functions(model),
+               lambda: onnx_ops.inference_session(model, native=False),
+               lambda: onnx_ops.reference_evaluator(model).run(None, _feeds([np.ones(2, np.float32)] * arity)),
+               lambda: onnx_ops.reference_evaluator(model, function_bodies=True)]
+    if NATIVE:  # the native library's own reading of the attribute, the same message
+        actions.append(lambda: _quiet_session(model, native=True))
+    for action in actions:
+        with pytest.raises(Exception) as info:
+            action()
+        assert expected in str(info.value), info.value
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_an_undeclared_attribute_is_rejected_by_add_functions_and_the_reference_ops(op):
+    arity = len(OPS[op].inputs)
+    model = _model(op, [F] * arity, [[2]] * arity, reduce="sum")
+    with pytest.raises(ValueError, match=f"{op}: unknown attribute 'reduce'"):
+        onnx_ops.add_functions(model)
+    with pytest.raises(ValueError, match=f"{op}: unknown attribute 'reduce'"):
+        onnx_ops.reference_evaluator(model).run(None, _feeds([np.ones(2, np.float32)] * arity))
 
 
 def test_a_duplicated_reduction_is_rejected_by_the_bodies_path():
@@ -278,3 +371,48 @@ def test_export_keeps_value_and_type_errors_catchable_as_such():
             onnx_ops.export(Net(reduction), ms.Tensor(x), ms.Tensor(y))
         assert isinstance(info.value, onnx_ops.ExportError)  # still an ExportError (a RuntimeError) too
         assert message in str(info.value)
+
+
+# -- attributes that refer to the attributes of an enclosing function -----------------------------------
+
+def _function(op):
+    """A FunctionProto ``my.domain.Wrap`` holding one ``op`` node, each declared attribute of which refers
+    to the function's attribute of the same name."""
+    names = [f"x{i}" for i in range(len(OPS[op].inputs))]
+    inner = helper.make_node(op, names, ["y"], domain=DOMAIN)
+    for a in OPS[op].attributes:
+        inner.attribute.append(onnx.AttributeProto(name=a.name, ref_attr_name=a.name,
+                                                   type=attribute_proto(a, a.default).type))
+    return helper.make_function("my.domain", "Wrap", names, ["y"], [inner],
+                                [helper.make_opsetid("", 18), helper.make_opsetid(DOMAIN, 1)],
+                                attributes=[a.name for a in OPS[op].attributes])
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_reference_ops_take_attributes_referring_to_a_function_attribute(op):
+    """onnx.reference evaluating a function: the node's attribute values are only known at run time
+    (``run(..., attributes=...)``); the reference ops take and validate every declared one then."""
+    arity = len(OPS[op].inputs)
+    rng = np.random.default_rng(20)
+    arrays = [rng.uniform(-2, 2, (2, 3)).astype(np.float32) for _ in range(arity)]
+    evaluator = onnx_ops.reference_evaluator(_function(op))
+    for attrs in attribute_cases(op):
+        for reduction in ("none", "sum"):
+            given = dict(attrs, reduction=reduction)
+            for a in OPS[op].attributes:  # every referred attribute needs a value
+                given.setdefault(a.name, a.default)
+            (out,) = evaluator.run(None, _feeds(arrays), attributes=given)
+            expected = ref.run(op, *[a.astype(np.float64) for a in arrays], reduction=reduction, **dict(attrs))
+            assert_close(out, expected, np.float32, reduction_terms=6)
+    defaults = {a.name: a.default for a in OPS[op].attributes}
+    with pytest.raises(ValueError, match=re.escape(MESSAGES["bad_reduction"].format(op=op, value="'max'"))):
+        evaluator.run(None, _feeds(arrays), attributes=dict(defaults, reduction="max"))
+    for a in OPS[op].attributes:
+        if a.type == "float" and a.minimum is not None:
+            bad = a.minimum - 0.5
+            expected = MESSAGES["bad_attribute_value"].format(op=op, attr=a.name, requirement=a.requirement,
+                                                              value=repr(bad))
+            with pytest.raises(ValueError, match=re.escape(expected)):
+                evaluator.run(None, _feeds(arrays), attributes=dict(defaults, **{a.name: bad}))
+            with pytest.raises(ValueError, match=f"the {a.name} attribute must be a FLOAT; got a STRING"):
+                evaluator.run(None, _feeds(arrays), attributes=dict(defaults, **{a.name: "1.0"}))

@@ -1,10 +1,15 @@
-"""ai.lossgrad models give the same results on every ONNX path as the float64 NumPy reference.
+"""ai.lossgrad models give the same results on every ONNX path as an independent float64 oracle.
 
 Paths: onnxruntime with the native custom-op library, onnxruntime with the
 function bodies only, onnx.reference with the reference ops (REFERENCE_OPS), and
 onnx.reference running the function bodies (inlined: onnx.reference ignores
-function overloads). One model per (op, dtype) holds a node per (reduction,
-shape case), so every model also mixes several overloads of one op.
+function overloads). One model per (op, dtype) holds a node per (attribute case,
+reduction, shape case), so every model also mixes several overloads of one op:
+the attribute cases (tests.helpers.attribute_cases) are the other declared
+attributes left out (their defaults) and set to each sample value. The oracle is
+PyTorch in float64 (tests.helpers.torch_oracle: torch.nn.functional's losses and
+torch.autograd for the grad ops); the NaN/Inf cases use the package's float64
+NumPy reference (framework/reference.py).
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.arrays import np_dtype
 from lossgrad_ops.framework.definitions import DTYPES, OPS
 from lossgrad_ops.onnx_ops.models import Call, build_model, input_names, output_name
-from tests.helpers import ONNX_PATHS, REDUCTIONS, assert_close, rand, run_onnx_path
+from tests.helpers import ONNX_PATHS, REDUCTIONS, assert_close, attribute_cases, rand, run_onnx_path, torch_oracle
 
 OP_NAMES = list(OPS)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,10 +51,12 @@ SHAPES = [
 
 def _calls(op: str, dtype: str):
     calls = []
-    for reduction in REDUCTIONS:
-        for shapes in SHAPES:
-            io = "float32" if dtype == "bfloat16" else None  # onnxruntime's Python API has no bfloat16
-            calls.append(Call(op, tuple(shapes[:len(OPS[op].inputs)]), dtype, reduction, io_dtype=io))
+    for attrs in attribute_cases(op):
+        for reduction in REDUCTIONS:
+            for shapes in SHAPES:
+                io = "float32" if dtype == "bfloat16" else None  # onnxruntime's Python API has no bfloat16
+                calls.append(Call(op, tuple(shapes[:len(OPS[op].inputs)]), dtype, reduction, io_dtype=io,
+                                  attrs=attrs))
     return calls
 
 
@@ -73,11 +80,14 @@ def _case(op: str, dtype: str):
     return calls, model, per_call, feeds
 
 
-def _expected(op, arrays, reduction):
-    return ref.run(op, *[a.astype(np.float64) for a in arrays], reduction=reduction)
+def _expected(call, arrays, oracle="torch"):
+    inputs = [a.astype(np.float64) for a in arrays]
+    if oracle == "torch":
+        return torch_oracle(call.op, inputs, call.reduction, **dict(call.attrs))
+    return ref.run(call.op, *inputs, reduction=call.reduction, **dict(call.attrs))
 
 
-def _check_outputs(calls, per_call, outputs, path):
+def _check_outputs(calls, per_call, outputs, path, oracle="torch"):
     for i, (call, arrays, out) in enumerate(zip(calls, per_call, outputs)):
         dtype = np.dtype(np_dtype(call.dtype))
         if call.io_dtype:
@@ -85,7 +95,7 @@ def _check_outputs(calls, per_call, outputs, path):
             out = out.astype(dtype)  # exact: the values are bfloat16 values
         reduced = OPS[call.op].is_loss and call.reduction != "none"
         try:
-            assert_close(out, _expected(call.op, arrays, call.reduction), dtype,
+            assert_close(out, _expected(call, arrays, oracle), dtype,
                          reduction_terms=64 if reduced else 1)
         except AssertionError as exc:
             raise AssertionError(f"{path}: {call}: {exc}") from None
@@ -124,12 +134,13 @@ def test_nan_inf_and_signed_zero_cases(path, dtype):
     third = np.array([1.0, 2.0, -1.0, 1.0, 1.0, 0.0, 2.0, 1.0])
     calls, arrays = [], []
     for op in OP_NAMES:
-        for reduction in REDUCTIONS:
-            calls.append(Call(op, ((8,),) * len(OPS[op].inputs), dtype, reduction))
-            arrays.append([x.astype(dtype) for x in (special, other, third)][:len(OPS[op].inputs)])
+        for attrs in attribute_cases(op):
+            for reduction in REDUCTIONS:
+                calls.append(Call(op, ((8,),) * len(OPS[op].inputs), dtype, reduction, attrs=attrs))
+                arrays.append([x.astype(dtype) for x in (special, other, third)][:len(OPS[op].inputs)])
     model = build_model(calls)
     feeds = {name: a for i, c in enumerate(calls) for name, a in zip(input_names(c.op, i), arrays[i])}
-    _check_outputs(calls, arrays, run_onnx_path(path, model, feeds), path)
+    _check_outputs(calls, arrays, run_onnx_path(path, model, feeds), path, oracle="numpy")
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -152,8 +163,8 @@ def test_symbolic_dimensions_take_any_size(path):
 def test_function_bodies_at_several_opsets(opset):
     dtypes = ["float16", "float32", "float64"] + (["bfloat16"] if opset >= onnx_ops.MIN_OPSET_BFLOAT16 else [])
     calls = [Call(op, ((2, 3), (3,), (2, 1))[:len(OPS[op].inputs)], dt, red,
-                  io_dtype="float32" if dt == "bfloat16" else None)
-             for op in OP_NAMES for dt in dtypes for red in REDUCTIONS]
+                  io_dtype="float32" if dt == "bfloat16" else None, attrs=attrs)
+             for op in OP_NAMES for attrs in attribute_cases(op) for dt in dtypes for red in REDUCTIONS]
     model = build_model(calls, opset=opset)  # checks the model (full_check)
     assert all(f.opset_import[0].version == opset for f in model.functions)
     per_call, feeds = _inputs(calls, seed=opset)
@@ -198,7 +209,8 @@ def test_without_the_native_library_everything_runs_on_function_bodies():
 def test_native_uses_the_intra_op_pool_bitwise_deterministic(op):
     n = onnx_ops.native_stats()["parallel_threshold"] * 2 + 4321
     dtype = "float32"
-    calls = [Call(op, ((n,),) * len(OPS[op].inputs), dtype, red) for red in REDUCTIONS]
+    calls = [Call(op, ((n,),) * len(OPS[op].inputs), dtype, red, attrs=attrs)
+             for attrs in attribute_cases(op) for red in REDUCTIONS]
     model = build_model(calls, functions=False)
     per_call, feeds = _inputs(calls, seed=7)
     results = []
@@ -214,13 +226,14 @@ def test_native_uses_the_intra_op_pool_bitwise_deterministic(op):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_native_is_the_shared_kernel_core_bitwise(dtype):
-    """onnxruntime and framework.cpu run the same core: identical bits."""
-    calls = _calls("L1LossGrad", dtype)[:len(SHAPES)] + _calls("MseLoss", dtype)[-len(SHAPES):]
+@pytest.mark.parametrize("op", OP_NAMES)
+def test_native_is_the_shared_kernel_core_bitwise(op, dtype):
+    """onnxruntime and framework.cpu run the same core: identical bits, with every attribute case."""
+    calls = _calls(op, dtype)
     model = build_model(calls, functions=False)
     per_call, feeds = _inputs(calls, seed=99)
     for call, arrays, out in zip(calls, per_call, run_onnx_path("ort-native", model, feeds)):
-        expected = cpu.run(call.op, *arrays, reduction=call.reduction)
+        expected = cpu.run(call.op, *arrays, reduction=call.reduction, **dict(call.attrs))
         if call.io_dtype:
             out = out.astype(expected.dtype)
         assert out.tobytes() == expected.tobytes(), call

@@ -13,8 +13,11 @@ from onnx import TensorProto as TP
 from onnx import helper
 
 from lossgrad_ops import onnx_ops
-from lossgrad_ops.framework.definitions import DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION
+from lossgrad_ops.framework.definitions import (DEFAULT_REDUCTION, DOMAIN, DTYPES, MESSAGES, OPS, OPSET_VERSION,
+                                                encode_attributes)
 from lossgrad_ops.onnx_ops.models import Call, build_model
+from lossgrad_ops.onnx_ops.schemas import attribute_proto
+from tests.helpers import attribute_cases, attrs_id
 
 OP_NAMES = list(OPS)
 REDUCTIONS = ["none", "mean", "sum"]
@@ -53,6 +56,25 @@ def test_schema_is_derived_from_the_definitions(op):
     attr = schema.attributes["reduction"]
     assert attr.type == onnx.defs.OpSchema.AttrType.STRING and not attr.required
     assert attr.default_value.s.decode() == DEFAULT_REDUCTION
+    # every declared attribute, with its ONNX type and default (a bool is an INT 0/1), nothing else
+    assert sorted(schema.attributes) == sorted(a.name for a in OPS[op].attributes)
+    for declared in OPS[op].attributes:
+        attr = schema.attributes[declared.name]
+        assert attr.type == ATTR_TYPES[declared.type] and not attr.required, declared
+        assert helper.get_attribute_value(attr.default_value) == helper.get_attribute_value(
+            attribute_proto(declared, declared.default)), declared
+
+
+ATTR_TYPES = {"string": onnx.defs.OpSchema.AttrType.STRING, "int": onnx.defs.OpSchema.AttrType.INT,
+              "float": onnx.defs.OpSchema.AttrType.FLOAT, "bool": onnx.defs.OpSchema.AttrType.INT}
+#: a value of each ONNX attribute type (helper.make_attribute infers the type)
+VALUES_OF_TYPE = {"STRING": "mean", "INT": 1, "FLOAT": 0.5, "STRINGS": ["a"], "INTS": [1], "FLOATS": [0.5]}
+_ONNX_TYPE_NAMES = {"string": "STRING", "int": "INT", "float": "FLOAT", "bool": "INT"}
+
+
+def other_attributes():
+    """(op, declared attribute) for every declared attribute other than reduction (which has its own tests)."""
+    return [pytest.param(op, a, id=f"{op}-{a.name}") for op in OP_NAMES for a in OPS[op].attributes[1:]]
 
 
 def test_registration_is_idempotent():
@@ -71,10 +93,49 @@ def test_dtype_mapping():
 
 def test_a_valid_model_passes():
     for op in OP_NAMES:
-        for red in REDUCTIONS:
-            shape = [2] if OPS[op].kind == "grad" or red == "none" else []
-            check(node_model(op, [[2]], out_shape=shape, reduction=red))
-        check(node_model(op, [[2]], out_shape=[2] if OPS[op].kind == "grad" else []))  # default reduction
+        for attrs in attribute_cases(op):
+            for red in REDUCTIONS:
+                shape = [2] if OPS[op].kind == "grad" or red == "none" else []
+                check(node_model(op, [[2]], out_shape=shape, reduction=red, **dict(attrs)))
+            check(node_model(op, [[2]], out_shape=[2] if OPS[op].kind == "grad" else [],
+                             **dict(attrs)))  # default reduction
+
+
+@pytest.mark.parametrize("op, declared", other_attributes())
+def test_mistyped_declared_attributes_are_rejected(op, declared):
+    shape = [2] if OPS[op].kind == "grad" else []
+    wrong = [t for t in VALUES_OF_TYPE if t != _ONNX_TYPE_NAMES[declared.type]]
+    assert wrong
+    for kind in wrong:
+        with pytest.raises(onnx.checker.ValidationError, match=f"Mismatched attribute type.*{declared.name}"):
+            check(node_model(op, [[2]], out_shape=shape, **{declared.name: VALUES_OF_TYPE[kind]}))
+
+
+def float_attributes_with_bad_values():
+    """(op, float attribute, value it refuses): NaN, and a value below its minimum."""
+    out = []
+    for op in OP_NAMES:
+        for a in OPS[op].attributes:
+            if a.type == "float":
+                bad = [float("nan")] + ([] if a.minimum is None else [a.minimum - 0.5, a.minimum - 2.0 ** -20])
+                out += [pytest.param(op, a, v, id=f"{op}-{a.name}={v}") for v in bad]
+    return out
+
+
+@pytest.mark.parametrize("op, declared, value", float_attributes_with_bad_values())
+def test_bad_float_attribute_values_are_rejected_with_the_shared_message(op, declared, value):
+    value = float(np.float32(value))  # what an ONNX FLOAT attribute holds
+    expected = MESSAGES["bad_attribute_value"].format(op=op, attr=declared.name, requirement=declared.requirement,
+                                                      value=repr(value))
+    for action in (lambda m: check(m), lambda m: onnx_ops.add_functions(m),
+                   lambda m: onnx.shape_inference.infer_shapes(m, strict_mode=True)):
+        with pytest.raises(Exception) as info:
+            action(node_model(op, [[2]], out_shape=[2] if OPS[op].kind == "grad" else [], **{declared.name: value}))
+        assert isinstance(info.value, (ValueError, onnx.shape_inference.InferenceError)), info.value
+        assert expected in str(info.value)
+    with pytest.raises(ValueError) as info:
+        onnx_ops.function_proto(op, "mean", "float32", **{declared.name: value})
+    assert str(info.value) == expected
 
 
 @pytest.mark.parametrize("op", OP_NAMES)
@@ -210,6 +271,28 @@ def test_add_functions_adds_what_the_nodes_need():
     assert len(again.functions) == len(with_fns.functions)
 
 
+@pytest.mark.parametrize("op, declared", other_attributes())
+def test_add_functions_gives_each_attribute_value_its_own_function(op, declared):
+    """Nodes that differ in any declared attribute get their own function; equal values share one
+    (the default given explicitly is the absent attribute)."""
+    shapes = ((2,),) * len(OPS[op].inputs)
+    samples = [attrs for attrs in attribute_cases(op) if attrs and attrs[0][0] == declared.name]
+    assert len(samples) >= 2
+    calls = [Call(op, shapes, "float32", "mean", attrs=attrs) for attrs in samples + samples]
+    calls += [Call(op, shapes, "float32", "mean"), Call(op, shapes, "float32", "mean",
+                                                        attrs=((declared.name, declared.default),))]
+    model = build_model(calls)
+    overloads = [n.overload for n in model.graph.node if n.domain == DOMAIN]
+    assert len(set(overloads[:len(samples)])) == len(samples)
+    assert overloads[:len(samples)] == overloads[len(samples):2 * len(samples)]
+    assert overloads[-1] == overloads[-2]
+    assert onnx_ops.functions_for(model) == {(op, o) for o in overloads}
+    for node, call in zip(model.graph.node, calls):
+        values = OPS[op].attribute_values("mean", **dict(call.attrs))
+        assert node.overload == "_".join(encode_attributes(OPS[op], values) + ("float32",))
+    check(model)
+
+
 def test_add_functions_fills_in_opsets_and_ir_version():
     node = helper.make_node("L1Loss", ["a", "b"], ["y"], domain=DOMAIN)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, TP.FLOAT, [3]) for n in "ab"],
@@ -288,16 +371,25 @@ def test_add_functions_errors():
 def test_function_proto_is_a_valid_function(op):
     for dtype in DTYPES:
         for red in REDUCTIONS:
-            fn = onnx_ops.function_proto(op, red, dtype, 18)
-            assert (fn.domain, fn.name, fn.overload) == (DOMAIN, op, f"{red}_{dtype}")
-            assert list(fn.input) == list(OPS[op].inputs) and list(fn.output) == [OPS[op].output]
-            assert {n.op_type for n in fn.node} <= {"Cast", "Sub", "Mul", "Div", "Sign", "Abs", "Equal", "Where",
-                                                    "Size", "ReduceSum", "Constant", "Identity",
-                                                    # the rank guard
-                                                    "Shape", "ConstantOfShape", "Add", "Reshape"}
-            if dtype in ("float16", "bfloat16"):  # half types compute in float32
-                casts = [n for n in fn.node if n.op_type == "Cast"]
-                assert {a.i for n in casts[:len(OPS[op].inputs)] for a in n.attribute} == {TP.FLOAT}
+            for attrs in attribute_cases(op):
+                fn = onnx_ops.function_proto(op, red, dtype, 18, **dict(attrs))
+                tokens = encode_attributes(OPS[op], OPS[op].attribute_values(red, **dict(attrs)))
+                assert (fn.domain, fn.name, fn.overload) == (DOMAIN, op, "_".join(tokens + (dtype,)))
+                if len(OPS[op].attributes) == 1:
+                    assert fn.overload == f"{red}_{dtype}"  # the names of ops with only a reduction stay
+                assert fn.overload == onnx_ops.overload_name(red, dtype, op, **dict(attrs))
+                # the function declares each attribute with the value it is specialised for
+                assert {a.name: helper.get_attribute_value(a) for a in fn.attribute_proto} == {
+                    a.name: helper.get_attribute_value(attribute_proto(a, v))
+                    for a, v in zip(OPS[op].attributes, OPS[op].attribute_values(red, **dict(attrs)).values())}
+                assert list(fn.input) == list(OPS[op].inputs) and list(fn.output) == [OPS[op].output]
+                assert {n.op_type for n in fn.node} <= {"Cast", "Sub", "Mul", "Div", "Sign", "Abs", "Equal", "Where",
+                                                        "Less", "Size", "ReduceSum", "Constant", "Identity",
+                                                        # the rank guard
+                                                        "Shape", "ConstantOfShape", "Add", "Reshape"}
+                if dtype in ("float16", "bfloat16"):  # half types compute in float32
+                    casts = [n for n in fn.node if n.op_type == "Cast"]
+                    assert {a.i for n in casts[:len(OPS[op].inputs)] for a in n.attribute} == {TP.FLOAT}
     with pytest.raises(ValueError):
         onnx_ops.function_proto(op, "max", "float32")
     with pytest.raises(TypeError):
