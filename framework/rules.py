@@ -59,6 +59,8 @@ MESSAGES: Dict[str, str] = {
     "duplicate_attribute": "{op}: the {attr} attribute appears {count} times; give it once",
     # an ONNX attribute of another type than the declared one (onnxruntime kernels; reduction has its own)
     "bad_attribute_type": "{op}: the {attr} attribute must be {expected}; got {kind} attribute",
+    # an attribute the op does not declare (a TypeError for a Python keyword, a ValueError for an ONNX node)
+    "unknown_attribute": "{op}: unknown attribute {attr}; declared: {declared}",
     # a declared float attribute out of its range, or NaN (a ValueError on every face)
     "bad_attribute_value": "{op}: {attr} must be {requirement}; got {value}",
     # a declared float attribute given something that is not a real number (a TypeError)
@@ -381,7 +383,8 @@ class OpDef:
         declared = {a.name: a for a in self.attributes}
         unknown = [k for k in attrs if k not in declared or k == REDUCTION.name]
         if unknown:
-            raise TypeError(f"{self.name}: unexpected attribute {unknown[0]!r}; declared: {', '.join(declared)}")
+            raise TypeError(MESSAGES["unknown_attribute"].format(op=self.name, attr=repr(unknown[0]),
+                                                                 declared=", ".join(declared)))
         given = dict(attrs, **{REDUCTION.name: reduction})
         return {a.name: a.check(given[a.name], self.name) if a.name in given else a.default for a in self.attributes}
 

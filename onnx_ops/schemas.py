@@ -209,8 +209,8 @@ def attribute_values(node: onnx.NodeProto, op: Optional[OpDef] = None) -> Dict[s
     given = {a.name: a for a in node.attribute}
     unknown = [name for name in given if name not in {a.name for a in op.attributes}]
     if unknown:
-        raise ValueError(f"{op.name}: unknown attribute {unknown[0]!r}; declared: "
-                         f"{', '.join(a.name for a in op.attributes)}")
+        raise ValueError(MESSAGES["unknown_attribute"].format(op=op.name, attr=repr(unknown[0]),
+                                                              declared=", ".join(a.name for a in op.attributes)))
     return {a.name: attribute_value(op.name, a, given.get(a.name)) for a in op.attributes}
 
 
@@ -220,8 +220,8 @@ def attribute_values_from_runtime(op: OpDef, values: Mapping[str, Any]) -> Dict[
     ``None`` or absent: the default)."""
     unknown = [name for name in values if name not in {a.name for a in op.attributes}]
     if unknown:
-        raise ValueError(f"{op.name}: unknown attribute {unknown[0]!r}; declared: "
-                         f"{', '.join(a.name for a in op.attributes)}")
+        raise ValueError(MESSAGES["unknown_attribute"].format(op=op.name, attr=repr(unknown[0]),
+                                                              declared=", ".join(a.name for a in op.attributes)))
     out = {}
     for a in op.attributes:
         value = values.get(a.name)

@@ -86,9 +86,9 @@ def test_a_declared_attribute_is_checked_defaulted_and_planned():
         WITH_BETA.plan([(2,), (2,)], ["float32"] * 2, "none", beta=-1.0)
     with pytest.raises(ValueError, match="beta must be >= 0"):
         WITH_BETA.attribute_values(beta=math.nan)
-    with pytest.raises(TypeError, match="unexpected attribute 'gamma'"):
+    with pytest.raises(TypeError, match="unknown attribute 'gamma'"):
         WITH_BETA.attribute_values(gamma=1.0)
-    with pytest.raises(TypeError, match="unexpected attribute 'beta'"):
+    with pytest.raises(TypeError, match="unknown attribute 'beta'"):
         d.OPS["MseLossGrad"].plan([(2,)] * 3, ["float32"] * 3, "mean", beta=1.0)
 
 
@@ -105,12 +105,22 @@ def test_registration_names_carry_attributes_exactly(beta):
 
 
 def test_registration_names_of_the_declared_ops_are_unchanged():
+    """``<Op>_<reduction>`` for an op declaring only the reduction (the names exported models
+    carry); the other declared attributes follow, a float as its exact ``float.hex``."""
     for name, op in d.OPS.items():
+        defaults = {a.name: a.default for a in op.attributes[1:]}
+        tail = "".join(f"_{float(v).hex()}" for v in defaults.values())  # the families declare floats only
+        assert all(a.type == "float" for a in op.attributes[1:])
         for red in d.REDUCTIONS:
-            assert d.custom_reg_name(name, red) == f"{name}_{red}"
-            assert d.parse_custom_reg_name(f"{name}_{red}") == (name, {"reduction": red})
-        assert d.parse_custom_reg_name(f"{name}_avg") is None
-        assert d.parse_custom_reg_name(f"{name}_mean_extra") is None
+            assert d.custom_reg_name(name, red) == f"{name}_{red}{tail}"
+            assert d.parse_custom_reg_name(f"{name}_{red}{tail}") == (name, {"reduction": red, **defaults})
+        assert d.parse_custom_reg_name(f"{name}_avg{tail}") is None
+        assert d.parse_custom_reg_name(f"{name}_mean{tail}_extra") is None
+        for a in op.attributes[1:]:  # a value that is not a float32: carried exactly
+            value = 0.1 if a.check(0.1, name) == 0.1 else a.default
+            reg = d.custom_reg_name(name, "sum", **{a.name: value})
+            assert reg.endswith("_" + (0.1).hex()) or value != 0.1
+            assert d.parse_custom_reg_name(reg)[1][a.name] == value
     assert d.parse_custom_reg_name("Foo_mean") is None
 
 

@@ -41,7 +41,8 @@ def test_ascend_reg_info_matches_cann_op_specification(op):
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_cpu_reg_info_covers_every_dtype_combination(op, reduction):
     info = _registry.cpu_reg_info(op, reduction)
-    assert info["op_name"] == custom_reg_name(op.name, reduction) == f"{op.name}_{reduction}"
+    assert info["op_name"] == custom_reg_name(op.name, reduction)
+    assert info["op_name"].startswith(f"{op.name}_{reduction}")
     assert info["target"] == "CPU"
     assert names(info["inputs"]) == op.inputs
     assert info["attr"][0]["name"] == "reduction" and info["attr"][0]["value"] == reduction
