@@ -104,6 +104,11 @@ def _make_bprop(op: OpDef, attrs: Tuple[Tuple[str, Any], ...]):
     return by_arity[len(op.inputs)]
 
 
+#: a CPU primitive's float attribute ``x`` is also the string attribute ``x_hex`` (``float.hex``),
+#: which the aot kernel reads first (framework/csrc/ms_aot.cc)
+EXACT_FLOAT_SUFFIX = "_hex"
+
+
 def make_primitive(op_name: str, attrs: Tuple[Tuple[str, Any], ...], target: str,
                    arg_names: Optional[Tuple[str, ...]] = None) -> ops.Custom:
     """A new Custom primitive for ``op_name`` with fixed canonical attribute values ``attrs``
@@ -129,6 +134,10 @@ def make_primitive(op_name: str, attrs: Tuple[Tuple[str, Any], ...], target: str
         prim.add_prim_attr(name, value)
     if arg_names is not None and target == "CPU":
         prim.add_prim_attr("arg_names", ",".join(arg_names))
+    if target == "CPU":  # MindSpore hands a float attribute to aot kernels as float32: the exact double too
+        for a in op.attributes:
+            if a.type == "float":
+                prim.add_prim_attr(a.name + EXACT_FLOAT_SUFFIX, float(values[a.name]).hex())
     return prim
 
 

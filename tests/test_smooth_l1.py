@@ -264,3 +264,16 @@ def test_dynamic_shapes_and_jit():
                                [np.zeros(p.shape), np.zeros(l.shape)])
     check(N(loss), y, np.float32, terms=64)
     check(N(g), first[0], np.float32, terms=64)
+
+
+def test_a_beta_that_is_not_a_float32_is_exact_in_float64(mode):
+    """MindSpore gives aot kernels float attributes as float32; ms_ops also passes the double (as
+    float.hex), so beta = 0.1 is 0.1. Inputs sit where the two betas give different answers."""
+    p = np.array([0.05, 0.09, 0.1000000001, 0.3, -0.0999999999])
+    l, d = np.zeros(5), np.linspace(0.5, 1.5, 5)
+    y = torch_loss_grad(t64(p), t64(l), t64(d), "sum", 0.1).detach().numpy()
+    assert not np.allclose(y, torch_loss_grad(t64(p), t64(l), t64(d), "sum", float(np.float32(0.1))).detach().numpy(),
+                           rtol=1e-12, atol=0)
+    check(N(Face(ms_ops.smooth_l1_loss_grad, "sum", 0.1)(T(p), T(l), T(d))), y, np.float64)
+    loss = torch_loss(t64(p), t64(l), "none", 0.1).detach().numpy()
+    check(N(LossCell(ms_ops.SmoothL1Loss(0.1))(T(p), T(l))), loss, np.float64)

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -98,7 +99,20 @@ void ReadAttrs(AotExtra* extra, int32_t op, lossgrad::AttrValue* attrs, std::str
         break;
       }
       case lossgrad::gen::kAttrInt: attrs[a] = {extra->AttrInt(name), 0.0}; break;
-      case lossgrad::gen::kAttrFloat: attrs[a] = {0, extra->AttrFloat(name)}; break;
+      case lossgrad::gen::kAttrFloat: {
+        // ms_ops also passes the exact double as "<name>_hex" (float.hex): MindSpore's float
+        // attribute is a float32
+        attrs[a] = {0, extra->AttrFloat(name)};
+        const std::string exact = name + "_hex";
+        if (extra->HasAttr(exact)) {
+          const std::string text = extra->AttrString(exact);
+          char* end = nullptr;
+          const double v = std::strtod(text.c_str(), &end);
+          if (end != nullptr && end != text.c_str() && *end == '\0') attrs[a].f = v;
+          else *error = "lossgrad: the attribute " + exact + " is not a hexadecimal float: " + text;
+        }
+        break;
+      }
       case lossgrad::gen::kAttrBool: attrs[a] = {extra->AttrBool(name) ? 1 : 0, 0.0}; break;
     }
   }
