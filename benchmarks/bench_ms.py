@@ -1,10 +1,10 @@
 """Forward + backward of ms_ops losses vs MindSpore's nn losses with autodiff, one run.
 
-For each loss (MSE, L1), dtype, size and mode (PyNative, GRAPH_MODE) it times
-``value_and_grad`` of the loss w.r.t. the prediction, with ``ms_ops.MSELoss`` /
-``ms_ops.L1Loss`` (native kernels; backward runs MseLossGrad / L1LossGrad) and
-with ``nn.MSELoss`` / ``nn.L1Loss`` (MindSpore's composite with autodiff), on the
-same inputs, and prints ``builtin / ms_ops`` (speed-up, higher is better).
+For each drop-in loss Cell of ``ms_ops`` (one per family that names one), dtype, size and
+mode (PyNative, GRAPH_MODE) it times ``value_and_grad`` of the loss w.r.t. the prediction,
+with the ``ms_ops`` Cell (native kernels; the backward runs the family's grad op) and
+with the ``mindspore.nn`` Cell of the same name (MindSpore's composite with autodiff), on the
+same inputs, reduction mean, and prints ``builtin / ms_ops`` (speed-up, higher is better).
 MindSpore's built-in losses have no bfloat16 kernels on CPU: those rows say n/a.
 
     python benchmarks/bench_ms.py [--sizes 1e3,1e5,1e6,1e7] [--dtypes float32] [--readme]
@@ -26,7 +26,8 @@ from lossgrad_ops import ms_ops
 from _common import fmt_n, write_readme
 from lossgrad_ops.ms_ops._registry import MS_DTYPES
 
-LOSSES = {"MSE": (ms_ops.MSELoss, nn.MSELoss), "L1": (ms_ops.L1Loss, nn.L1Loss)}
+#: every drop-in Cell of ms_ops and the mindspore.nn Cell it replaces
+LOSSES = {name: (getattr(ms_ops, name), getattr(nn, name)) for name in ms_ops.nn.__all__}
 
 
 class FwdBwd(nn.Cell):
@@ -55,7 +56,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1e3,1e4,1e5,1e6,1e7")
     ap.add_argument("--dtypes", default="float32,float64,float16,bfloat16")
-    ap.add_argument("--losses", default="MSE,L1")
+    ap.add_argument("--losses", default=",".join(LOSSES))
     ap.add_argument("--readme", action="store_true")
     args = ap.parse_args()
     rows = []
@@ -68,7 +69,7 @@ def main() -> None:
         p = Tensor(rng.uniform(-1, 1, n).astype(np.float32), MS_DTYPES[dt])
         l = Tensor(rng.uniform(-1, 1, n).astype(np.float32), MS_DTYPES[dt])
         ours_cls, theirs_cls = LOSSES[loss]
-        ours_net, theirs_net = FwdBwd(ours_cls()), FwdBwd(theirs_cls())
+        ours_net, theirs_net = FwdBwd(ours_cls(reduction="mean")), FwdBwd(theirs_cls(reduction="mean"))
         t_ours = timeit(lambda: ours_net(p, l))
         try:
             t_theirs = timeit(lambda: theirs_net(p, l))
