@@ -5,7 +5,7 @@
 // s the host's scale, f the family's elementwise function. A family header
 // (op_kernel/families/<family>.h) declares, as a struct of plain constants that
 // the host tiling plan reads too:
-//   kOpType          the CANN op type (checked against op_host/lossgrad_defs.h);
+//   kOpType          the CANN op type (checked against op_host/lossgrad_ops_table.h);
 //   kLhs, kRhs, kMul input indices of a, b and m (CANN order);
 //   kF32Scratch      fp32 tiles f needs as scratch (at most 2; on half types the
 //                    kernel lends its second widening buffer as the first one);
