@@ -19,11 +19,24 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from lossgrad_ops.framework import definitions as _defs
 from lossgrad_ops.framework.arrays import dtype_name, np_dtype
 from lossgrad_ops.framework.cpu import NativeLibraryError
 from tests.helpers import ascend_sim_missing_message, ascend_sim_path
 
-OPS = ("MseLossGrad", "L1LossGrad")
+#: the ops of the Ascend package: every declared grad op, in native-id order (= the Ascend op id)
+OPS = tuple(op.name for op in _defs.OPS.values() if op.kind == "grad")
+MAX_ATTRS = 8  # the C API's attribute arrays
+
+
+def attr_arrays(op: str, attrs: Optional[Dict[str, float]]):
+    """(values, given) by declared index for the C API; None: every attribute at its default."""
+    values, given = (ctypes.c_double * MAX_ATTRS)(), (ctypes.c_int32 * MAX_ATTRS)()
+    names = [a.name for a in _defs.OPS[op].attributes]
+    for name, value in (attrs or {}).items():
+        i = names.index(name)  # a ValueError for an attribute the op does not declare
+        values[i], given[i] = float(value), 1
+    return values, given
 DTYPES = ("float16", "bfloat16", "float32")
 #: Atlas A2 (910B) vector core: 192 KB unified buffer; 40 or 48 AIV cores.
 UB_A2 = 192 * 1024
@@ -81,7 +94,7 @@ class Sim:
             raise NativeLibraryError(ascend_sim_missing_message())  # a skip under LOSSGRAD_ALLOW_MISSING_NATIVE=1
         lib = ctypes.CDLL(ascend_sim_path())
         lib.lgsim_abi_version.restype = ctypes.c_int
-        assert lib.lgsim_abi_version() == 1, "stale simulation library: rebuild it"
+        assert lib.lgsim_abi_version() == 2, "stale simulation library: rebuild it"
         for fn in ("lgsim_sizeof_tiling", "lgsim_sizeof_plan_out", "lgsim_sizeof_run_args",
                    "lgsim_sizeof_run_report"):
             getattr(lib, fn).restype = ctypes.c_uint64
@@ -105,7 +118,8 @@ class Sim:
             _fields_ = [("inputs", ctypes.c_void_p * 3), ("output", ctypes.c_void_p),
                         ("reduction", ctypes.c_char_p), ("coreNum", ctypes.c_uint64), ("ubBytes", ctypes.c_uint64),
                         ("dims", (ctypes.c_int64 * 8) * 3), ("ranks", ctypes.c_int32 * 3), ("op", ctypes.c_int32),
-                        ("dtype", ctypes.c_int32), ("dry", ctypes.c_int32)]
+                        ("dtype", ctypes.c_int32), ("dry", ctypes.c_int32),
+                        ("attrGiven", ctypes.c_int32 * MAX_ATTRS), ("attrValues", ctypes.c_double * MAX_ATTRS)]
 
         counters = ["blockDim", "tileLength", "ubBytesNeeded", "ubBytesUsedMax", "userWorkspaceBytes",
                     "dataCopyIn", "dataCopyOut", "dataCopyPadIn", "dataCopyPadOut", "truncatedCopies",
@@ -120,7 +134,11 @@ class Sim:
         self.PlanOut, self.RunArgs, self.RunReport = PlanOut, RunArgs, RunReport
         shape_args = [ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int64)]
         lib.lgsim_plan.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p] + shape_args + \
-            [ctypes.c_uint64, ctypes.c_uint64, ctypes.POINTER(PlanOut)]
+            [ctypes.c_uint64, ctypes.c_uint64, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int32),
+             ctypes.POINTER(PlanOut)]
+        lib.lgsim_onnx_attributes.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32),
+                                              ctypes.POINTER(ctypes.c_double), ctypes.c_char_p, ctypes.c_uint64]
+        lib.lgsim_max_attrs.restype = ctypes.c_int
         lib.lgsim_run.argtypes = [ctypes.POINTER(RunArgs), ctypes.POINTER(RunReport)]
         lib.lgsim_core_slice.argtypes = [ctypes.POINTER(self.Tiling), ctypes.c_uint64,
                                          ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]
@@ -140,6 +158,7 @@ class Sim:
         lib.lgsim_plugin_json.restype = ctypes.c_char_p
         lib.lgsim_cann_dtype.argtypes = [ctypes.c_char_p]
         lib.lgsim_cann_tiling.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+                                          ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int32),
                                           ctypes.POINTER(ctypes.c_int32)] + shape_args + [
             ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_uint64,
             ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint64)]
@@ -148,7 +167,9 @@ class Sim:
                                                ctypes.POINTER(ctypes.c_int64)]
         lib.lgsim_cann_infer_dtype.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32),
                                                ctypes.POINTER(ctypes.c_int32)]
-        lib.lgsim_plugin_parse.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64]
+        lib.lgsim_plugin_parse.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64,
+                                           ctypes.c_char_p, ctypes.c_uint64]
+        assert lib.lgsim_max_attrs() <= MAX_ATTRS
 
     # -- introspection ---------------------------------------------------------
     def _fields(self) -> List[Tuple[str, int, int, int, int]]:
@@ -190,12 +211,14 @@ class Sim:
 
     # -- entry points ----------------------------------------------------------
     def plan(self, op: str, dtype: str, shapes: Sequence[Sequence[int]], reduction: Optional[str] = "mean",
-             cores: int = CORES_A2, ub: int = UB_A2) -> Plan:
+             cores: int = CORES_A2, ub: int = UB_A2, attrs: Optional[Dict[str, float]] = None) -> Plan:
+        """The host plan; ``attrs``: declared attributes beyond the reduction (absent: defaults)."""
         ranks, dims = self._shape_arrays(shapes)
         out = self.PlanOut()
         red = None if reduction is None else reduction.encode()
+        values, given = attr_arrays(op, attrs)
         self.lib.lgsim_plan(OPS.index(op), DTYPES.index(dtype) if dtype in DTYPES else 7, red, ranks, dims,
-                            cores, ub, ctypes.byref(out))
+                            cores, ub, values, given, ctypes.byref(out))
         return Plan(ok=bool(out.ok), message=out.message.decode(), tiling=self.tiling_dict(out.tiling),
                     raw_tiling=out.tiling, block_dim=out.blockDim, workspace=out.userWorkspaceBytes,
                     ub_needed=out.ubBytesNeeded, scale=out.scale, out_shape=tuple(out.outDims[:out.outRank]),
@@ -218,6 +241,17 @@ class Sim:
         red, err = ctypes.create_string_buffer(64), ctypes.create_string_buffer(1024)
         status = self.lib.lgsim_onnx_reduction(op_type.encode(), attrs_json.encode(), red, 64, err, 1024)
         return status, red.value.decode(), err.value.decode()
+
+    def onnx_attributes(self, op: str, attrs_json: str):
+        """The plugin's parse of the declared attributes beyond the reduction:
+        (1, {name: value}) found, (0, {}) none given, (-1, message) an error."""
+        values, given = (ctypes.c_double * MAX_ATTRS)(), (ctypes.c_int32 * MAX_ATTRS)()
+        err = ctypes.create_string_buffer(1024)
+        status = self.lib.lgsim_onnx_attributes(OPS.index(op), attrs_json.encode(), given, values, err, 1024)
+        if status < 0:
+            return status, err.value.decode()
+        names = [a.name for a in _defs.OPS[op].attributes]
+        return status, {names[i]: values[i] for i in range(len(names)) if given[i]}
 
     def onnx_attr(self, attrs_json: str, name: str, kind: str):
         """Attribute ``name`` read by the plugin's typed reads as ``kind`` (float, int, string, bool):
@@ -242,14 +276,17 @@ class Sim:
         return int(self.lib.lgsim_cann_dtype(name.encode()))
 
     def cann_tiling(self, op: str, shapes, dtypes, reduction: Optional[str] = "mean", has_attrs: bool = True,
-                    cores: int = CORES_A2, ub: int = UB_A2, sys_workspace: int = 16 << 20):
-        """TilingFunc of op_host in a stand-in TilingContext: (status, tiling dict, block dim, workspace)."""
+                    cores: int = CORES_A2, ub: int = UB_A2, sys_workspace: int = 16 << 20,
+                    attrs: Optional[Dict[str, float]] = None):
+        """TilingFunc of op_host in a stand-in TilingContext: (status, tiling dict, block dim, workspace);
+        ``attrs``: float attributes set in the context (the others unset)."""
         ranks, dims = self._shape_arrays(shapes)
+        values, given = attr_arrays(op, attrs) if op in OPS else attr_arrays(OPS[0], None)
         codes = (ctypes.c_int32 * 3)(*[self.cann_dtype(d) for d in dtypes])
         buf = ctypes.create_string_buffer(4096)
         size, block, ws = ctypes.c_uint64(), ctypes.c_uint32(), ctypes.c_uint64()
         status = self.lib.lgsim_cann_tiling(op.encode(), None if reduction is None else reduction.encode(),
-                                            int(has_attrs), codes, ranks, dims, cores, ub, sys_workspace, buf, 4096,
+                                            int(has_attrs), values, given, codes, ranks, dims, cores, ub, sys_workspace, buf, 4096,
                                             ctypes.byref(size), ctypes.byref(block), ctypes.byref(ws))
         tiling = self.Tiling.from_buffer_copy(buf.raw[:ctypes.sizeof(self.Tiling)])
         return status, size.value, self.tiling_dict(tiling), block.value, ws.value
@@ -270,14 +307,19 @@ class Sim:
         ok = self.lib.lgsim_cann_infer_dtype(op.encode(), codes, ctypes.byref(out))
         return (True, out.value) if ok == 1 else (False, None)
 
-    def plugin_parse(self, op: str, attribute_json: Optional[str]):
-        red = ctypes.create_string_buffer(64)
+    def plugin_parse(self, op: str, attribute_json: Optional[str], with_attrs: bool = False):
+        """The registered parse function: (status, reduction set), or with ``with_attrs``
+        (status, reduction, {name: {"type": .., "value": text}} of every attribute set)."""
+        red, attrs = ctypes.create_string_buffer(64), ctypes.create_string_buffer(4096)
         status = self.lib.lgsim_plugin_parse(op.encode(), None if attribute_json is None else attribute_json.encode(),
-                                             red, 64)
+                                             red, 64, attrs, 4096)
+        if with_attrs:
+            return status, red.value.decode(), json.loads(attrs.value.decode() or "{}")
         return status, red.value.decode()
 
     def run(self, op: str, inputs: Sequence, reduction: Optional[str] = "mean", cores: int = CORES_A2,
-            ub: int = UB_A2, dtype: Optional[str] = None, dry: bool = False) -> Tuple[Optional[np.ndarray], Report]:
+            ub: int = UB_A2, dtype: Optional[str] = None, dry: bool = False,
+            attrs: Optional[Dict[str, float]] = None) -> Tuple[Optional[np.ndarray], Report]:
         """Run the kernel on simulated cores.
 
         ``inputs`` are three NumPy arrays of one dtype (then the output is
@@ -308,6 +350,8 @@ class Sim:
         args.reduction = None if reduction is None else reduction.encode()
         args.coreNum, args.ubBytes = cores, ub
         args.op, args.dtype, args.dry = OPS.index(op), DTYPES.index(dtype), int(dry)
+        values, given = attr_arrays(op, attrs)
+        args.attrValues, args.attrGiven = values, given
         rep = self.RunReport()
         self.lib.lgsim_run(ctypes.byref(args), ctypes.byref(rep))
         del keep

@@ -32,17 +32,67 @@ def f64(arrays):
     return [np.asarray(a).astype(np.float64) for a in arrays]
 
 
-def run_and_check(op, arrays, reduction, cores=CORES_A2, ub=UB_A2):
+def run_and_check(op, arrays, reduction, cores=CORES_A2, ub=UB_A2, attrs=None):
     """Run the simulated kernel, require a clean report, compare with the reference."""
     dtype = np.asarray(arrays[0]).dtype
-    out, rep = sim().run(op, arrays, reduction, cores=cores, ub=ub)
+    out, rep = sim().run(op, arrays, reduction, cores=cores, ub=ub, attrs=attrs)
     assert rep.status == 0, rep.message
     assert rep.violations == 0 and rep.truncated == 0 and rep.partial_compares == 0
     assert rep.output_unaligned == 0 and rep.input_unaligned == 0
     assert rep.ub_needed <= ub and rep.ub_used == (rep.ub_needed if sum(rep.core_elems) else 0)
-    expected = ref.run(op, *f64(arrays), reduction=reduction)  # float64, not rounded
+    expected = ref.run(op, *f64(arrays), reduction=reduction, **(attrs or {}))  # float64, not rounded
     assert_close(out, expected, dtype)
     return out, rep
+
+
+# -- the formulas of docs/SPEC.md, written out here (independent of framework.reference) ------
+
+def _smooth_l1_g(d, beta, xp_float):
+    """g(d) = d / beta where |d| < beta, else sign(d) (sign(NaN) = NaN; beta = 0: sign)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if beta == 0:
+            return np.sign(d)
+        return np.where(np.abs(d) < xp_float(beta), d / xp_float(beta), np.sign(d))
+
+
+#: f of y = m * f(predict - label) * s per op, with the op's float attributes as keywords
+F_OF = {
+    "MseLossGrad": lambda d, ft: d,  # the factor 2 is the scale numerator
+    "L1LossGrad": lambda d, ft: np.sign(d),
+    "SmoothL1LossGrad": lambda d, ft, beta=1.0: _smooth_l1_g(d, beta, ft),
+}
+#: attribute values every op is run with (beyond its defaults)
+ATTR_VALUES = {"SmoothL1LossGrad": [{"beta": b} for b in (0.0, 0.25, 1.0, 3.0)]}
+
+
+def test_every_grad_op_has_its_formula_written_down():
+    assert sorted(F_OF) == sorted(OPS)
+    for op in OPS:  # every declared float attribute gets values of its own
+        floats = [a.name for a in defs.OPS[op].attributes if a.type == "float"]
+        assert sorted({k for v in ATTR_VALUES.get(op, []) for k in v}) == sorted(floats), op
+
+
+def attr_cases(op):
+    """None (the declared defaults) and the op's attribute values."""
+    return [None] + ATTR_VALUES.get(op, [])
+
+
+def incoming(op):
+    names = defs.OPS[op].inputs
+    return names.index("dout") if "dout" in names else names.index("grads")
+
+
+def formula64(op, arrays, reduction, attrs=None):
+    """y in float64 from the written-out formula, broadcast."""
+    a = f64(arrays)
+    names = defs.OPS[op].inputs
+    p, l, m = a[names.index("predict")], a[names.index("label")], a[incoming(op)]
+    shape = np.broadcast_shapes(*[x.shape for x in a])
+    n = int(np.prod(shape))
+    s = defs.OPS[op].scale_numerator / n if reduction == "mean" and n else (0.0 if reduction == "mean" else
+                                                                           defs.OPS[op].scale_numerator)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.broadcast_to(m * F_OF[op](p - l, np.float64, **(attrs or {})) * s, shape)
 
 
 def make(rng, shapes, dtype):
@@ -52,6 +102,23 @@ def make(rng, shapes, dtype):
 # -- equal shapes: every size class of tails, every core count ----------------------
 
 SIZES = [1, 2, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 256, 257, 1000, 2047, 2048, 2049, 4097, 20003]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("op,attrs", [(op, a) for op in OPS for a in attr_cases(op)],
+                         ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}{x}" for k, x in (v or {}).items()))
+def test_against_the_written_out_formula(op, attrs, reduction, dtype):
+    """fp32 within a few ulp of the float64 formula; half types within one rounding (their own
+    ulp) of it; equal shapes, a scalar incoming gradient and general broadcasts; values spread
+    around +-beta so both branches of a piecewise f occur."""
+    rng = np.random.default_rng(stable_seed(op, reduction, dtype, attrs))
+    for shapes in ([(4099,)] * 3, [() if k == incoming(op) else (3, 129) for k in range(3)],
+                   [(17, 1, 33), (1, 5, 33), (17, 5, 1)]):
+        arrays = [(rng.standard_normal(sh) * 2.5).astype(np_dtype(dtype)) for sh in shapes]
+        out, _ = run_and_check(op, arrays, reduction, cores=5, attrs=attrs)
+        expected = formula64(op, arrays, reduction, attrs)
+        assert_close(out, expected, np.dtype(np_dtype(dtype)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -120,7 +187,9 @@ BROADCAST_CASES = [
 def test_broadcast_patterns(shapes, op, reduction, dtype):
     rng = np.random.default_rng(stable_seed(shapes, op, reduction, dtype))
     arrays = make(rng, shapes, dtype)
-    out, rep = run_and_check(op, arrays, reduction, cores=4)
+    attrs = ATTR_VALUES.get(op, [None])[stable_seed(shapes) % len(ATTR_VALUES.get(op, [None]))]
+    out, rep = run_and_check(op, arrays, reduction, cores=4, attrs=attrs)
+    assert_close(out, formula64(op, arrays, reduction, attrs), np.dtype(np_dtype(dtype)))
     numel = [int(np.prod(s)) for s in shapes]
     n = int(np.prod(np.broadcast_shapes(*shapes)))
     for k, m in enumerate(numel):
@@ -161,14 +230,15 @@ SPECIALS = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 2.5, -3.0, 1
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("op", OPS)
-def test_nan_inf_zero_propagate(op, dtype):
+@pytest.mark.parametrize("op,attrs", [(op, a) for op in OPS for a in attr_cases(op)],
+                         ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}{x}" for k, x in (v or {}).items()))
+def test_nan_inf_zero_propagate(op, attrs, dtype):
     a, b, c = np.meshgrid(SPECIALS, SPECIALS, SPECIALS, indexing="ij")
     arrays = [x.ravel().astype(np_dtype(dtype)) for x in (a, b, c)]
     for reduction in REDUCTIONS:
-        out, _ = run_and_check(op, arrays, reduction)
-        expected = ref.run(op, *arrays, reduction=reduction)
-        np.testing.assert_array_equal(np.isnan(out.astype(np.float64)), np.isnan(expected.astype(np.float64)))
+        out, _ = run_and_check(op, arrays, reduction, attrs=attrs)
+        expected = formula64(op, arrays, reduction, attrs)
+        np.testing.assert_array_equal(np.isnan(out.astype(np.float64)), np.isnan(expected))
 
 
 def test_l1_sign_of_zero_and_nan():
@@ -178,6 +248,53 @@ def test_l1_sign_of_zero_and_nan():
     g = np.full(7, 2.0, dtype=np.float32)
     out, _ = run_and_check("L1LossGrad", [g, p, l], "sum")
     np.testing.assert_array_equal(out, np.array([0.0, -2.0, np.nan, 2.0, -2.0, np.nan, 0.0], dtype=np.float32))
+
+
+def test_smooth_l1_branches_exactly():
+    """g(d) = d / beta inside |d| < beta, sign(d) outside and at |d| == beta, sign(0) = 0,
+    sign(NaN) = NaN, sign(+-Inf) = +-1; beta = 0 is L1 (also for tiny d)."""
+    p = np.array([0.5, -0.5, 1.0, -1.0, 3.0, -2.0, 0.0, np.nan, np.inf, -np.inf, 1e-30, 0.25], np.float32)
+    l = np.zeros_like(p)
+    m = np.full_like(p, 2.0)
+    out, _ = run_and_check("SmoothL1LossGrad", [p, l, m], "sum", attrs={"beta": 1.0})
+    np.testing.assert_array_equal(out, np.array([1.0, -1.0, 2.0, -2.0, 2.0, -2.0, 0.0, np.nan, 2.0, -2.0,
+                                                 np.float32(2e-30), 0.5], np.float32))
+    out, _ = run_and_check("SmoothL1LossGrad", [p, l, m], "sum", attrs={"beta": 0.0})
+    np.testing.assert_array_equal(out, np.array([2, -2, 2, -2, 2, -2, 0, np.nan, 2, -2, 2, 2], np.float32))
+    # both operands scalar: the kernel's scalar path (OnScalar) for each branch
+    for beta, d, g in ((4.0, 1.0, 0.25), (0.5, 1.0, 1.0), (0.0, -3.0, -1.0), (2.0, -2.0, -1.0)):
+        arrays = [np.float32(d), np.float32(0.0), np.full(70, 3.0, np.float32)]
+        out, rep = run_and_check("SmoothL1LossGrad", arrays, "none", attrs={"beta": beta})
+        assert rep.modes == (1, 1, 0)
+        np.testing.assert_array_equal(out, np.full(70, 3.0 * g, np.float32))
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_declared_attributes_change_the_result(op):
+    """Each float attribute value reaches the kernel: results differ between values where the
+    formula says they do (and the attribute is not silently replaced by its default)."""
+    rng = np.random.default_rng(stable_seed(op, "attrs"))
+    arrays = [(rng.standard_normal(512) * 2).astype(np.float32) for _ in range(3)]
+    results = {}
+    for attrs in attr_cases(op):
+        out, _ = run_and_check(op, arrays, "none", attrs=attrs)
+        key = tuple(sorted((attrs or {}).items()))
+        results[key] = out
+        assert_close(out, formula64(op, arrays, "none", attrs), np.float32)
+    distinct = {r.tobytes() for r in results.values()}
+    expected_distinct = {formula64(op, arrays, "none", dict(k)).astype(np.float32).tobytes() for k in results}
+    assert len(distinct) == len(expected_distinct)
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if ATTR_VALUES.get(op)])
+def test_bad_attribute_values_fail_before_the_kernel_runs(op):
+    for name in {k for v in ATTR_VALUES[op] for k in v}:
+        a = next(x for x in defs.OPS[op].attributes if x.name == name)
+        for value in (float("nan"), -1.0, -1e-30):
+            with pytest.raises(ValueError) as err:
+                a.check(value, op)
+            out, rep = sim().run(op, [np.ones(8, np.float32)] * 3, "mean", attrs={name: value})
+            assert out is None and rep.status == 1 and rep.message == str(err.value)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -193,21 +310,20 @@ def test_half_types_overflow_to_inf_not_max(dtype):
     assert vals[0] == np.inf and vals[1] == -np.inf and np.isnan(vals[2])
 
 
-def fp32_then_rounded_once(op, arrays, reduction):
+def fp32_then_rounded_once(op, arrays, reduction, attrs=None):
     """docs/SPEC.md's precision rule for half types, computed independently: the formula in float32
     (NumPy float32 arithmetic rounds each step to nearest even), in the kernel's order
-    ``((a - b) or sign(a - b)) * m * s`` with ``s`` computed in double and rounded once to float32,
+    ``f(a - b) * m * s`` with ``s`` computed in double and rounded once to float32,
     then one round-to-nearest-even cast to the half type (NumPy for float16, ml_dtypes for bfloat16)."""
     dtype = np.asarray(arrays[0]).dtype
     a = [np.asarray(x).astype(np.float32) for x in arrays]  # exact widening
     spec = defs.OPS[op]
     p, l = a[spec.inputs.index("predict")], a[spec.inputs.index("label")]
-    m = a[2] if op == "MseLossGrad" else a[0]  # dout (MseLossGrad) / grads (L1LossGrad)
+    m = a[incoming(op)]
     shape = np.broadcast_shapes(*[x.shape for x in a])
     n = int(np.prod(shape))
     d = np.subtract(p, l, dtype=np.float32)
-    if op == "L1LossGrad":
-        d = np.sign(d)  # sign(0) = 0, sign(NaN) = NaN
+    d = F_OF[op](d, np.float32, **(attrs or {})).astype(np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
         r = np.multiply(d, m, dtype=np.float32)
         r = np.multiply(r, np.float32(spec.scale(reduction, n)), dtype=np.float32)
@@ -223,12 +339,13 @@ def test_half_types_are_computed_in_fp32_and_rounded_once(dtype):
              make(rng, [(257, 33), (33,), (257, 1)], dtype),          # general broadcasts
              [x * np.asarray(k, np_dtype(dtype)) for x, k in              # wide exponent range
               zip(make(rng, [(2048,)] * 3, dtype), (1e-3, 7.0, 300.0))]]
-    for arrays, (op, reduction) in itertools.product(cases, itertools.product(OPS, REDUCTIONS)):
-        out, _ = run_and_check(op, arrays, reduction)
-        once = fp32_then_rounded_once(op, arrays, reduction)
+    runs = [(op, attrs) for op in OPS for attrs in attr_cases(op)]
+    for arrays, (op, attrs), reduction in itertools.product(cases, runs, REDUCTIONS):
+        out, _ = run_and_check(op, arrays, reduction, attrs=attrs)
+        once = fp32_then_rounded_once(op, arrays, reduction, attrs)
         bad = np.flatnonzero(out.view(np.uint16).ravel() != once.view(np.uint16).ravel())
-        assert bad.size == 0, (f"{op} {reduction}: {bad.size} of {out.size} results not the fp32 result rounded "
-                               f"once, e.g. {out.ravel()[bad[:3]]} vs {once.ravel()[bad[:3]]}")
+        assert bad.size == 0, (f"{op} {attrs} {reduction}: {bad.size} of {out.size} results not the fp32 result "
+                               f"rounded once, e.g. {out.ravel()[bad[:3]]} vs {once.ravel()[bad[:3]]}")
 
 
 def test_mean_scale_for_large_counts_is_not_zero():

@@ -205,3 +205,65 @@ def test_models_made_by_onnx_ops_reach_the_plugin():
         assert origins.get(f"{n.domain}::{versions[n.domain]}::{n.op_type}") == call.op
         for text in variants(n):
             assert s.onnx_reduction(n.op_type, text) == (FOUND, call.reduction, "")
+
+
+# -- the declared attributes beyond the reduction (float attributes such as beta) -------------
+
+FLOAT_ATTR_OPS = [(op, a) for op in OPS for a in defs.OPS[op].attributes if a.type == "float"]
+
+
+def test_some_declared_grad_op_has_a_float_attribute():
+    assert FLOAT_ATTR_OPS
+
+
+def all_spellings(proto):
+    return [atc_json(proto)] + list(variants(proto))
+
+
+@pytest.mark.parametrize("op,attr", FLOAT_ATTR_OPS, ids=lambda v: v if isinstance(v, str) else v.name)
+def test_float_attribute_present_and_absent(op, attr):
+    s = sim()
+    for value in (0.25, 1.0, 3.0, 0.1, 1e-3):
+        for text in all_spellings(node(op, reduction="sum", **{attr.name: value})):
+            status, got = s.onnx_attributes(op, text)
+            assert status == 1 and got == {attr.name: float(np.float32(value))}, (text, got)
+    # beta = 0.0 is a zero value Pb2Json leaves out ("f" absent): read as 0.0 (the proto3 default)
+    text = atc_json(node(op, **{attr.name: 0.0}))
+    assert '"f"' not in text
+    assert s.onnx_attributes(op, text) == (1, {attr.name: 0.0})
+    for text in all_spellings(node(op, reduction="none")) + ["", '{"attribute": []}']:
+        assert s.onnx_attributes(op, text) == (0, {}), text  # absent: the OpDef default applies
+
+
+@pytest.mark.parametrize("op,attr", FLOAT_ATTR_OPS, ids=lambda v: v if isinstance(v, str) else v.name)
+def test_float_attribute_of_another_type_is_an_error(op, attr):
+    s = sim()
+    for value, kind in ((2, "an INT"), ("1.0", "a STRING"), ([1.0, 2.0], "a FLOATS"), ([1, 2], "an INTS")):
+        expected = defs.MESSAGES["bad_attribute_type"].format(op=op, attr=attr.name, expected="a FLOAT", kind=kind)
+        for text in all_spellings(node(op, **{attr.name: value})):
+            assert s.onnx_attributes(op, text) == (-1, expected), text
+
+
+@pytest.mark.parametrize("op,attr", FLOAT_ATTR_OPS, ids=lambda v: v if isinstance(v, str) else v.name)
+def test_float_attribute_out_of_range_is_an_error(op, attr):
+    """NaN, or below the declared minimum: the message of the attribute's own Python check."""
+    s = sim()
+    bad = [math.nan] + ([attr.minimum - 0.5, attr.minimum - 1e-3, -math.inf] if attr.minimum is not None else [])
+    for value in bad:
+        with pytest.raises(ValueError) as err:
+            attr.check(float(np.float32(value)), op)
+        for text in all_spellings(node(op, **{attr.name: value})):
+            assert s.onnx_attributes(op, text) == (-1, str(err.value)), text
+            assert s.plugin_parse(op, text)[0] == 0
+
+
+@pytest.mark.parametrize("op,attr", FLOAT_ATTR_OPS, ids=lambda v: v if isinstance(v, str) else v.name)
+def test_float_attribute_through_atc_keeps_six_significant_digits(op, attr):
+    """CANN's Pb2Json prints floats with "%g": 6 significant digits reach the op (the documented
+    limit); protobuf's json_format keeps the float exactly."""
+    s = sim()
+    value = 0.1234567
+    proto = node(op, **{attr.name: value})
+    assert s.onnx_attributes(op, atc_json(proto)) == (1, {attr.name: float(np.float32(0.123457))})
+    for text in variants(proto):
+        assert s.onnx_attributes(op, text) == (1, {attr.name: float(np.float32(value))})

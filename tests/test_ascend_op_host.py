@@ -33,8 +33,21 @@ def test_opdef_declares_the_definitions(op):
         assert p["param"] == "required"
         assert p["types"] == [GE_TYPES[t] for t in defs.DTYPES if t != "float64"]
         assert p["formats"] == ["FORMAT_ND"] * 3
-    assert d["attrs"] == [{"name": "reduction", "param": "optional", "type": "string",
-                           "default": defs.DEFAULT_REDUCTION}]
+    # every declared attribute, optional, with its type and default (the stand-in keeps a float
+    # default as "%.9g" text, an int in decimal, a bool as true/false)
+    assert [a["name"] for a in d["attrs"]] == [a.name for a in spec.attributes]
+    for got, a in zip(d["attrs"], spec.attributes):
+        assert got["param"] == "optional" and got["type"] == a.type, got
+        if a.type == "float":
+            assert np.float32(float(got["default"])) == np.float32(a.default)
+        elif a.type == "int":
+            assert int(got["default"]) == a.default
+        elif a.type == "bool":
+            assert got["default"] == ("true" if a.default else "false")
+        else:
+            assert got["default"] == a.default
+    assert d["attrs"][0] == {"name": "reduction", "param": "optional", "type": "string",
+                             "default": defs.DEFAULT_REDUCTION}
     assert d["configs"] == ["ascend910b", "ascend910_93"]
     assert d["has_tiling"] and d["has_infer_shape"] and d["has_infer_dtype"]
     assert d["tiling_class"] == "LossGradTilingData"
@@ -75,6 +88,30 @@ def test_tiling_func_defaults_and_platform():
                                                 ub=64 * 1024)
     plan = s.plan("L1LossGrad", "float16", [(10**7,)] * 3, "sum", cores=24, ub=64 * 1024)
     assert status == 1 and block == 24 and tiling == plan.tiling
+
+
+FLOAT_ATTRS = {op: [a for a in defs.OPS[op].attributes if a.type == "float"] for op in OPS}
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if FLOAT_ATTRS[op]])
+def test_tiling_func_reads_the_float_attributes(op):
+    """The TilingFunc reads every declared float attribute from the runtime attrs (by declared
+    index) into the tiling data; an unset one takes its default; NaN or a value below the
+    declared minimum fails the tiling."""
+    s = sim()
+    shapes = [(300,)] * 3
+    for k, a in enumerate(FLOAT_ATTRS[op]):
+        status, _, tiling, _, _ = s.cann_tiling(op, shapes, ["float16"] * 3, "sum")
+        assert status == 1 and tiling["attrs"][k] == np.float32(a.default)
+        for value in (0.0, 0.25, 3.0, 7.5e-4):
+            status, _, tiling, _, _ = s.cann_tiling(op, shapes, ["float16"] * 3, "sum", attrs={a.name: value})
+            plan = s.plan(op, "float16", shapes, "sum", attrs={a.name: value})
+            assert status == 1 and tiling == plan.tiling and tiling["attrs"][k] == np.float32(value)
+        for value in (float("nan"), -1.0, float("-inf")):
+            assert s.cann_tiling(op, shapes, ["float32"] * 3, "sum", attrs={a.name: value})[0] == 0, value
+        # no attribute object at all: every default
+        status, _, tiling, _, _ = s.cann_tiling(op, shapes, ["float32"] * 3, None, has_attrs=False)
+        assert status == 1 and tiling["attrs"][k] == np.float32(a.default)
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -125,3 +162,23 @@ def test_plugin_parse_sets_the_reduction(op):
     assert s.plugin_parse(op, None) == (1, "mean")  # no attributes at all: the default
     bad = helper.make_node(op, list(defs.OPS[op].inputs), ["y"], domain=defs.DOMAIN, reduction="avg")
     assert s.plugin_parse(op, json_format.MessageToJson(bad))[0] == 0
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if FLOAT_ATTRS[op]])
+def test_plugin_parse_sets_the_float_attributes(op):
+    """A float attribute of the node reaches the CANN operator as a float; absent, it is not
+    set (the OpDef default applies); of another type, negative or NaN: the parse fails."""
+    s = sim()
+    inputs = list(defs.OPS[op].inputs)
+    for a in FLOAT_ATTRS[op]:
+        for value in (0.0, 0.25, 1.0, 3.0):
+            node = helper.make_node(op, inputs, ["y"], domain=defs.DOMAIN, reduction="sum", **{a.name: value})
+            status, red, attrs = s.plugin_parse(op, json_format.MessageToJson(node), with_attrs=True)
+            assert (status, red) == (1, "sum")
+            assert attrs[a.name]["type"] == "float" and float(attrs[a.name]["value"]) == value
+        node = helper.make_node(op, inputs, ["y"], domain=defs.DOMAIN, reduction="none")
+        status, _, attrs = s.plugin_parse(op, json_format.MessageToJson(node), with_attrs=True)
+        assert status == 1 and a.name not in attrs and attrs["reduction"]["value"] == "none"
+        for bad in ("x", 2, [1.0, 2.0], -0.5, float("nan")):
+            node = helper.make_node(op, inputs, ["y"], domain=defs.DOMAIN, **{a.name: bad})
+            assert s.plugin_parse(op, json_format.MessageToJson(node))[0] == 0, bad

@@ -66,3 +66,36 @@ def test_cmake_projects_name_existing_sources():
         for sub in re.findall(r"add_subdirectory\((\w+)\)", text):
             assert (cml.parent / sub / "CMakeLists.txt").exists(), (cml, sub)
 
+
+
+def test_msopgen_flow_hands_msopgen_the_generated_prototypes(tmp_path):
+    """build.sh --flow msopgen generates lossgrad_ops.json from the op declarations and passes it
+    to msOpGen (a recording stand-in here, which then fails the build on purpose)."""
+    import json
+    import sys
+
+    from lossgrad_ops.framework import definitions as defs
+
+    cmake = shutil.which("cmake") or str(pathlib.Path(sys.executable).with_name("cmake"))
+    if not os.path.exists(cmake):
+        pytest.skip("cmake not installed")
+    fake = tmp_path / "cann"
+    fake.mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    seen = tmp_path / "seen.json"
+    msopgen = bindir / "msopgen"
+    msopgen.write_text('#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  if [ "$1" = "-i" ]; then cp "$2" "%s"; fi\n  shift\n'
+                       'done\nexit 3\n' % seen)
+    msopgen.chmod(0o755)
+    path = os.pathsep.join([str(bindir), str(pathlib.Path(cmake).parent), os.path.dirname(shutil.which("python3")),
+                            "/usr/bin", "/bin"])
+    res = run_build("--flow", "msopgen", env_extra={"ASCEND_HOME_PATH": str(fake), "PATH": path},
+                    tmp_path=tmp_path / "out")
+    assert res.returncode == 3, res.stderr
+    protos = json.loads(seen.read_text())
+    grads = [op for op in defs.OPS.values() if op.kind == "grad"]
+    assert [p["op"] for p in protos] == [op.name for op in grads]
+    for p, op in zip(protos, grads):
+        assert [i["name"] for i in p["input_desc"]] == list(op.inputs)
+        assert [(a["name"], a["type"]) for a in p["attr"]] == [(a.name, a.type) for a in op.attributes]

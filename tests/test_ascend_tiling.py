@@ -29,21 +29,42 @@ SIZES = [0, 1, 2, 7, 8, 15, 16, 17, 31, 63, 64, 255, 256, 257, 1000, 2047, 2048,
          6145, 65535, 65536, 65537, 10**6 + 3, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**32 + 77,
          3 * 2**32 + 5, 2**40 + 3, 2**50 + 1]
 PLATFORMS = [(1, UB_A2), (2, UB_A2), (7, UB_A2), (CORES_A2, UB_A2), (48, UB_A2), (24, 64 * 1024)]
-SELECT_RESERVE = 8192       # UB bytes Select needs left free on Atlas A2/A3 (L1LossGrad's sign)
+SELECT_RESERVE = 8192       # UB bytes Select needs left free on Atlas A2/A3 (the sign of L1 / SmoothL1)
 MAX_COPY_BYTES = 2097151    # DataCopyPad's blockLen range is [1, 2^21 - 1] bytes
+
+#: what each op's elementwise function needs beyond the difference, from the kernel design
+#: (README "How the kernel works"): fp32 scratch tiles and whether it selects (a compare mask
+#: of one bit per element, and Select's reserve). MseLossGrad: f is the identity; L1LossGrad:
+#: sign via two Compares/Select into a constant tile and a result tile; SmoothL1LossGrad: the
+#: same sign, then d / beta in the constant tile and one more Compares/Select.
+KERNEL_NEEDS = {"MseLossGrad": (0, False), "L1LossGrad": (2, True), "SmoothL1LossGrad": (2, True)}
+
+
+def test_every_declared_grad_op_has_its_kernel_needs_written_down():
+    assert sorted(KERNEL_NEEDS) == sorted(OPS)
+
+
+def reserve_of(op):
+    return SELECT_RESERVE if KERNEL_NEEDS[op][1] else 0
 
 
 def ub_bytes_model(op, dtype, queue_inputs, tile):
     """Unified-buffer bytes of the kernel's buffers for a tile, written out from its design
     (not from the planner's code): double-buffered queues of the dtype for every non-scalar input
-    and the output; fp32 work buffers for the computation (MseLossGrad: the difference and the
-    second operand for half types, none for float32, which works in place; L1LossGrad: those plus
-    the sign, two of them reused from the inputs for float32); L1LossGrad's compare mask, one bit
-    per element. test_ub_model_is_what_the_kernel_allocates ties it to the simulated TPipe."""
-    work = {("MseLossGrad", False): 0, ("MseLossGrad", True): 2, ("L1LossGrad", False): 2,
-            ("L1LossGrad", True): 3}[(op, dtype != "float32")]
-    mask = tile // 8 if op == "L1LossGrad" else 0
+    and the output; fp32 work buffers for the computation (half types: the difference and the
+    second operand, the second one lent to f as its first scratch tile; float32 works in place
+    and needs only f's scratch tiles); the compare mask of a selecting f, one bit per element.
+    test_ub_model_is_what_the_kernel_allocates ties it to the simulated TPipe."""
+    scratch, selects = KERNEL_NEEDS[op]
+    work = 2 + max(scratch - 1, 0) if dtype != "float32" else scratch
+    mask = tile // 8 if selects else 0
     return (queue_inputs + 1) * 2 * tile * SIZE[dtype] + work * tile * 4 + mask
+
+
+def incoming_gradient(op):
+    """Index of the op's incoming-gradient input (dout, or L1LossGrad's grads: first in CANN order)."""
+    names = defs.OPS[op].inputs
+    return names.index("dout") if "dout" in names else names.index("grads")
 
 
 def shapes_for(op, n, pattern="equal"):
@@ -51,8 +72,8 @@ def shapes_for(op, n, pattern="equal"):
     full = (n,)
     if pattern == "equal":
         return [full, full, full]
-    # scalar incoming gradient: dout (MseLossGrad) / grads (L1LossGrad)
-    return [full, full, ()] if op == "MseLossGrad" else [(), full, full]
+    # scalar incoming gradient
+    return [() if k == incoming_gradient(op) else full for k in range(3)]
 
 
 def check_plan(op, dtype, n, cores, ub, pattern="equal"):
@@ -91,7 +112,7 @@ def check_plan(op, dtype, n, cores, ub, pattern="equal"):
     assert tile >= unit and tile % unit == 0
     assert (tile * 4) % 256 == 0, "fp32 compares work on whole 256-byte repeats"
     queue_inputs = sum(1 for m in plan.modes if m != 1)
-    reserve = SELECT_RESERVE if op == "L1LossGrad" else 0
+    reserve = reserve_of(op)
     assert plan.ub_needed == ub_bytes_model(op, dtype, queue_inputs, tile)
     assert plan.ub_needed + reserve <= ub, "the unified-buffer budget must hold"
     assert tile * size <= MAX_COPY_BYTES
@@ -142,7 +163,7 @@ def test_ub_model_is_what_the_kernel_allocates(op, dtype):
             assert rep.status == 0, rep.message
             queued = sum(1 for m in rep.modes if m != 1)
             assert rep.ub_used == ub_bytes_model(op, dtype, queued, rep.tile), (shapes, cores, ub)
-            assert rep.ub_used + (SELECT_RESERVE if op == "L1LossGrad" else 0) <= ub
+            assert rep.ub_used + reserve_of(op) <= ub
             assert rep.max_copy_bytes <= MAX_COPY_BYTES
 
 
@@ -287,3 +308,58 @@ def test_dry_run_general_broadcast_beyond_2_pow_32():
     assert rep.status == 0, rep.message  # workspace copies written once, then read once
     assert rep.modes == (0, 2, 2) and rep.workspace >= 2 * 2 * 65536 * 65537
     assert sum(rep.core_elems) == 65536 * 65537
+
+
+# -- declared attributes in the tiling data ------------------------------------------------
+
+def float_attrs(op):
+    """(declared index, Attribute) of the op's float attributes."""
+    return [(i, a) for i, a in enumerate(defs.OPS[op].attributes) if a.type == "float"]
+
+
+FLOAT_ATTR_OPS = [op for op in OPS if float_attrs(op)]
+
+
+def test_some_declared_grad_op_has_a_float_attribute():
+    assert FLOAT_ATTR_OPS  # else the tests below check nothing
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_tiling_carries_the_declared_float_attributes(op):
+    """Every float attribute reaches the tiling data in fp32, in declaration order (slot k for
+    the k-th float attribute), its default when not given; unused slots stay 0."""
+    s = sim()
+    floats = float_attrs(op)
+    plan = s.plan(op, "float32", [(100,)] * 3, "sum")
+    assert plan.ok, plan.message
+    slots = plan.tiling["attrs"]
+    assert slots[:len(floats)] == [np.float32(a.default) for _, a in floats]
+    assert all(v == 0.0 for v in slots[len(floats):])
+    for k, (_, a) in enumerate(floats):
+        for value in (0.0, 0.25, 3.0, 1e-30, 12345.678):
+            plan = s.plan(op, "float16", [(100,)] * 3, "mean", attrs={a.name: value})
+            assert plan.ok, plan.message
+            assert plan.tiling["attrs"][k] == np.float32(value)
+
+
+@pytest.mark.parametrize("op", FLOAT_ATTR_OPS)
+def test_bad_float_attributes_are_rejected_at_tiling_time(op):
+    """NaN or a value below the declared minimum: the plan fails with the message the
+    Python rule (framework/rules.py, the attribute's own check) raises."""
+    s = sim()
+    for _, a in float_attrs(op):
+        bad = [float("nan"), float("-inf")] + ([a.minimum - 1.0, a.minimum - 1e-6, -0.5]
+                                                if a.minimum is not None else [])
+        for value in bad:
+            with pytest.raises(ValueError) as err:
+                a.check(value, op)
+            plan = s.plan(op, "float32", [(8,)] * 3, "mean", attrs={a.name: value})
+            assert not plan.ok and plan.message == str(err.value), value
+        if a.minimum is not None:  # the minimum itself (and -0.0 == 0.0) is allowed
+            for value in (a.minimum, -0.0 if a.minimum == 0 else a.minimum):
+                assert s.plan(op, "float32", [(8,)] * 3, "mean", attrs={a.name: value}).ok
+        # the reduction is checked first, then the attributes, then dtype and shapes
+        plan = s.plan(op, "float32", [(8,)] * 3, "bad", attrs={a.name: float("nan")})
+        assert "reduction" in plan.message
+        plan = s.plan(op, "float64", [(2,), (3,), (4,)], "sum", attrs={a.name: float("nan")})
+        assert plan.message.startswith(f"{op}: {a.name} must be")

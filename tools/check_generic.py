@@ -3,8 +3,8 @@
 
 The design keeps every op in its family's files (``framework/families/*.py``,
 ``framework/csrc/families/*.h``, ``framework/ascend/op_kernel/families/*.h``, the
-Ascend kernel entry files and the user-facing API of ``ms_ops``); every other file
-iterates over the declared ops. This reads source text, so it is a lint run by hand
+Ascend kernel entry files, the generated Ascend op table and the user-facing API of
+``ms_ops``); every other file iterates over the declared ops. This reads source text, so it is a lint run by hand
 or in review, not a test of behaviour: the test suite checks what the code does.
 
 Run it in the project's venv (it imports the installed ``lossgrad_ops``):
@@ -26,7 +26,14 @@ GENERIC = [
     "framework/*.py", "onnx_ops/*.py", "ms_ops/primitives.py", "ms_ops/_registry.py", "ms_ops/_device.py",
     "framework/csrc/*.cc", "framework/csrc/ort/*.cc", "framework/csrc/lossgrad/*.cc", "framework/csrc/lossgrad/*.h",
     "framework/ascend/framework/onnx_plugin/*.cc", "framework/ascend/framework/onnx_plugin/*.h",
-    "framework/ascend/op_kernel/lossgrad_kernel.h",
+    "framework/ascend/framework/onnx_plugin/CMakeLists.txt", "framework/ascend/framework/CMakeLists.txt",
+    "framework/ascend/op_kernel/lossgrad_*.h", "framework/ascend/op_kernel/families/family.h",
+    "framework/ascend/op_kernel/CMakeLists.txt",
+    "framework/ascend/op_host/lossgrad_defs.h", "framework/ascend/op_host/lossgrad_tiling*.h",
+    "framework/ascend/op_host/*.cpp", "framework/ascend/op_host/CMakeLists.txt",
+    "framework/ascend/sim/*.cc", "framework/ascend/sim/*.h", "framework/ascend/sim/include/*.h",
+    "framework/ascend/sim/cann_stubs/*.h", "framework/ascend/sim/cann_stubs/*/*.h", "framework/ascend/sim/cann_stubs/*/*/*.h",
+    "framework/ascend/CMakeLists.txt", "framework/ascend/CMakePresets.json", "framework/ascend/build.sh",
 ]
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build and package the lossgrad Ascend C op package (MseLossGrad, L1LossGrad,
-# vendor "lossgrad") with the CANN toolkit, producing a custom_opp_*.run.
+# Build and package the lossgrad Ascend C op package (the lossgrad ops of
+# op_host/lossgrad_ops_table.h, vendor "lossgrad") with the CANN toolkit,
+# producing a custom_opp_*.run.
 #
 #   source /usr/local/Ascend/ascend-toolkit/set_env.sh   # or <cann>/set_env.sh
 #   framework/ascend/build.sh [--soc ascend910b] [--out DIR] [--flow auto|cmake|msopgen] [--jobs N]
@@ -9,8 +10,10 @@
 #  * cmake:   toolkits that ship the ASC CMake modules
 #             ($ASCEND_HOME_PATH/compiler/tikcpp/ascendc_kernel_cmake): this
 #             directory's CMakeLists.txt is configured directly;
-#  * msopgen: older toolkits: msOpGen generates a fresh project from
-#             lossgrad_ops.json, our op_host / op_kernel / onnx_plugin sources
+#  * msopgen: older toolkits: msOpGen generates a fresh project from the op
+#             prototypes (lossgrad_ops.json, generated here from the op
+#             declarations by framework/_codegen.py --ascend-json, so this flow
+#             needs python3 and the repository), our op_host / op_kernel / onnx_plugin sources
 #             replace its templates, the vendor name is set in its
 #             CMakePresets.json, and its own build.sh builds the package.
 #
@@ -99,7 +102,9 @@ else
   STAGE="${OUT}/msopgen_project"
   rm -rf "${STAGE}"
   FIRST_SOC="${SOC%%;*}"
-  "$MSOPGEN" gen -i "${HERE}/lossgrad_ops.json" -f onnx -c "ai_core-${FIRST_SOC}" -lan cpp -out "${STAGE}"
+  mkdir -p "${OUT}"
+  python3 "${HERE}/../_codegen.py" --ascend-json "${OUT}/lossgrad_ops.json" >/dev/null
+  "$MSOPGEN" gen -i "${OUT}/lossgrad_ops.json" -f onnx -c "ai_core-${FIRST_SOC}" -lan cpp -out "${STAGE}"
   # Replace the generated templates by our sources (same relative layout).
   rm -f "${STAGE}"/op_host/*.cpp "${STAGE}"/op_host/*.h "${STAGE}"/op_kernel/*.cpp "${STAGE}"/op_kernel/*.h
   mkdir -p "${STAGE}/framework/onnx_plugin"

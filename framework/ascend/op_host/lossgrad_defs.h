@@ -1,8 +1,9 @@
-// The op table of the lossgrad Ascend op package: op types, input names and
-// order, output, attribute and its default, reduction names, scale numerators,
-// supported dtypes, error-message templates, vendor and ONNX names.
+// The definitions of the lossgrad Ascend op package: the generated op table
+// (lossgrad_ops_table.h: op types, input names and order, declared attributes,
+// scale numerators), output, reduction names, supported dtypes, error-message
+// templates, vendor and ONNX names.
 //
-// Plain C++17 with no CANN dependency. It is the Ascend-side copy of
+// Plain C++17 with no CANN dependency. It is the Ascend-side view of
 // framework/definitions.py: op_host (OpDef, InferShape, tiling), the ONNX parser
 // plugin and the CPU simulation library all read their names from here, and the
 // simulation library static_asserts every entry against the generated C++ view
@@ -12,31 +13,22 @@
 #ifndef LOSSGRAD_ASCEND_DEFS_H_
 #define LOSSGRAD_ASCEND_DEFS_H_
 
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
+
+#include "lossgrad_ops_table.h"
 
 namespace lossgrad {
 namespace ascend {
 
-//! Ops of the package, in the order of framework.definitions.OPS (native ids 0, 1).
-enum OpId : int { kMseLossGrad = 0, kL1LossGrad = 1, kNumOps = 2 };
-
-//! CANN op types (also the ONNX op types of the ai.lossgrad domain).
-constexpr const char* kOpTypes[kNumOps] = {"MseLossGrad", "L1LossGrad"};
-//! Kernel entry names: CANN derives them from the op type (snake case).
-constexpr const char* kKernelNames[kNumOps] = {"mse_loss_grad", "l1_loss_grad"};
-
-constexpr int kNumInputs = 3;
-//! Input names in the CANN order of docs/SPEC.md (the incoming gradient of L1LossGrad comes first).
-constexpr const char* kInputNames[kNumOps][kNumInputs] = {
-    {"predict", "label", "dout"},
-    {"grads", "predict", "label"},
-};
+// The ops themselves (kNumOps, kOpTypes, kKernelNames, kInputNames, kScaleNumerator, the
+// declared attributes, LOSSGRAD_ASCEND_FOR_EACH_OP) are in the generated lossgrad_ops_table.h.
 constexpr const char* kOutputName = "y";
 
-//! s = numerator / N for "mean", numerator for "none" and "sum".
-constexpr double kScaleNumerator[kNumOps] = {2.0, 1.0};
-
+//! The attribute every op declares first (attribute index 0).
 constexpr const char* kAttrName = "reduction";
 constexpr int kNumReductions = 3;
 //! Reduction names; the position is the aclnn integer (0 none, 1 mean, 2 sum).
@@ -136,6 +128,69 @@ inline std::string BadReductionTypeMessage(const char* op, const std::string& ty
   }
   return msg;
 }
+
+//! Python's repr() of a float value: the fewest %g digits that read back exactly, ".0" added
+//! to an integral mantissa ("1.0", "-0.5", "1e-05", "nan", "inf").
+inline std::string PyFloatRepr(double v)
+{
+  if (std::isnan(v)) {
+    return "nan";
+  }
+  if (std::isinf(v)) {
+    return v < 0 ? "-inf" : "inf";
+  }
+  char buf[40];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) {
+      break;
+    }
+  }
+  std::string text(buf);
+  if (text.find_first_of(".en") == std::string::npos) {
+    text += ".0";
+  }
+  return text;
+}
+
+//! Replace every "{key}" of `msg` by its value.
+inline std::string FillFields(std::string msg, const std::string (*fields)[2], int count)
+{
+  for (int i = 0; i < count; ++i) {
+    const std::string key = fields[i][0];
+    for (size_t at = msg.find(key); at != std::string::npos; at = msg.find(key, at + fields[i][1].size())) {
+      msg.replace(at, key.size(), fields[i][1]);
+    }
+  }
+  return msg;
+}
+
+//! kMsgBadAttributeValue for declared attribute `attr` of op `op` (a float attribute that is
+//! NaN or below its minimum); the requirement is the declared one (kOpAttrRequirement).
+inline std::string BadAttributeValueMessage(int op, int attr, double value)
+{
+  const char* req = kOpAttrRequirement[op][attr];
+  const std::string fields[4][2] = {{"{op}", kOpTypes[op]},
+                                    {"{attr}", kOpAttrNames[op][attr]},
+                                    {"{requirement}", req == nullptr ? "a number (not NaN)" : req},
+                                    {"{value}", PyFloatRepr(value)}};
+  return FillFields(kMsgBadAttributeValue, fields, 4);
+}
+
+//! kMsgBadAttributeType for declared attribute `attr` of op `op`: `expected` and `typeName`
+//! are ONNX type names ("a FLOAT", "STRING").
+inline std::string BadAttributeTypeMessage(int op, int attr, const std::string& expected, const std::string& typeName)
+{
+  const bool vowel = !typeName.empty() && std::string("AEIOU").find(typeName[0]) != std::string::npos;
+  const std::string fields[4][2] = {{"{op}", kOpTypes[op]},
+                                    {"{attr}", kOpAttrNames[op][attr]},
+                                    {"{expected}", expected},
+                                    {"{kind}", (vowel ? "an " : "a ") + typeName}};
+  return FillFields(kMsgBadAttributeType, fields, 4);
+}
+
+//! True when `value` is acceptable for float attribute `attr` of op `op` (not NaN, >= minimum).
+inline bool FloatAttributeOk(int op, int attr, double value) { return value >= kOpAttrMinimum[op][attr]; }
 
 }  // namespace ascend
 }  // namespace lossgrad

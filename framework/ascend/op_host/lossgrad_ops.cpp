@@ -1,8 +1,9 @@
-// Host side of the MseLossGrad and L1LossGrad ops (CANN op_host): the op
-// definitions (OpDef), shape and dtype inference for graph mode, and the
-// tiling function. All decisions are made by the CANN-free code in
-// lossgrad_tiling_plan.h (shared with the CPU tests); this file only converts
-// between CANN's context objects and that code.
+// Host side of the lossgrad ops (CANN op_host): the op definitions (OpDef),
+// shape and dtype inference for graph mode, and the tiling function, for every
+// op of the generated table lossgrad_ops_table.h (LOSSGRAD_ASCEND_FOR_EACH_OP).
+// All decisions are made by the CANN-free code in lossgrad_tiling_plan.h (shared
+// with the CPU tests); this file only converts between CANN's context objects
+// and that code.
 #include <cstdio>
 #include <string>
 
@@ -51,8 +52,26 @@ ge::graphStatus LossGradTiling(gert::TilingContext* context, int op)
   platform.GetCoreMemSize(platform_ascendc::CoreMemType::UB, ubBytes);
   pf.ubBytes = ubBytes;
 
+  // The declared attributes, by declared index (reduction first); an unset one takes its default.
   const gert::RuntimeAttrs* attrs = context->GetAttrs();
   const char* reduction = attrs == nullptr ? nullptr : attrs->GetAttrPointer<char>(0);
+  la::AttrValues values;
+  for (int a = 1; attrs != nullptr && a < la::kOpNumAttrs[op]; ++a) {
+    const size_t index = static_cast<size_t>(a);
+    if (la::kOpAttrKinds[op][a] == la::kAttrFloat) {
+      const float* v = attrs->GetAttrPointer<float>(index);
+      values.given[a] = v != nullptr;
+      values.number[a] = v == nullptr ? 0.0 : static_cast<double>(*v);
+    } else if (la::kOpAttrKinds[op][a] == la::kAttrInt) {
+      const int64_t* v = attrs->GetAttrPointer<int64_t>(index);
+      values.given[a] = v != nullptr;
+      values.number[a] = v == nullptr ? 0.0 : static_cast<double>(*v);
+    } else if (la::kOpAttrKinds[op][a] == la::kAttrBool) {
+      const bool* v = attrs->GetAttrPointer<bool>(index);
+      values.given[a] = v != nullptr;
+      values.number[a] = v != nullptr && *v ? 1.0 : 0.0;
+    }
+  }
 
   la::Shape shapes[la::kNumInputs];
   int dtype = -1;
@@ -72,9 +91,9 @@ ge::graphStatus LossGradTiling(gert::TilingContext* context, int op)
       return ge::GRAPH_FAILED;
     }
   }
-  // The reduction is checked first inside the plan; an unknown value fails here,
-  // at tiling time, with the message of framework/definitions.py.
-  const la::Plan plan = la::PlanLossGrad(op, dtype, reduction, shapes, pf);
+  // The reduction and the declared attributes are checked first inside the plan; an unknown
+  // or out-of-range value fails here, at tiling time, with the message of framework/rules.py.
+  const la::Plan plan = la::PlanLossGrad(op, dtype, reduction, shapes, pf, &values);
   if (!plan.ok) {
     ReportError(plan.message);
     return ge::GRAPH_FAILED;
@@ -89,9 +108,6 @@ ge::graphStatus LossGradTiling(gert::TilingContext* context, int op)
   workspace[0] = static_cast<size_t>(platform.GetLibApiWorkSpaceSize() + plan.userWorkspaceBytes);
   return ge::GRAPH_SUCCESS;
 }
-
-ge::graphStatus TilingMseLossGrad(gert::TilingContext* context) { return LossGradTiling(context, la::kMseLossGrad); }
-ge::graphStatus TilingL1LossGrad(gert::TilingContext* context) { return LossGradTiling(context, la::kL1LossGrad); }
 
 //! Output shape: the NumPy broadcast of the three inputs (unknown dims allowed).
 ge::graphStatus LossGradInferShape(gert::InferShapeContext* context, int op)
@@ -124,9 +140,6 @@ ge::graphStatus LossGradInferShape(gert::InferShapeContext* context, int op)
   return ge::GRAPH_SUCCESS;
 }
 
-ge::graphStatus InferShapeMseLossGrad(gert::InferShapeContext* c) { return LossGradInferShape(c, la::kMseLossGrad); }
-ge::graphStatus InferShapeL1LossGrad(gert::InferShapeContext* c) { return LossGradInferShape(c, la::kL1LossGrad); }
-
 //! Output dtype: the inputs' common dtype (the kernel takes one dtype for all three).
 ge::graphStatus LossGradInferDataType(gert::InferDataTypeContext* context)
 {
@@ -141,13 +154,20 @@ ge::graphStatus LossGradInferDataType(gert::InferDataTypeContext* context)
   return ge::GRAPH_SUCCESS;
 }
 
+//! Tiling##Op and InferShape##Op: the op's id bound to the shared functions.
+#define LOSSGRAD_OP_FUNCTIONS(Op, id, kernel)                                                        \
+  ge::graphStatus Tiling##Op(gert::TilingContext* context) { return LossGradTiling(context, id); } \
+  ge::graphStatus InferShape##Op(gert::InferShapeContext* context) { return LossGradInferShape(context, id); }
+LOSSGRAD_ASCEND_FOR_EACH_OP(LOSSGRAD_OP_FUNCTIONS)
+#undef LOSSGRAD_OP_FUNCTIONS
+
 }  // namespace
 
 namespace ops {
 
-//! The definition shared by both ops: three required inputs with the names and
-//! order of lossgrad_defs.h, one output y, float16/bfloat16/float32 in ND, and
-//! the string attribute reduction (default "mean").
+//! The definition shared by every op: three required inputs with the names and
+//! order of the table, one output y, float16/bfloat16/float32 in ND, and every
+//! declared attribute, optional, with its type and default.
 template <class Def>
 void DefineLossGradOp(Def& def, int op)
 {
@@ -161,34 +181,42 @@ void DefineLossGradOp(Def& def, int op)
       .ParamType(REQUIRED)
       .DataType({ge::DT_FLOAT16, ge::DT_BF16, ge::DT_FLOAT})
       .Format({ge::FORMAT_ND, ge::FORMAT_ND, ge::FORMAT_ND});
-  def.Attr(la::kAttrName).AttrType(OPTIONAL).String(la::kDefaultReduction);
+  for (int a = 0; a < la::kOpNumAttrs[op]; ++a) {
+    const double number = la::kOpAttrDefaultNumber[op][a];
+    switch (la::kOpAttrKinds[op][a]) {
+      case la::kAttrString:
+        def.Attr(la::kOpAttrNames[op][a]).AttrType(OPTIONAL).String(la::kOpAttrDefaultText[op][a]);
+        break;
+      case la::kAttrFloat:
+        def.Attr(la::kOpAttrNames[op][a]).AttrType(OPTIONAL).Float(static_cast<float>(number));
+        break;
+      case la::kAttrInt:
+        def.Attr(la::kOpAttrNames[op][a]).AttrType(OPTIONAL).Int(static_cast<int64_t>(number));
+        break;
+      case la::kAttrBool:
+        def.Attr(la::kOpAttrNames[op][a]).AttrType(OPTIONAL).Bool(number != 0.0);
+        break;
+    }
+  }
   // DataCopyPad (GM <-> UB without mode) and the Select/Compares used here are
   // the A2/A3 forms: build for those AI processors.
   def.AICore().AddConfig("ascend910b");
   def.AICore().AddConfig("ascend910_93");
 }
 
-class MseLossGrad : public OpDef {
- public:
-  explicit MseLossGrad(const char* name) : OpDef(name)
-  {
-    DefineLossGradOp(*this, la::kMseLossGrad);
-    this->SetInferShape(InferShapeMseLossGrad).SetInferDataType(LossGradInferDataType);
-    this->AICore().SetTiling(TilingMseLossGrad);
-  }
-};
-
-class L1LossGrad : public OpDef {
- public:
-  explicit L1LossGrad(const char* name) : OpDef(name)
-  {
-    DefineLossGradOp(*this, la::kL1LossGrad);
-    this->SetInferShape(InferShapeL1LossGrad).SetInferDataType(LossGradInferDataType);
-    this->AICore().SetTiling(TilingL1LossGrad);
-  }
-};
-
-OP_ADD(MseLossGrad);
-OP_ADD(L1LossGrad);
+//! class Op : OpDef for every op of the table, registered with OP_ADD.
+#define LOSSGRAD_OP_CLASS(Op, id, kernel)                                      \
+  class Op : public OpDef {                                                   \
+   public:                                                                    \
+    explicit Op(const char* name) : OpDef(name)                               \
+    {                                                                         \
+      DefineLossGradOp(*this, id);                                            \
+      this->SetInferShape(InferShape##Op).SetInferDataType(LossGradInferDataType); \
+      this->AICore().SetTiling(Tiling##Op);                                   \
+    }                                                                         \
+  };                                                                          \
+  OP_ADD(Op);
+LOSSGRAD_ASCEND_FOR_EACH_OP(LOSSGRAD_OP_CLASS)
+#undef LOSSGRAD_OP_CLASS
 
 }  // namespace ops

@@ -1,4 +1,4 @@
-// CANN tiling-data definition of MseLossGrad and L1LossGrad: the field list of
+// CANN tiling-data definition of the lossgrad ops: the field list of
 // op_kernel/lossgrad_tiling_data.h expanded into BEGIN_TILING_DATA_DEF, so the
 // struct the kernel reads with GET_TILING_DATA has exactly the fields (names,
 // types, order) of LossGradTilingPlain, which the CPU tests exercise.
@@ -8,6 +8,7 @@
 #include "register/tilingdata_base.h"
 
 #include "../op_kernel/lossgrad_tiling_data.h"
+#include "lossgrad_ops_table.h"
 
 namespace optiling {
 
@@ -22,8 +23,10 @@ END_TILING_DATA_DEF;
 #undef LOSSGRAD_CANN_SCALAR_FIELD
 #undef LOSSGRAD_CANN_ARRAY_FIELD
 
-REGISTER_TILING_DATA_CLASS(MseLossGrad, LossGradTilingData)
-REGISTER_TILING_DATA_CLASS(L1LossGrad, LossGradTilingData)
+// One tiling-data registration per op of the generated table.
+#define LOSSGRAD_REGISTER_TILING(Op, id, kernel) REGISTER_TILING_DATA_CLASS(Op, LossGradTilingData)
+LOSSGRAD_ASCEND_FOR_EACH_OP(LOSSGRAD_REGISTER_TILING)
+#undef LOSSGRAD_REGISTER_TILING
 
 //! Copy every field of the plain struct into the CANN tiling data (same list).
 inline void CopyToTilingData(const LossGradTilingPlain& plain, LossGradTilingData& tiling)

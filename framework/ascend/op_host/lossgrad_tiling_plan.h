@@ -1,5 +1,5 @@
-// Host-side planning of one MseLossGrad / L1LossGrad launch, in plain C++17
-// with no CANN dependency: validation (reduction, dtype, ranks, broadcasting),
+// Host-side planning of one launch of a lossgrad op, in plain C++17
+// with no CANN dependency: validation (reduction, declared attributes, dtype, ranks, broadcasting),
 // the broadcast shape, input modes and coalesced strides, the balanced split
 // over the AI cores, the unified-buffer tile size, the workspace layout and the
 // scale factor. op_host/lossgrad_ops.cpp's TilingFunc and InferShape are thin
@@ -14,7 +14,7 @@
 //   * the tile length is derived from the unified-buffer size and the dtype:
 //     double-buffered queues for every non-scalar input and the output, fp32
 //     work buffers for half types, the compare mask and the 8 KB that Select
-//     needs (L1LossGrad), all within the UB; a multiple of 256 elements so that
+//     needs (families that Select), all within the UB; a multiple of 256 elements so that
 //     every buffer and every compare count are 256-byte aligned;
 //   * the scale is computed in double from the 64-bit N and rounded once.
 #ifndef LOSSGRAD_TILING_PLAN_H_
@@ -25,7 +25,7 @@
 #include <string>
 
 #include "lossgrad_defs.h"
-#include "../op_kernel/families/families.h"
+#include "lossgrad_ops_table.h"
 #include "../op_kernel/lossgrad_tiling_data.h"
 
 namespace lossgrad {
@@ -86,7 +86,7 @@ const FamilyNeeds& NeedsOf(int op, lossgrad_kernel::FamilyList<F...>)
 }  // namespace detail
 
 static_assert(detail::FamiliesMatchOps(lossgrad_kernel::Families{}),
-              "op_kernel/families/families.h must list one kernel family per op of lossgrad_defs.h, in op order");
+              "lossgrad_ops_table.h must list one kernel family per op, in op order (regenerate it)");
 
 inline const FamilyNeeds& FamilyNeedsOf(int op) { return detail::NeedsOf(op, lossgrad_kernel::Families{}); }
 
@@ -288,21 +288,49 @@ inline void Coalesce(const Shape* in, const Shape& out, LossGradTilingPlain& t)
 
 }  // namespace detail
 
-//! Plan one launch of op `op` (kMseLossGrad / kL1LossGrad) for inputs of dtype
+//! The declared attributes of one launch beyond the reduction, by declared index
+//! (lossgrad_ops_table.h); an attribute not `given` takes its declared default.
+struct AttrValues {
+  bool given[kMaxAttrs] = {};
+  double number[kMaxAttrs] = {};  //!< int, bool (0 / 1) and float attributes
+};
+
+//! The value of declared attribute `attr` of `op`: given, or the default.
+inline double AttrNumber(int op, int attr, const AttrValues* values)
+{
+  return values != nullptr && values->given[attr] ? values->number[attr] : kOpAttrDefaultNumber[op][attr];
+}
+
+//! Plan one launch of op `op` (an op id of lossgrad_ops_table.h) for inputs of dtype
 //! `dtype` (all three equal) and shapes `in` (CANN input order), with the
-//! `reduction` attribute (nullptr: the default "mean") on `platform`.
-inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* in, const Platform& platform)
+//! `reduction` attribute (nullptr: the default "mean") and the other declared
+//! attributes `attrs` (nullptr: all defaults) on `platform`.
+inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* in, const Platform& platform,
+                         const AttrValues* attrs = nullptr)
 {
   Plan plan;
   if (op < 0 || op >= kNumOps) {
     plan.message = FillTemplate(kMsgUnknownOp, "id", std::to_string(op));
     return plan;
   }
-  // Checks in the order of docs/SPEC.md's error table: reduction, dtype, ranks, broadcast.
+  // Checks in the order of docs/SPEC.md's error table: reduction, the other attributes,
+  // dtype, ranks, broadcast.
   plan.reduction = ReductionIndex(reduction);
   if (plan.reduction < 0) {
     plan.message = BadReductionMessage(kOpTypes[op], reduction);
     return plan;
+  }
+  float attrSlots[LOSSGRAD_TILING_ATTR_SLOTS] = {};
+  for (int a = 1; a < kOpNumAttrs[op]; ++a) {
+    if (kOpAttrKinds[op][a] != kAttrFloat) {
+      continue;  // no kernel reads int / bool attributes yet; OpDef declares them all
+    }
+    const double value = AttrNumber(op, a, attrs);
+    if (!FloatAttributeOk(op, a, value)) {
+      plan.message = BadAttributeValueMessage(op, a, value);
+      return plan;
+    }
+    attrSlots[kOpAttrSlot[op][a]] = static_cast<float>(value);
   }
   if (dtype < 0 || dtype >= kNumDTypes) {
     std::string msg = FillTemplate(kMsgBadAscendDtype, "op", kOpTypes[op]);
@@ -408,6 +436,9 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   const double numer = kScaleNumerator[op];
   plan.scale = plan.reduction == kReductionMean ? (n ? numer / static_cast<double>(n) : 0.0) : numer;
   t.scale = static_cast<float>(plan.scale);
+  for (int i = 0; i < LOSSGRAD_TILING_ATTR_SLOTS; ++i) {
+    t.attrs[i] = attrSlots[i];
+  }
   t.reserved = 0.0f;
   plan.ok = true;
   return plan;

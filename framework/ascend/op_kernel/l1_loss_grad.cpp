@@ -3,6 +3,7 @@
 // output's C++ type, set by the CANN build per supported dtype.
 #include "kernel_operator.h"
 #include "lossgrad_kernel.h"
+#include "families/l1_loss.h"
 
 extern "C" __global__ __aicore__ void l1_loss_grad(GM_ADDR grads, GM_ADDR predict, GM_ADDR label, GM_ADDR y,
                                                    GM_ADDR workspace, GM_ADDR tiling)

@@ -4,7 +4,8 @@
 //
 // where a, b, m are inputs and f is the elementwise function of the op's family
 // (op_kernel/families/<family>.h: its input roles, UB needs and compute hooks;
-// families.h lists them), s the host's scale.
+// each kernel entry includes its own), s the host's scale. The op's declared
+// float attributes arrive in the tiling data (attrs) and reach the family's hooks.
 //
 // Design (what improves on the CANN seeds, see docs/SPEC.md):
 //  * every vector core gets a balanced, 32-byte aligned slice of the N elements
@@ -38,7 +39,7 @@
 
 #include "kernel_operator.h"
 #include "lossgrad_tiling_data.h"
-#include "families/families.h"
+#include "families/family.h"
 
 namespace lossgrad_kernel {
 
@@ -47,6 +48,7 @@ constexpr uint32_t kBufferNum = 2;         // double buffering (must match the h
 constexpr uint32_t kBlockBytes = 32;       // DMA / UB data block
 constexpr uint32_t kCompareElems = 64;     // fp32 elements per 256 bytes (Compares count unit)
 constexpr uint32_t kMaxRank = 8;
+constexpr uint32_t kAttrSlots = LOSSGRAD_TILING_ATTR_SLOTS;
 
 template <typename T>
 struct IsF32 {
@@ -97,6 +99,9 @@ class LossGradKernel {
     total_ = t.totalLength;
     tile_ = t.tileLength;
     scale_ = t.scale;
+    for (uint32_t i = 0; i < kAttrSlots; ++i) {
+      attrs_[i] = t.attrs[i];
+    }
     rank_ = static_cast<uint32_t>(t.bcastRank);
     for (uint32_t i = 0; i < kMaxRank; ++i) {
       dims_[i] = t.outDims[i];
@@ -129,7 +134,7 @@ class LossGradKernel {
     }
     yGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(y), total_);
     // Both operands of the difference scalar: f of the difference is a scalar too.
-    diffScalar_ = F::OnScalar(scalar_[Lhs()] - scalar_[Rhs()]);
+    diffScalar_ = F::OnScalar(scalar_[Lhs()] - scalar_[Rhs()], attrs_);
     if (count_ == 0) {
       return;
     }
@@ -353,6 +358,7 @@ class LossGradKernel {
     // 2. d = f(d), the family's function (the scalar case was done in Init).
     if (dTensor) {
       TileScratch scratch;
+      scratch.attrs = attrs_;
       if constexpr (Family::kF32Scratch >= 1) {
         scratch.f32[0] = bufB_.template Get<float>();
       }
@@ -422,6 +428,7 @@ class LossGradKernel {
   float scalar_[kNumIn] = {0.0f, 0.0f, 0.0f};
   float diffScalar_ = 0.0f;
   float scale_ = 0.0f;
+  float attrs_[kAttrSlots] = {};
   uint32_t rank_ = 0;
   int64_t dims_[kMaxRank] = {1, 1, 1, 1, 1, 1, 1, 1};
   int64_t strides_[kNumIn][kMaxRank] = {};

@@ -23,8 +23,8 @@
 #define LOSSGRAD_SHARED_INLINE inline
 #endif
 
-// Scalar fields: X(type, name). All 64-bit first, then the two floats, so the
-// layout has no padding whoever lays it out.
+// Scalar fields: X(type, name). All 64-bit first, then the two floats, then the
+// arrays (64-bit, then float), so the layout has no padding whoever lays it out.
 //   totalLength   N, element count of the broadcast shape (64-bit)
 //   alignElems    elements per 32-byte block of the dtype (16 for 2-byte types, 8 for float)
 //   blocksPerCore q: every core gets q or q+1 blocks of alignElems elements
@@ -50,13 +50,20 @@
   X(float, scale)                        \
   X(float, reserved)
 
+//! Float slots for the op's declared float attributes (op_host/lossgrad_ops_table.h
+//! kOpAttrSlot maps a declared attribute to its slot; the generator checks they fit).
+#define LOSSGRAD_TILING_ATTR_SLOTS 4
+
 // Array fields: A(type, count, name). Coalesced broadcast dims (outer to inner)
-// and, per input, its element stride along each of them (0 on broadcast axes).
-#define LOSSGRAD_TILING_ARRAY_FIELDS(A) \
-  A(int64_t, 8, outDims)                \
-  A(int64_t, 8, strides0)               \
-  A(int64_t, 8, strides1)               \
-  A(int64_t, 8, strides2)
+// and, per input, its element stride along each of them (0 on broadcast axes);
+// then the values of the op's declared float attributes (fp32, checked on the
+// host), one slot each, unused slots 0.
+#define LOSSGRAD_TILING_ARRAY_FIELDS(A)              \
+  A(int64_t, 8, outDims)                             \
+  A(int64_t, 8, strides0)                            \
+  A(int64_t, 8, strides1)                            \
+  A(int64_t, 8, strides2)                            \
+  A(float, LOSSGRAD_TILING_ATTR_SLOTS, attrs)
 
 #define LOSSGRAD_PLAIN_SCALAR(type, name) type name;
 #define LOSSGRAD_PLAIN_ARRAY(type, count, name) type name[count];

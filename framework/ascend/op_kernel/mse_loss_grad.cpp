@@ -4,6 +4,7 @@
 // supported dtype (float16 -> half, bfloat16 -> bfloat16_t, float32 -> float).
 #include "kernel_operator.h"
 #include "lossgrad_kernel.h"
+#include "families/mse_loss.h"
 
 extern "C" __global__ __aicore__ void mse_loss_grad(GM_ADDR predict, GM_ADDR label, GM_ADDR dout, GM_ADDR y,
                                                     GM_ADDR workspace, GM_ADDR tiling)

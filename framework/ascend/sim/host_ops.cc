@@ -88,8 +88,10 @@ LGSIM_API const char* lgsim_cann_ops_json()
 
 //! Run the registered TilingFunc of `opType` in a stand-in TilingContext.
 //! `reduction` nullptr with hasAttrs = 1 means the attribute is unset; hasAttrs = 0
-//! gives no attribute object at all. Returns 1 on GRAPH_SUCCESS, 0 on failure, -1 unknown op.
-LGSIM_API int lgsim_cann_tiling(const char* opType, const char* reduction, int hasAttrs, const int32_t* dtypes,
+//! gives no attribute object at all. `floatAttrs`/`floatGiven` (8 entries by declared
+//! index, nullable) set float attributes. Returns 1 on GRAPH_SUCCESS, 0 on failure, -1 unknown op.
+LGSIM_API int lgsim_cann_tiling(const char* opType, const char* reduction, int hasAttrs, const double* floatAttrs,
+                                const int32_t* floatGiven, const int32_t* dtypes,
                                 const int32_t* ranks, const int64_t* dims, uint32_t cores, uint64_t ubBytes,
                                 uint32_t sysWorkspace, uint8_t* tilingOut, uint64_t tilingCap, uint64_t* tilingSize,
                                 uint32_t* blockDim, uint64_t* workspace)
@@ -104,6 +106,12 @@ LGSIM_API int lgsim_cann_tiling(const char* opType, const char* reduction, int h
   ctx.platform.sysWorkspace = sysWorkspace;
   ctx.attrsNull = hasAttrs == 0;
   ctx.attrs.SetString(0, reduction);
+  // Float attributes by declared index (1..7): set when given (the others stay unset).
+  for (size_t a = 1; a < 8 && floatAttrs != nullptr && floatGiven != nullptr; ++a) {
+    if (floatGiven[a] != 0) {
+      ctx.attrs.SetFloat(a, static_cast<float>(floatAttrs[a]));
+    }
+  }
   ctx.shapes.resize(3);
   ctx.descs.resize(3);
   for (int k = 0; k < 3; ++k) {

@@ -29,8 +29,18 @@ LGSIM_API const char* lgsim_plugin_json()
 
 //! Call the parse function registered for `opType` with the attribute JSON
 //! (nullptr: the source operator has no "attribute"); 1 SUCCESS, 0 FAILED, -1 unknown.
-LGSIM_API int lgsim_plugin_parse(const char* opType, const char* attributeJson, char* reduction, uint64_t len)
+//! `reduction` gets the reduction set on the CANN operator, `attrs` every attribute it
+//! got as JSON {"name": {"type": "float", "value": "0.25"}, ...}.
+LGSIM_API int lgsim_plugin_parse(const char* opType, const char* attributeJson, char* reduction, uint64_t len,
+                                 char* attrs, uint64_t attrsLen)
 {
+  auto copy = [](char* dst, uint64_t cap, const std::string& value) {
+    if (cap > 0) {
+      const size_t n = value.size() < cap - 1 ? value.size() : static_cast<size_t>(cap - 1);
+      std::memcpy(dst, value.data(), n);
+      dst[n] = '\0';
+    }
+  };
   for (const domi::OpRegistrationData& r : domi::PluginRegistry()) {
     if (r.opType != opType || r.parse == nullptr) {
       continue;
@@ -42,12 +52,13 @@ LGSIM_API int lgsim_plugin_parse(const char* opType, const char* attributeJson, 
     }
     const domi::Status status = r.parse(src, dst);
     auto it = dst.Attrs().find("reduction");
-    const std::string value = it == dst.Attrs().end() ? "" : it->second;
-    if (len > 0) {
-      const size_t n = value.size() < len - 1 ? value.size() : static_cast<size_t>(len - 1);
-      std::memcpy(reduction, value.data(), n);
-      reduction[n] = '\0';
+    copy(reduction, len, it == dst.Attrs().end() ? "" : it->second);
+    std::string j = "{";
+    for (const auto& kv : dst.Attrs()) {
+      j += (j.size() > 1 ? ", \"" : "\"") + kv.first + "\": {\"type\": \"" + dst.AttrTypes().at(kv.first) +
+           "\", \"value\": \"" + kv.second + "\"}";
     }
+    copy(attrs, attrsLen, j + "}");
     return status == domi::SUCCESS ? 1 : 0;
   }
   return -1;

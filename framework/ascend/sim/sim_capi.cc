@@ -8,7 +8,7 @@
 //                      memory: index and data-movement logic only, any size),
 //                      then check coverage and report counters and violations;
 //  * lgsim_broadcast:  the InferShape broadcast rule;
-//  * lgsim_onnx_reduction: the ATC plugin's attribute parsing;
+//  * lgsim_onnx_reduction, lgsim_onnx_attributes: the ATC plugin's attribute parsing;
 //  * lgsim_defs_json:  the op table, for the drift test against framework/definitions.py.
 //
 // The op table is also checked at compile time against the generated C++ view
@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <cstdio>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -45,16 +47,56 @@ constexpr bool StrEq(const char* a, const char* b)
   return *a == *b;
 }
 
-constexpr bool OpsMatch()
+//! The generated view's op id of Ascend op `op` (same name), or -1.
+constexpr int GenOpOf(int op)
 {
-  for (int op = 0; op < la::kNumOps; ++op) {
-    if (!StrEq(la::kOpTypes[op], gen::kOpNames[op]) || gen::kOpArity[op] != la::kNumInputs ||
-        gen::kOpIsLoss[op] || !StrEq(la::kOutputName, gen::kOpOutput[op]) ||
-        la::kScaleNumerator[op] != gen::kOpScaleNumerator[op]) {
+  for (int g = 0; g < gen::kNumOps; ++g) {
+    if (StrEq(la::kOpTypes[op], gen::kOpNames[g])) {
+      return g;
+    }
+  }
+  return -1;
+}
+
+constexpr bool AttrsMatch(int op, int g)
+{
+  if (la::kOpNumAttrs[op] != gen::kOpNumAttrs[g]) {
+    return false;
+  }
+  for (int a = 0; a < la::kOpNumAttrs[op]; ++a) {
+    const bool isFloat = la::kOpAttrKinds[op][a] == la::kAttrFloat;
+    if (!StrEq(la::kOpAttrNames[op][a], gen::kOpAttrNames[g][a]) ||
+        static_cast<int>(la::kOpAttrKinds[op][a]) != static_cast<int>(gen::kOpAttrTypes[g][a]) ||
+        (isFloat && (la::kOpAttrDefaultNumber[op][a] != gen::kOpAttrDefaults[g][a].f ||
+                     la::kOpAttrMinimum[op][a] != gen::kOpAttrMinimum[g][a] ||
+                     !StrEq(la::kOpAttrRequirement[op][a], gen::kOpAttrRequirement[g][a])))) {
       return false;
     }
+  }
+  return true;
+}
+
+//! Every grad op of the generated view is in the Ascend table, in native-id order, alike.
+constexpr bool OpsMatch()
+{
+  int grads = 0;
+  int last = -1;
+  for (int g = 0; g < gen::kNumOps; ++g) {
+    grads += gen::kOpIsLoss[g] ? 0 : 1;
+  }
+  if (grads != la::kNumOps) {
+    return false;
+  }
+  for (int op = 0; op < la::kNumOps; ++op) {
+    const int g = GenOpOf(op);
+    if (g <= last || gen::kOpArity[g] != la::kNumInputs || gen::kOpIsLoss[g] ||
+        !StrEq(la::kOutputName, gen::kOpOutput[g]) || la::kScaleNumerator[op] != gen::kOpScaleNumerator[g] ||
+        !AttrsMatch(op, g)) {
+      return false;
+    }
+    last = g;
     for (int k = 0; k < la::kNumInputs; ++k) {
-      if (!StrEq(la::kInputNames[op][k], gen::kOpInputs[op][k])) {
+      if (!StrEq(la::kInputNames[op][k], gen::kOpInputs[g][k])) {
         return false;
       }
     }
@@ -86,7 +128,8 @@ constexpr bool DTypesMatch()
   return true;
 }
 
-static_assert(OpsMatch(), "Ascend op table (op types, input names/order, output, scale) differs from definitions.py");
+static_assert(OpsMatch(), "Ascend op table (op types, input names/order, output, scale, attributes) differs from "
+              "definitions.py: regenerate op_host/lossgrad_ops_table.h (make ascend-table)");
 static_assert(ReductionsMatch(), "Ascend reduction names/default differ from definitions.py");
 static_assert(DTypesMatch(), "Ascend dtype names/order differ from definitions.py");
 static_assert(la::kMaxRank == gen::kMaxRank, "max rank differs from definitions.py");
@@ -94,7 +137,9 @@ static_assert(StrEq(la::kOnnxDomain, gen::kDomain) && la::kOnnxOpset == gen::kOp
               "ONNX domain/opset differ from definitions.py");
 static_assert(StrEq(la::kMsgBadReduction, gen::kMsgBadReduction) && StrEq(la::kMsgBadRank, gen::kMsgBadRank) &&
                   StrEq(la::kMsgNotBroadcastable, gen::kMsgNotBroadcastable) &&
-                  StrEq(la::kMsgUnknownOp, gen::kMsgUnknownOp),
+                  StrEq(la::kMsgUnknownOp, gen::kMsgUnknownOp) &&
+                  StrEq(la::kMsgBadAttributeValue, gen::kMsgBadAttributeValue) &&
+                  StrEq(la::kMsgBadAttributeType, gen::kMsgBadAttributeType),
               "error-message templates differ from definitions.py");
 
 std::mutex g_mutex;
@@ -131,15 +176,60 @@ std::string JsonStrList(const T (&items)[N])
   return out + "]";
 }
 
+std::string JsonNumber(double v)
+{
+  if (v != v) {
+    return "NaN";
+  }
+  if (v == -std::numeric_limits<double>::infinity()) {
+    return "-Infinity";
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+const char* AttrKindName(la::AttrKind k)
+{
+  switch (k) {
+    case la::kAttrString: return "string";
+    case la::kAttrInt: return "int";
+    case la::kAttrFloat: return "float";
+    case la::kAttrBool: return "bool";
+  }
+  return "?";
+}
+
 std::string BuildDefsJson()
 {
   std::string j = "{";
   j += "\"op_types\": " + JsonStrList(la::kOpTypes);
   j += ", \"kernel_names\": " + JsonStrList(la::kKernelNames);
-  j += ", \"inputs\": [" + JsonStrList(la::kInputNames[0]) + ", " + JsonStrList(la::kInputNames[1]) + "]";
-  j += ", \"output\": " + JsonStr(la::kOutputName);
-  j += ", \"scale_numerators\": [" + std::to_string(la::kScaleNumerator[0]) + ", " +
-       std::to_string(la::kScaleNumerator[1]) + "]";
+  j += ", \"inputs\": [";
+  for (int op = 0; op < la::kNumOps; ++op) {
+    j += (op ? ", " : "") + JsonStrList(la::kInputNames[op]);
+  }
+  j += "], \"output\": " + JsonStr(la::kOutputName);
+  j += ", \"scale_numerators\": [";
+  for (int op = 0; op < la::kNumOps; ++op) {
+    j += (op ? ", " : "") + JsonNumber(la::kScaleNumerator[op]);
+  }
+  j += "], \"attributes\": [";
+  for (int op = 0; op < la::kNumOps; ++op) {
+    j += op ? ", [" : "[";
+    for (int a = 0; a < la::kOpNumAttrs[op]; ++a) {
+      const la::AttrKind kind = la::kOpAttrKinds[op][a];
+      const char* req = la::kOpAttrRequirement[op][a];
+      j += (a ? ", " : "") + std::string("{\"name\": ") + JsonStr(la::kOpAttrNames[op][a]) + ", \"type\": " +
+           JsonStr(AttrKindName(kind)) + ", \"default\": " +
+           (kind == la::kAttrString ? JsonStr(la::kOpAttrDefaultText[op][a]) : JsonNumber(la::kOpAttrDefaultNumber[op][a])) +
+           ", \"minimum\": " + JsonNumber(la::kOpAttrMinimum[op][a]) + ", \"requirement\": " +
+           (req == nullptr ? std::string("null") : JsonStr(req)) + ", \"slot\": " + std::to_string(la::kOpAttrSlot[op][a]) +
+           "}";
+    }
+    j += "]";
+  }
+  j += "]";
   j += ", \"attr\": " + JsonStr(la::kAttrName);
   j += ", \"default_reduction\": " + JsonStr(la::kDefaultReduction);
   j += ", \"reductions\": " + JsonStrList(la::kReductionNames);
@@ -151,8 +241,21 @@ std::string BuildDefsJson()
   j += ", \"messages\": {\"bad_reduction\": " + JsonStr(la::kMsgBadReduction) +
        ", \"bad_rank\": " + JsonStr(la::kMsgBadRank) + ", \"not_broadcastable\": " + JsonStr(la::kMsgNotBroadcastable) +
        ", \"unknown_op\": " + JsonStr(la::kMsgUnknownOp) +
-       ", \"bad_reduction_type\": " + JsonStr(la::kMsgBadReductionType) + "}";
+       ", \"bad_reduction_type\": " + JsonStr(la::kMsgBadReductionType) +
+       ", \"bad_attribute_value\": " + JsonStr(la::kMsgBadAttributeValue) +
+       ", \"bad_attribute_type\": " + JsonStr(la::kMsgBadAttributeType) + "}";
   return j + "}";
+}
+
+//! Declared attribute values from the C API (`values`/`given`, kMaxAttrs entries, nullable).
+la::AttrValues ToAttrValues(const double* values, const int32_t* given)
+{
+  la::AttrValues out;
+  for (int a = 0; a < la::kMaxAttrs && values != nullptr && given != nullptr; ++a) {
+    out.given[a] = given[a] != 0;
+    out.number[a] = values[a];
+  }
+  return out;
 }
 
 void ToShapes(const int32_t* ranks, const int64_t* dims, la::Shape* shapes)
@@ -195,7 +298,10 @@ struct LgRunArgs {
   int32_t op;
   int32_t dtype;
   int32_t dry;
+  int32_t attrGiven[8];  //!< declared attribute a given (else its default), by declared index
+  double attrValues[8];  //!< its value (int, bool 0 / 1, float)
 };
+static_assert(la::kMaxAttrs <= 8, "LgRunArgs holds 8 declared attributes");
 
 struct LgRunReport {
   uint64_t blockDim;
@@ -262,7 +368,7 @@ GM_ADDR GetUserWorkspace(GM_ADDR workspace)
 }  // namespace AscendC
 
 // ---- the C API -------------------------------------------------------------------
-LGSIM_API int lgsim_abi_version() { return 1; }
+LGSIM_API int lgsim_abi_version() { return 2; }
 
 LGSIM_API uint64_t lgsim_sizeof_tiling() { return sizeof(LossGradTilingPlain); }
 LGSIM_API uint64_t lgsim_sizeof_plan_out() { return sizeof(LgPlanOut); }
@@ -326,7 +432,8 @@ LGSIM_API uint64_t lgsim_ub_bytes_for_tile(int op, int dtype, uint64_t queueInpu
 }
 
 LGSIM_API int lgsim_plan(int op, int dtype, const char* reduction, const int32_t* ranks, const int64_t* dims,
-                         uint64_t coreNum, uint64_t ubBytes, LgPlanOut* out)
+                         uint64_t coreNum, uint64_t ubBytes, const double* attrValues, const int32_t* attrGiven,
+                         LgPlanOut* out)
 {
   std::memset(out, 0, sizeof *out);
   la::Shape shapes[la::kNumInputs];
@@ -334,7 +441,8 @@ LGSIM_API int lgsim_plan(int op, int dtype, const char* reduction, const int32_t
   la::Platform pf;
   pf.coreNum = coreNum;
   pf.ubBytes = ubBytes;
-  const la::Plan plan = la::PlanLossGrad(op, dtype, reduction, shapes, pf);
+  const la::AttrValues attrs = ToAttrValues(attrValues, attrGiven);
+  const la::Plan plan = la::PlanLossGrad(op, dtype, reduction, shapes, pf, &attrs);
   out->ok = plan.ok ? 1 : 0;
   CopyString(out->message, sizeof out->message, plan.message);
   out->reduction = plan.reduction;
@@ -422,6 +530,29 @@ LGSIM_API int lgsim_onnx_attr(const char* json, const char* name, int kind, char
   return ok ? 1 : -1;
 }
 
+//! The plugin's parse of every declared attribute but the reduction of op `op` from ATC's
+//! attribute JSON: 1 found, 0 none given (defaults), -1 error (`error`); `given`/`values` by
+//! declared index (kMaxAttrs entries, at most 8).
+LGSIM_API int lgsim_onnx_attributes(int op, const char* json, int32_t* given, double* values, char* error,
+                                    uint64_t errorLen)
+{
+  if (op < 0 || op >= la::kNumOps) {
+    return -2;
+  }
+  bool g[la::kMaxAttrs];
+  double v[la::kMaxAttrs];
+  std::string e;
+  const int status = lossgrad::onnx_attr::ParseDeclaredAttributes(op, json, g, v, &e);
+  for (int a = 0; a < la::kMaxAttrs; ++a) {
+    given[a] = g[a] ? 1 : 0;
+    values[a] = v[a];
+  }
+  CopyString(error, errorLen, e);
+  return status == lossgrad::onnx_attr::kError ? -1 : (status == lossgrad::onnx_attr::kFound ? 1 : 0);
+}
+
+LGSIM_API int lgsim_max_attrs() { return la::kMaxAttrs; }
+
 LGSIM_API const char* lgsim_defs_json()
 {
   static const std::string json = BuildDefsJson();
@@ -464,7 +595,8 @@ LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
   la::Platform pf;
   pf.coreNum = args->coreNum;
   pf.ubBytes = args->ubBytes;
-  const la::Plan plan = la::PlanLossGrad(args->op, args->dtype, args->reduction, shapes, pf);
+  const la::AttrValues attrs = ToAttrValues(args->attrValues, args->attrGiven);
+  const la::Plan plan = la::PlanLossGrad(args->op, args->dtype, args->reduction, shapes, pf, &attrs);
   if (!plan.ok) {
     report->status = 1;
     CopyString(report->message, sizeof report->message, plan.message);

@@ -16,7 +16,10 @@
 // default is left out):
 //   "name": the name; "type": the AttributeType number;
 //   "i": a JSON number (int64); "f": the float printed with "%g", as a JSON string
-//   ("0.01"; a JSON number if that does not fit in 9 characters);
+//   ("0.01"; a JSON number if that does not fit in 9 characters). "%g" keeps 6
+//   significant digits: a float attribute reaches the op rounded to 6 digits
+//   (beta = 0.1234567 arrives as 0.123457; 1e-7 stays 1e-07). Export values that
+//   need more precision with 6 digits or fewer, or use the protobuf route;
 //   "s": the bytes C-escaped (protobuf's CEscape: \n \r \t \" \' \\ and \ooo).
 // protobuf's canonical JSON mapping (its json_format, also a test input) is read
 // as well: "type" as a name ("STRING"), "i" as a string, "f" as a number (or
@@ -443,6 +446,77 @@ inline ParseStatus ParseReduction(const std::string& opType, const std::string& 
   }
   *reduction = value;
   return kFound;
+}
+
+//! Every declared attribute of op id `op` (lossgrad_ops_table.h) other than the reduction,
+//! from ATC's attribute JSON, by declared index: `given[a]` and `numbers[a]` (kMaxAttrs entries
+//! each; an absent attribute is not given: its default applies). A present attribute of
+//! another ONNX type fails with kMsgBadAttributeType, a float that is NaN or below its
+//! declared minimum with kMsgBadAttributeValue (the messages of framework/rules.py).
+inline ParseStatus ParseDeclaredAttributes(int op, const std::string& json, bool* given, double* numbers,
+                                           std::string* error)
+{
+  const char* opType = ascend::kOpTypes[op];
+  for (int a = 0; a < ascend::kMaxAttrs; ++a) {
+    given[a] = false;
+    numbers[a] = 0.0;
+  }
+  std::vector<Attr> attrs;
+  if (!AttrReader::Read(json, &attrs, error)) {
+    *error = std::string(opType) + ": " + *error;
+    return kError;
+  }
+  bool found = false;
+  for (int a = 1; a < ascend::kOpNumAttrs[op]; ++a) {
+    const Attr* attr = Find(attrs, ascend::kOpAttrNames[op][a]);
+    if (attr == nullptr) {
+      continue;
+    }
+    std::string typeName;
+    bool ok = false;
+    const char* expected = "";
+    switch (ascend::kOpAttrKinds[op][a]) {
+      case ascend::kAttrFloat:
+        expected = "a FLOAT";
+        ok = GetFloat(*attr, &numbers[a], &typeName);
+        break;
+      case ascend::kAttrInt: {
+        expected = "an INT";
+        int64_t v = 0;
+        ok = GetInt(*attr, &v, &typeName);
+        numbers[a] = static_cast<double>(v);
+        break;
+      }
+      case ascend::kAttrBool: {
+        expected = "an INT 0 or 1 (a bool)";
+        bool v = false;
+        ok = GetBool(*attr, &v, &typeName);
+        numbers[a] = v ? 1.0 : 0.0;
+        break;
+      }
+      case ascend::kAttrString:
+        expected = "a STRING";
+        break;  // only the reduction is a string attribute (the generator enforces it)
+    }
+    if (!ok) {
+      const bool unreadable = ascend::kOpAttrKinds[op][a] == ascend::kAttrFloat && attr->type == kFloat;
+      *error = unreadable ? std::string(opType) + ": attribute '" + ascend::kOpAttrNames[op][a] +
+                                "' has an unreadable value"
+                          : ascend::BadAttributeTypeMessage(op, a, expected, typeName);
+      return kError;
+    }
+    if (ascend::kOpAttrKinds[op][a] == ascend::kAttrFloat) {
+      // The op computes in fp32: check the value it will get.
+      numbers[a] = static_cast<double>(static_cast<float>(numbers[a]));
+      if (!ascend::FloatAttributeOk(op, a, numbers[a])) {
+        *error = ascend::BadAttributeValueMessage(op, a, numbers[a]);
+        return kError;
+      }
+    }
+    given[a] = true;
+    found = true;
+  }
+  return found ? kFound : kDefaulted;
 }
 
 }  // namespace onnx_attr

@@ -1,8 +1,11 @@
 // ATC (CANN's model converter) parser plugin for the ai.lossgrad ONNX domain:
-// maps every op of the package (lossgrad_defs.h), as the ONNX node
-// ai.lossgrad::<op type> of opset kOnnxOpset with its string attribute
-// `reduction` (default "mean"), 1:1 onto the CANN op of the same type. The ONNX
-// input order equals the CANN one (docs/SPEC.md), so inputs map by position.
+// maps every op of the package (the generated lossgrad_ops_table.h), as the ONNX
+// node ai.lossgrad::<op type> of opset kOnnxOpset with its declared attributes
+// (the string `reduction`, default "mean", and any others with their declared
+// types and defaults), 1:1 onto the CANN op of the same type. The ONNX input
+// order equals the CANN one (docs/SPEC.md), so inputs map by position. Float
+// attributes arrive through ATC's "%g" text: 6 significant digits (see
+// lossgrad_onnx_attr.h).
 //
 // Build: framework/ascend/build.sh (compiled into the package's ONNX plugin
 // library, installed under vendors/lossgrad/framework/onnx/). Use:
@@ -20,8 +23,12 @@ namespace {
 
 //! ATC puts the node's attribute list, as JSON, into the source operator's
 //! attribute "attribute" (see lossgrad_onnx_attr.h); no such attribute: none set.
-Status ParseLossGrad(const std::string& opType, const ge::Operator& src, ge::Operator& dst)
+//! The reduction is always set (its default when absent); another declared
+//! attribute is set when the node has it (CANN applies the OpDef default otherwise).
+Status ParseLossGrad(int op, const ge::Operator& src, ge::Operator& dst)
 {
+  namespace la = lossgrad::ascend;
+  namespace oa = lossgrad::onnx_attr;
   std::string json;
   ge::AscendString attrs;
   if (src.GetAttr("attribute", attrs) == ge::GRAPH_SUCCESS && attrs.GetString() != nullptr) {
@@ -29,11 +36,26 @@ Status ParseLossGrad(const std::string& opType, const ge::Operator& src, ge::Ope
   }
   std::string reduction;
   std::string error;
-  if (lossgrad::onnx_attr::ParseReduction(opType, json, &reduction, &error) == lossgrad::onnx_attr::kError) {
+  bool given[la::kMaxAttrs];
+  double numbers[la::kMaxAttrs];
+  if (oa::ParseReduction(la::kOpTypes[op], json, &reduction, &error) == oa::kError ||
+      oa::ParseDeclaredAttributes(op, json, given, numbers, &error) == oa::kError) {
     std::fprintf(stderr, "[lossgrad onnx plugin] %s\n", error.c_str());
     return FAILED;
   }
-  dst.SetAttr(lossgrad::ascend::kAttrName, ge::AscendString(reduction.c_str()));
+  dst.SetAttr(la::kAttrName, ge::AscendString(reduction.c_str()));
+  for (int a = 1; a < la::kOpNumAttrs[op]; ++a) {
+    if (!given[a]) {
+      continue;
+    }
+    const char* name = la::kOpAttrNames[op][a];
+    switch (la::kOpAttrKinds[op][a]) {
+      case la::kAttrFloat: dst.SetAttr(name, static_cast<float>(numbers[a])); break;
+      case la::kAttrInt: dst.SetAttr(name, static_cast<int64_t>(numbers[a])); break;
+      case la::kAttrBool: dst.SetAttr(name, numbers[a] != 0.0); break;
+      case la::kAttrString: break;  // only the reduction (set above)
+    }
+  }
   return SUCCESS;
 }
 
@@ -42,14 +64,13 @@ Status ParseLossGrad(const std::string& opType, const ge::Operator& src, ge::Ope
 //! (a static OpReceiver of the OpRegistrationData), for each op in turn.
 const bool kRegistered = [] {
   namespace la = lossgrad::ascend;
-  for (const char* type : la::kOpTypes) {
+  for (int op = 0; op < la::kNumOps; ++op) {
+    const char* type = la::kOpTypes[op];
     const std::string origin = std::string(la::kOnnxDomain) + "::" + std::to_string(la::kOnnxOpset) + "::" + type;
-    const std::string opType(type);
     OpRegistrationData data(type);
     data.FrameworkType(ONNX)
         .OriginOpType({ge::AscendString(origin.c_str())})
-        .ParseParamsByOperatorFn(
-            [opType](const ge::Operator& src, ge::Operator& dst) { return ParseLossGrad(opType, src, dst); })
+        .ParseParamsByOperatorFn([op](const ge::Operator& src, ge::Operator& dst) { return ParseLossGrad(op, src, dst); })
         .ImplyType(ImplyType::TVM);
     OpReceiver receiver(data);
   }

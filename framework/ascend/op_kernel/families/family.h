@@ -5,7 +5,7 @@
 // s the host's scale, f the family's elementwise function. A family header
 // (op_kernel/families/<family>.h) declares, as a struct of plain constants that
 // the host tiling plan reads too:
-//   kOpType          the CANN op type (checked against op_host/lossgrad_defs.h);
+//   kOpType          the CANN op type (checked against op_host/lossgrad_ops_table.h);
 //   kLhs, kRhs, kMul input indices of a, b and m (CANN order);
 //   kF32Scratch      fp32 tiles f needs as scratch (at most 2; on half types the
 //                    kernel lends its second widening buffer as the first one);
@@ -13,14 +13,19 @@
 //   kUbReserveBytes  UB that must stay unallocated while f runs (e.g. for Select);
 // and, in its compute part (compiled in kernel TUs only, where lossgrad_kernel.h
 // defines LOSSGRAD_KERNEL_COMPUTE), a specialization of FamilyCompute with
-//   float OnScalar(float d)                   f of a scalar difference;
-//   LocalTensor<float> OnTile(d, scratch, n)  f over a tile (d itself or a scratch tile).
+//   float OnScalar(float d, const float* attrs)  f of a scalar difference;
+//   LocalTensor<float> OnTile(d, scratch, n)     f over a tile (d itself or a scratch tile;
+//                                                OnTile may overwrite d).
+// `attrs` (also scratch.attrs) are the op's declared float attributes, checked on the
+// host, in their tiling slots (op_host/lossgrad_ops_table.h kOpAttrSlot: the first
+// float attribute is attrs[0]).
 #ifndef LOSSGRAD_FAMILY_H_
 #define LOSSGRAD_FAMILY_H_
 
 namespace lossgrad_kernel {
 
-//! The ordered list of families (families.h); position = op id of lossgrad_defs.h.
+//! The ordered list of families (Families in op_host/lossgrad_ops_table.h, generated);
+//! position = op id.
 template <class... F>
 struct FamilyList {
   static constexpr int kSize = sizeof...(F);
@@ -31,6 +36,7 @@ struct FamilyList {
 struct TileScratch {
   AscendC::LocalTensor<float> f32[2];
   AscendC::LocalTensor<uint8_t> mask;
+  const float* attrs = nullptr;  //!< the declared float attributes (tiling slots)
 };
 
 //! Specialized in each family's header; a family without one fails to build here.

@@ -29,7 +29,7 @@ template <>
 struct FamilyCompute<L1LossFamily> {
   //! sign() with sign(0) = 0 and sign(NaN) = NaN (x * 0 keeps the NaN; the
   //! comparisons are false for NaN, so the NaN survives both selects).
-  __aicore__ static inline float OnScalar(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f); }
+  __aicore__ static inline float OnScalar(float x, const float*) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f); }
 
   //! z = sign(d) over n elements into scratch tile 1; scratch tile 0 holds the constants +-1.
   __aicore__ static inline AscendC::LocalTensor<float> OnTile(const AscendC::LocalTensor<float>& d,

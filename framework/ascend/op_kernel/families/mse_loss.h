@@ -27,7 +27,7 @@ namespace lossgrad_kernel {
 
 template <>
 struct FamilyCompute<MseLossFamily> {
-  __aicore__ static inline float OnScalar(float d) { return d; }
+  __aicore__ static inline float OnScalar(float d, const float*) { return d; }
   __aicore__ static inline AscendC::LocalTensor<float> OnTile(const AscendC::LocalTensor<float>& d,
                                                               const TileScratch&, uint32_t)
   {

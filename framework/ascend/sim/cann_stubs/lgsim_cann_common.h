@@ -8,6 +8,7 @@
 #define LGSIM_CANN_COMMON_H_
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -15,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace ge {
@@ -37,7 +39,8 @@ class AscendString {
   bool null_ = true;
 };
 
-//! Framework-side operator: string attributes only (what the plugin uses).
+//! Framework-side operator: string, float, int and bool attributes (what the plugin uses),
+//! kept as text ("%.9g" for a float: exact) with their type name.
 class Operator {
  public:
   graphStatus GetAttr(const char* name, AscendString& value) const
@@ -52,12 +55,35 @@ class Operator {
   Operator& SetAttr(const char* name, const AscendString& value)
   {
     attrs_[name] = value.GetString() == nullptr ? "" : value.GetString();
+    types_[name] = "string";
+    return *this;
+  }
+  Operator& SetAttr(const char* name, float value)
+  {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(value));
+    attrs_[name] = buf;
+    types_[name] = "float";
+    return *this;
+  }
+  Operator& SetAttr(const char* name, int64_t value)
+  {
+    attrs_[name] = std::to_string(value);
+    types_[name] = "int";
+    return *this;
+  }
+  Operator& SetAttr(const char* name, bool value)
+  {
+    attrs_[name] = value ? "1" : "0";
+    types_[name] = "bool";
     return *this;
   }
   const std::map<std::string, std::string>& Attrs() const { return attrs_; }
+  const std::map<std::string, std::string>& AttrTypes() const { return types_; }
 
  private:
   std::map<std::string, std::string> attrs_;
+  std::map<std::string, std::string> types_;
 };
 
 }  // namespace ge
@@ -108,26 +134,64 @@ class CompileTimeTensorDesc {
   ge::DataType dtype_ = ge::DT_FLOAT;
 };
 
+//! The attributes of a tiling context by declared index: a string (GetAttrPointer<char>), a
+//! float (<float>), an int (<int64_t>) or a bool (<bool>); asking for another type than the
+//! one set gives nullptr (the real class reinterprets the bytes: the adapter must not do that).
 class RuntimeAttrs {
  public:
   template <typename T>
   const T* GetAttrPointer(size_t index) const
   {
-    return index < strings_.size() && has_[index] ? reinterpret_cast<const T*>(strings_[index].c_str()) : nullptr;
+    if (index >= slots_.size() || !slots_[index].has) {
+      return nullptr;
+    }
+    const Slot& s = slots_[index];
+    if constexpr (std::is_same<T, char>::value) {
+      return s.kind == 's' ? s.text.c_str() : nullptr;
+    } else if constexpr (std::is_same<T, float>::value) {
+      return s.kind == 'f' ? &s.f : nullptr;
+    } else if constexpr (std::is_same<T, int64_t>::value) {
+      return s.kind == 'i' ? &s.i : nullptr;
+    } else if constexpr (std::is_same<T, bool>::value) {
+      return s.kind == 'b' ? &s.b : nullptr;
+    } else {
+      return nullptr;
+    }
   }
   void SetString(size_t index, const char* value)
   {
-    if (strings_.size() <= index) {
-      strings_.resize(index + 1);
-      has_.resize(index + 1, false);
-    }
-    has_[index] = value != nullptr;
-    strings_[index] = value == nullptr ? "" : value;
+    Slot& s = At(index);
+    s = Slot();
+    s.has = value != nullptr;
+    s.kind = 's';
+    s.text = value == nullptr ? "" : value;
+  }
+  void SetFloat(size_t index, float value)
+  {
+    Slot& s = At(index);
+    s = Slot();
+    s.has = true;
+    s.kind = 'f';
+    s.f = value;
   }
 
  private:
-  std::vector<std::string> strings_;
-  std::vector<bool> has_;
+  struct Slot {
+    bool has = false;
+    char kind = 0;
+    std::string text;
+    float f = 0.0f;
+    int64_t i = 0;
+    bool b = false;
+  };
+  Slot& At(size_t index)
+  {
+    if (slots_.size() <= index) {
+      slots_.resize(index + 1);
+    }
+    return slots_[index];
+  }
+  std::vector<Slot> slots_;
 };
 
 class TilingData {

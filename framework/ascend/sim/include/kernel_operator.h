@@ -14,10 +14,10 @@
 //  * DataCopyPad GM->UB / UB->GM with DataCopyExtParams/DataCopyPadExtParams:
 //    exact GM bytes, UB blocks padded to 32 bytes (padding value, or the first
 //    element as dummy), the documented limits on blockLen/blockCount/padding;
-//  * vector ops (Sub, Mul, Adds, Muls, Duplicate, Cast, Compares, Select) with
+//  * vector ops (Sub, Mul, Div, Abs, Adds, Muls, Duplicate, Cast, Compares, Select) with
 //    their address-overlap rules (full overlap or none; none for Cast and
 //    Compares), Compares' 256-byte count unit, Select's 8 KB of free UB, and the
-//    A2/A3 data types and round modes of Cast; Sub/Mul/Adds/Muls/Compares/
+//    A2/A3 data types and round modes of Cast; Sub/Mul/Div/Abs/Adds/Muls/Compares/
 //    Select accept float only here, because this project computes in fp32;
 //  * the float saturation switch (CTRL[48], SetCtrlSpr<48, 48>): by default a
 //    float -> half/bfloat16 Cast turns Inf into +-MAX and NaN into 0;
@@ -618,6 +618,18 @@ template <typename T>
 void Mul(const LocalTensor<T>& dst, const LocalTensor<T>& a, const LocalTensor<T>& b, const int32_t& count)
 {
   sim_detail::Binary(dst, a, b, count, "Mul", [](T x, T y) { return x * y; });
+}
+
+template <typename T>
+void Div(const LocalTensor<T>& dst, const LocalTensor<T>& a, const LocalTensor<T>& b, const int32_t& count)
+{
+  sim_detail::Binary(dst, a, b, count, "Div", [](T x, T y) { return x / y; });  // IEEE fp32 division
+}
+
+template <typename T>
+void Abs(const LocalTensor<T>& dst, const LocalTensor<T>& src, const int32_t& count)
+{
+  sim_detail::Unary(dst, src, count, "Abs", [](T x) { return std::fabs(x); });
 }
 
 template <typename T>

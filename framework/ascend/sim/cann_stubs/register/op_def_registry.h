@@ -52,6 +52,27 @@ class OpAttrDef {
     defaultValue = value == nullptr ? "" : value;
     return *this;
   }
+  //! Numbers are kept as text: a float as "%.9g" (exact), an int in decimal, a bool as true/false.
+  OpAttrDef& Float(float value)
+  {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(value));
+    type = "float";
+    defaultValue = buf;
+    return *this;
+  }
+  OpAttrDef& Int(int64_t value)
+  {
+    type = "int";
+    defaultValue = std::to_string(value);
+    return *this;
+  }
+  OpAttrDef& Bool(bool value)
+  {
+    type = "bool";
+    defaultValue = value ? "true" : "false";
+    return *this;
+  }
   std::string name;
   Option param = REQUIRED;
   std::string type;
