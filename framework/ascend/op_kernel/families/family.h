@@ -39,6 +39,27 @@ struct TileScratch {
   const float* attrs = nullptr;  //!< the declared float attributes (tiling slots)
 };
 
+//! sign(x) with sign(0) = 0 and sign(NaN) = NaN (x * 0 keeps the NaN; the comparisons are
+//! false for NaN).
+__aicore__ inline float SignScalar(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f); }
+
+//! z = sign(d) over n elements (z and c are scratch tiles, c is clobbered with the constants
+//! +-1): z = d * 0 (+-0, or NaN where d is NaN or infinite), then +1 where d > 0 and -1 where
+//! d < 0, so sign(0) = 0 and sign(NaN) = NaN as SignScalar.
+__aicore__ inline void SignTile(const AscendC::LocalTensor<float>& z, const AscendC::LocalTensor<float>& c,
+                                const AscendC::LocalTensor<float>& d, const AscendC::LocalTensor<uint8_t>& mask,
+                                uint32_t n)
+{
+  const int32_t count = static_cast<int32_t>(n);
+  AscendC::Muls(z, d, 0.0f, count);
+  AscendC::Duplicate(c, 1.0f, count);
+  AscendC::Compares(mask, d, 0.0f, AscendC::CMPMODE::GT, n);
+  AscendC::Select(z, mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
+  AscendC::Duplicate(c, -1.0f, count);
+  AscendC::Compares(mask, d, 0.0f, AscendC::CMPMODE::LT, n);
+  AscendC::Select(z, mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
+}
+
 //! Specialized in each family's header; a family without one fails to build here.
 template <class Family>
 struct FamilyCompute {

@@ -27,24 +27,15 @@ namespace lossgrad_kernel {
 
 template <>
 struct FamilyCompute<L1LossFamily> {
-  //! sign() with sign(0) = 0 and sign(NaN) = NaN (x * 0 keeps the NaN; the
-  //! comparisons are false for NaN, so the NaN survives both selects).
-  __aicore__ static inline float OnScalar(float x, const float*) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f); }
+  //! sign(x), with sign(0) = 0 and sign(NaN) = NaN.
+  __aicore__ static inline float OnScalar(float x, const float*) { return SignScalar(x); }
 
   //! z = sign(d) over n elements into scratch tile 1; scratch tile 0 holds the constants +-1.
   __aicore__ static inline AscendC::LocalTensor<float> OnTile(const AscendC::LocalTensor<float>& d,
                                                               const TileScratch& s, uint32_t n)
   {
-    const AscendC::LocalTensor<float>& c = s.f32[0];
-    const AscendC::LocalTensor<float>& z = s.f32[1];
-    AscendC::Muls(z, d, 0.0f, static_cast<int32_t>(n));  // +-0, or NaN where d is NaN (or Inf: fixed below)
-    AscendC::Duplicate(c, 1.0f, static_cast<int32_t>(n));
-    AscendC::Compares(s.mask, d, 0.0f, AscendC::CMPMODE::GT, n);
-    AscendC::Select(z, s.mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
-    AscendC::Duplicate(c, -1.0f, static_cast<int32_t>(n));
-    AscendC::Compares(s.mask, d, 0.0f, AscendC::CMPMODE::LT, n);
-    AscendC::Select(z, s.mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
-    return z;
+    SignTile(s.f32[1], s.f32[0], d, s.mask, n);
+    return s.f32[1];
   }
 };
 

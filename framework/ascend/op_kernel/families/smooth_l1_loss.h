@@ -35,10 +35,7 @@ struct FamilyCompute<SmoothL1LossFamily> {
   {
     const float beta = attrs[SmoothL1LossFamily::kBetaSlot];
     const float a = x < 0.0f ? -x : x;
-    if (a < beta) {  // false for beta == 0 and for NaN
-      return x / beta;
-    }
-    return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f);
+    return a < beta ? x / beta : SignScalar(x);  // a < beta is false for beta == 0 and for NaN
   }
 
   //! g(d) over n elements into scratch tile 1, with scratch tile 0 for the constants and
@@ -50,14 +47,7 @@ struct FamilyCompute<SmoothL1LossFamily> {
     const AscendC::LocalTensor<float>& c = s.f32[0];
     const AscendC::LocalTensor<float>& z = s.f32[1];
     const int32_t count = static_cast<int32_t>(n);
-    // z = sign(d): +-0 or NaN from d * 0, then +1 where d > 0 and -1 where d < 0.
-    AscendC::Muls(z, d, 0.0f, count);
-    AscendC::Duplicate(c, 1.0f, count);
-    AscendC::Compares(s.mask, d, 0.0f, AscendC::CMPMODE::GT, n);
-    AscendC::Select(z, s.mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
-    AscendC::Duplicate(c, -1.0f, count);
-    AscendC::Compares(s.mask, d, 0.0f, AscendC::CMPMODE::LT, n);
-    AscendC::Select(z, s.mask, c, z, AscendC::SELMODE::VSEL_TENSOR_TENSOR_MODE, n);
+    SignTile(z, c, d, s.mask, n);
     if (!(beta > 0.0f)) {
       return z;  // beta == 0: L1 (no element has |d| < 0)
     }
