@@ -24,13 +24,13 @@ from .schemas import DTYPE_NAMES, ONNX_DTYPES, get_schema, make_schema, register
 register_schemas()
 
 from .reference_ops import REFERENCE_OPS, reference_evaluator  # noqa: E402  (needs the schemas)
-from .export import (ExportError, ExportPrecisionWarning, ExportTypeError, ExportValueError, export,  # noqa: E402
-                     rewrite_mindspore_model)
+from .export import (ATC_MAX_IR_VERSION, ATC_OPSETS, ExportError, ExportPrecisionWarning, ExportTypeError,  # noqa: E402
+                     ExportValueError, export, rewrite_mindspore_model)
 
 __all__ = [
     "DOMAIN", "OPSET_VERSION", "DEFAULT_OPSET", "MIN_OPSET", "MIN_OPSET_BFLOAT16", "DTYPE_NAMES", "ONNX_DTYPES",
     "register_schemas", "make_schema", "get_schema", "add_functions", "function_proto", "functions_for",
     "lossgrad_nodes", "overload_name", "NativeLibraryUnavailable", "library_path", "native_available", "native_status",
     "session_options", "inference_session", "native_stats", "REFERENCE_OPS", "reference_evaluator", "export",
-    "rewrite_mindspore_model", "ExportError", "ExportValueError", "ExportTypeError", "ExportPrecisionWarning",
+    "rewrite_mindspore_model", "ATC_OPSETS", "ATC_MAX_IR_VERSION", "ExportError", "ExportValueError", "ExportTypeError", "ExportPrecisionWarning",
 ]

@@ -46,7 +46,7 @@ from .functions import _node_label, _opset_version, _value_types, _walk, add_fun
 from .schemas import ONNX_DTYPES, attribute_proto, elem_type_name, float32_nearest
 
 __all__ = ["ExportError", "ExportValueError", "ExportTypeError", "ExportPrecisionWarning", "export",
-           "rewrite_mindspore_model"]
+           "rewrite_mindspore_model", "ATC_OPSETS", "ATC_MAX_IR_VERSION"]
 
 
 class ExportError(RuntimeError):
@@ -90,7 +90,13 @@ def _is_standard(op_type: str, opset: int) -> bool:
     return True
 
 
-def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelProto:
+#: the default-domain opsets CANN's ATC reads from ONNX (``atc --framework=5``: "ai.onnx opset
+#: v11 to v15", CANN 8.0 ATC guide, parameter --framework) and the newest IR version of those opsets
+ATC_OPSETS = range(11, 16)
+ATC_MAX_IR_VERSION = 8
+
+
+def rewrite_mindspore_model(model: ModelProto, *, check: bool = True, function_bodies: bool = True) -> ModelProto:
     """Turn the output of MindSpore's ONNX exporter into a valid ``ai.lossgrad`` model.
 
     Every default-domain node whose op type is a ``custom_reg_name``
@@ -98,6 +104,10 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
     ``ai.lossgrad`` ``<Op>`` node with its declared attributes. Inputs of mixed element types get ``Cast`` nodes to
     the promoted type. Then :func:`onnx_ops.add_functions`, strict shape
     inference and (``check``) ``onnx.checker.check_model(full_check=True)``.
+    With ``function_bodies=False`` (for CANN's ATC, which maps ``ai.lossgrad`` nodes onto
+    the op package and reads neither model-local functions nor IR-10 overloads) the model
+    gets no bodies and no overloads, keeps an IR version ATC reads (at most
+    :data:`ATC_MAX_IR_VERSION`) and must import a default-domain opset in :data:`ATC_OPSETS`.
     Returns a new model; raises :class:`ExportError` for default-domain op types
     that are neither standard ONNX ops nor lossgrad registrations, and
     :class:`ExportValueError`/:class:`ExportTypeError` (also a
@@ -145,13 +155,34 @@ def rewrite_mindspore_model(model: ModelProto, *, check: bool = True) -> ModelPr
     try:
         if rewritten:
             _promote_mixed_inputs(m)
-        m = add_functions(m, inplace=True)
+        if function_bodies:
+            m = add_functions(m, inplace=True)
+        else:
+            _without_functions(m, opset)
         m = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
         if check:
             onnx.checker.check_model(m, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError, TypeError) as exc:
         raise _export_error(f"the rewritten model does not validate: {exc}", exc) from exc
     return m
+
+
+def _without_functions(m: ModelProto, opset: int) -> None:
+    """The model as ATC reads it: no ai.lossgrad functions or overloads, an IR version of its opsets."""
+    if opset not in ATC_OPSETS:
+        raise ExportError(f"ATC reads ONNX models of default-domain opset {ATC_OPSETS[0]} to {ATC_OPSETS[-1]}; this "
+                          f"model imports opset {opset} (convert it with onnx.version_converter first)")
+    keep = [f for f in m.functions if f.domain != DOMAIN]
+    del m.functions[:]
+    m.functions.extend(keep)
+    for _, node in _walk(m.graph):
+        if node.domain == DOMAIN:
+            node.overload = ""
+    if _opset_version(m, DOMAIN) is None:
+        m.opset_import.append(helper.make_opsetid(DOMAIN, OPSET_VERSION))
+    standard = [o for o in m.opset_import if o.domain in ("", "ai.onnx")]
+    if m.ir_version > ATC_MAX_IR_VERSION:  # the lowest that holds its opsets (at most 8 for opset 15)
+        m.ir_version = helper.find_min_ir_version_for(standard)
 
 
 def _warn_inexact_floats(op: str, reg_name: str, values: Dict[str, Any]) -> None:
@@ -234,7 +265,7 @@ def _mindspore_onnx_export(net: Any, inputs: tuple, path: str, **kwargs: Any) ->
 
 
 def export(net: Any, *inputs: Any, file_name: Optional[str] = None, check: bool = True,
-           **mindspore_kwargs: Any) -> ModelProto:
+           function_bodies: bool = True, **mindspore_kwargs: Any) -> ModelProto:
     """Export a MindSpore network that uses ``ms_ops`` ops to an ONNX model.
 
     ``inputs`` are example inputs (as for ``mindspore.export``). The result has
@@ -243,7 +274,10 @@ def export(net: Any, *inputs: Any, file_name: Optional[str] = None, check: bool 
     ``onnx.checker.check_model(full_check=True)`` (unless ``check=False``). It is
     written to ``file_name`` (``.onnx`` appended when missing) if given, and
     returned. Extra keyword arguments go to ``mindspore.onnx.export``
-    (``input_names``, ``output_names``, ``dynamic_axes``...).
+    (``input_names``, ``output_names``, ``dynamic_axes``...). ``function_bodies=False``
+    writes the model for CANN's ATC (``atc --framework=5``): no function bodies or overloads,
+    an IR version and opset ATC reads (see :func:`rewrite_mindspore_model`); the
+    ``ai.lossgrad`` nodes then need the native onnxruntime kernels or the Ascend op package.
 
     Raises :class:`ExportError` naming the primitives that cannot be exported;
     docs/SPEC.md's ``ValueError``/``TypeError`` raised while MindSpore traces the
@@ -261,7 +295,7 @@ def export(net: Any, *inputs: Any, file_name: Optional[str] = None, check: bool 
         except RuntimeError as exc:
             raise _explain_failure(net, inputs, exc) from exc
         model = onnx.load(path)  # loads external data (models > 2 GB) from tmp too
-    result = rewrite_mindspore_model(model, check=check)
+    result = rewrite_mindspore_model(model, check=check, function_bodies=function_bodies)
     if file_name is not None:
         if not file_name.endswith(".onnx"):
             file_name += ".onnx"

@@ -325,8 +325,7 @@ def _attribute_registrations():
 @pytest.mark.parametrize("path", ONNX_PATHS)
 def test_exported_network_with_attributes_matches_mindspore(path):
     cases = _attribute_registrations()
-    if not cases:
-        pytest.skip("no declared op has attributes besides reduction")
+    assert cases, "the declared ops include ops with attributes besides reduction (SmoothL1)"
     net = Calls(cases)
     rng = np.random.default_rng(stable_seed("ms-export", path))
     arrays = [rng.uniform(-2, 2, (2, 3)) for op, _, _ in cases for _ in OPS[op].inputs]
@@ -347,11 +346,10 @@ def test_exported_network_with_attributes_matches_mindspore(path):
 def test_exported_network_with_a_float_attribute_that_is_no_float32():
     """What runs: the exported model computes with the nearest float32 of the registration's value
     (0.1), the ONNX attribute, on every path: its results are PyTorch's in float64 with that value.
-    The MindSpore network agrees to within what the two values can change (a relative 1.5e-8; its
-    CPU primitive, as of this writing, also hands the kernel a float32 attribute value)."""
+    The MindSpore network, which computes with the exact 0.1, agrees to within what the two values
+    can change (a relative 1.5e-8)."""
     floats = [(op, a.name) for op in OPS for a in OPS[op].attributes if a.type == "float"]
-    if not floats:
-        pytest.skip("no declared op has a float attribute")
+    assert floats, "the declared ops include float attributes (SmoothL1's beta)"
     cases = [(op, "sum", ((name, 0.1),)) for op, name in floats]
     net = Calls(cases)
     rng = np.random.default_rng(17)
@@ -372,3 +370,4 @@ def test_exported_network_with_a_float_attribute_that_is_no_float32():
             assert_close(out, with_near, np.float64, reduction_terms=6)
             assert not np.allclose(with_near, torch_oracle(op, xs, red, **{name: value}), rtol=1e-12, atol=0)
             np.testing.assert_allclose(out, exp.asnumpy(), rtol=1e-7, atol=0)
+
