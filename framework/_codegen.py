@@ -254,9 +254,16 @@ def _cpp_double(value: float) -> str:
     return value.hex()
 
 
+def _ascend_dtype_enum(name: str) -> str:
+    """The enumerator of a dtype: ``"bfloat16"`` -> ``BFloat16``."""
+    return name[0].upper() + "Float" + name[-2:] if name[0] == "b" else "Float" + name[-2:]
+
+
 def render_ascend_table(d: ModuleType) -> str:
     """framework/ascend/op_host/lossgrad_ops_table.h: the op table of the Ascend package."""
     ops = ascend_ops(d)
+    if ", ".join(n for n, _ in ASCEND_DTYPES) not in d.MESSAGES["bad_ascend_dtype"]:
+        raise ValueError("MESSAGES['bad_ascend_dtype'] must list the Ascend dtypes " + str(ASCEND_DTYPES))
     maxattrs = max(len(op.attributes) for op in ops)
     pad = lambda xs, fill: xs + [fill] * (maxattrs - len(xs))  # noqa: E731
     inf = "-std::numeric_limits<double>::infinity()"
@@ -333,11 +340,28 @@ def render_ascend_table(d: ModuleType) -> str:
         "};",
         "static_assert(LOSSGRAD_TILING_ATTR_SLOTS >= " + str(ASCEND_ATTR_SLOTS) + ", \"the tiling data holds every float attribute\");",
         "",
-        "//! Message templates of framework/rules.py MESSAGES the Ascend side fills in.",
+        "//! The shared rules of framework/rules.py the Ascend side uses: the reduction attribute and its",
+        "//! values (position = aclnn integer), the rank bound, the ONNX domain and opset, the dtypes of",
+        "//! the NPU kernels (framework.definitions.DTYPES without float64; index = position there).",
+        f"constexpr const char* kAttrName = {_c(d.REDUCTION.name)};",
+        f"constexpr int kNumReductions = {len(d.REDUCTIONS)};",
+        "constexpr const char* kReductionNames[kNumReductions] = {" + ", ".join(_c(r) for r in d.REDUCTIONS) + "};",
+        f"constexpr const char* kDefaultReduction = {_c(d.DEFAULT_REDUCTION)};",
+        f"constexpr int kReductionMean = {d.REDUCTIONS.index('mean')};",
+        f"constexpr int kMaxRank = {d.MAX_RANK};",
+        f"constexpr const char* kOnnxDomain = {_c(d.DOMAIN)};",
+        f"constexpr int kOnnxOpset = {d.OPSET_VERSION};",
+        "enum DType : int { " + ", ".join(f"k{_ascend_dtype_enum(n)} = {i}" for i, (n, _) in enumerate(ASCEND_DTYPES))
+        + f", kNumDTypes = {len(ASCEND_DTYPES)} }};",
+        "constexpr const char* kDTypeNames[kNumDTypes] = {" + ", ".join(_c(n) for n, _ in ASCEND_DTYPES) + "};",
+        "constexpr uint64_t kDTypeSize[kNumDTypes] = {" + ", ".join(str(int(n[-2:]) // 8) for n, _ in ASCEND_DTYPES)
+        + "};",
+        "",
+        "//! Every message template of framework/rules.py MESSAGES (\"{field}\" placeholders, as str.format).",
     ]
-    for key in ("bad_attribute_value", "bad_attribute_type"):
+    for key, template in d.MESSAGES.items():
         camel = "".join(part.capitalize() for part in key.split("_"))
-        lines.append(f"constexpr const char* kMsg{camel} = {_c(d.MESSAGES[key])};")
+        lines.append(f"constexpr const char* kMsg{camel} = {_c(template)};")
     lines += [
         "",
         "}  // namespace ascend",

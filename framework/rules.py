@@ -81,6 +81,12 @@ MESSAGES: Dict[str, str] = {
     "too_many_elements": "{op}: the broadcast shape has more than 2^63 elements",
     "bad_out_buffer": "{op}: the output buffer has the wrong shape or dtype (expected {dtype} {shape})",
     "aot_arity": "{op}: expects {expected} inputs and 1 output; got {got} tensors",
+    # the Ascend op package (op_host tiling, ATC plugin): the NPU kernels have no float64, and a
+    # launch needs known shapes, at most 2^62 elements and a unified buffer that holds one tile
+    "bad_ascend_dtype": "{op}: {arg} has dtype {dtype}; the Ascend kernel supports float16, bfloat16, float32",
+    "tiling_unknown_shape": "{op}: tiling needs known shapes; got {shape}",
+    "tiling_too_many_elements": "{op}: {shape} has more than 2^62 elements",
+    "tiling_ub_too_small": "{op}: unified buffer of {bytes} bytes is too small for one tile",
     # reduce_to, the helper of the gradient formulas
     "reduce_to_dtype": "{op}: unsupported dtype {dtype} -> {target}",
     "cannot_reduce": "{op}: cannot reduce {shape} to {target}",

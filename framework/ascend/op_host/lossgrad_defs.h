@@ -1,7 +1,7 @@
 // The definitions of the lossgrad Ascend op package: the generated op table
 // (lossgrad_ops_table.h: op types, input names and order, declared attributes,
-// scale numerators), output, reduction names, supported dtypes, error-message
-// templates, vendor and ONNX names.
+// scale numerators, reductions, dtypes, message templates), the output and vendor
+// names, and the helpers that fill in the messages.
 //
 // Plain C++17 with no CANN dependency. It is the Ascend-side view of
 // framework/definitions.py: op_host (OpDef, InferShape, tiling), the ONNX parser
@@ -28,48 +28,11 @@ namespace ascend {
 // declared attributes, LOSSGRAD_ASCEND_FOR_EACH_OP) are in the generated lossgrad_ops_table.h.
 constexpr const char* kOutputName = "y";
 
-//! The attribute every op declares first (attribute index 0).
-constexpr const char* kAttrName = "reduction";
-constexpr int kNumReductions = 3;
-//! Reduction names; the position is the aclnn integer (0 none, 1 mean, 2 sum).
-constexpr const char* kReductionNames[kNumReductions] = {"none", "mean", "sum"};
-constexpr int kReductionMean = 1;
-constexpr const char* kDefaultReduction = "mean";
-
-//! dtypes of the Ascend kernel; the index equals the position in
-//! framework.definitions.DTYPES (float64 is not supported on the NPU).
-enum DType : int { kFloat16 = 0, kBFloat16 = 1, kFloat32 = 2, kNumDTypes = 3 };
-constexpr const char* kDTypeNames[kNumDTypes] = {"float16", "bfloat16", "float32"};
-constexpr uint64_t kDTypeSize[kNumDTypes] = {2, 2, 4};
-
-constexpr int kMaxRank = 8;
-
-//! Error-message templates ("{field}" placeholders, as str.format in Python).
-//! The first four are framework.definitions.MESSAGES verbatim: the CPU stand-in static_asserts
-//! them against the generated table (framework/csrc/lossgrad/generated_defs.h), tests check them.
-constexpr const char* kMsgBadReduction =
-    "{op}: reduction must be one of 'none', 'mean', 'sum' (or the aclnn integers 0, 1, 2); got {value}";
-constexpr const char* kMsgBadRank = "{op}: {arg} has rank {rank}; at most 8 dimensions are supported";
-constexpr const char* kMsgNotBroadcastable = "{op}: shapes are not broadcastable: {shapes}";
-constexpr const char* kMsgUnknownOp = "lossgrad: unknown op id {id}";
-//! An ONNX node whose reduction attribute has another type; {kind} is e.g.
-//! "an INT", "a FLOATS" (same wording as the onnx_ops checks).
-constexpr const char* kMsgBadReductionType =
-    "{op}: the reduction attribute must be a STRING (one of 'none', 'mean', 'sum'); got {kind} attribute";
-//! Ascend-only message (the NPU kernel has no float64).
-constexpr const char* kMsgBadAscendDtype =
-    "{op}: {arg} has dtype {dtype}; the Ascend kernel supports float16, bfloat16, float32";
-//! Ascend-only messages of the tiling plan (a launch needs known shapes, 2^62 elements at most
-//! and a unified buffer that holds one tile).
-constexpr const char* kMsgTilingUnknownShape = "{op}: tiling needs known shapes; got {shape}";
-constexpr const char* kMsgTilingTooManyElements = "{op}: {shape} has more than 2^62 elements";
-constexpr const char* kMsgTilingUbTooSmall = "{op}: unified buffer of {bytes} bytes is too small for one tile";
+// The reduction names, the rank bound, the NPU dtypes, the ONNX domain and every message template
+// (framework/rules.py MESSAGES) are generated into lossgrad_ops_table.h too.
 
 //! Vendor name of the op package: it installs into <opp>/vendors/lossgrad.
 constexpr const char* kVendorName = "lossgrad";
-//! ONNX custom domain and opset of the nodes the ATC parser plugin maps.
-constexpr const char* kOnnxDomain = "ai.lossgrad";
-constexpr int kOnnxOpset = 1;
 
 //! Python's repr() of a str (quotes and escapes), for messages that must read
 //! exactly like framework/definitions.py's.

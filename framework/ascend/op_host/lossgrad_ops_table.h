@@ -78,9 +78,50 @@ constexpr int kOpAttrSlot[kNumOps][kMaxAttrs] = {
 };
 static_assert(LOSSGRAD_TILING_ATTR_SLOTS >= 4, "the tiling data holds every float attribute");
 
-//! Message templates of framework/rules.py MESSAGES the Ascend side fills in.
-constexpr const char* kMsgBadAttributeValue = "{op}: {attr} must be {requirement}; got {value}";
+//! The shared rules of framework/rules.py the Ascend side uses: the reduction attribute and its
+//! values (position = aclnn integer), the rank bound, the ONNX domain and opset, the dtypes of
+//! the NPU kernels (framework.definitions.DTYPES without float64; index = position there).
+constexpr const char* kAttrName = "reduction";
+constexpr int kNumReductions = 3;
+constexpr const char* kReductionNames[kNumReductions] = {"none", "mean", "sum"};
+constexpr const char* kDefaultReduction = "mean";
+constexpr int kReductionMean = 1;
+constexpr int kMaxRank = 8;
+constexpr const char* kOnnxDomain = "ai.lossgrad";
+constexpr int kOnnxOpset = 1;
+enum DType : int { kFloat16 = 0, kBFloat16 = 1, kFloat32 = 2, kNumDTypes = 3 };
+constexpr const char* kDTypeNames[kNumDTypes] = {"float16", "bfloat16", "float32"};
+constexpr uint64_t kDTypeSize[kNumDTypes] = {2, 2, 4};
+
+//! Every message template of framework/rules.py MESSAGES ("{field}" placeholders, as str.format).
+constexpr const char* kMsgBadReduction = "{op}: reduction must be one of 'none', 'mean', 'sum' (or the aclnn integers 0, 1, 2); got {value}";
+constexpr const char* kMsgBadDtype = "{op}: {arg} has dtype {dtype}; supported dtypes are float16, bfloat16, float32, float64";
+constexpr const char* kMsgBadRank = "{op}: {arg} has rank {rank}; at most 8 dimensions are supported";
+constexpr const char* kMsgNotBroadcastable = "{op}: shapes are not broadcastable: {shapes}";
+constexpr const char* kMsgBadArity = "{op}: expects {expected} inputs ({names}); got {got}";
+constexpr const char* kMsgBadReductionType = "{op}: the reduction attribute must be a STRING (one of 'none', 'mean', 'sum'); got {kind} attribute";
+constexpr const char* kMsgDuplicateAttribute = "{op}: the {attr} attribute appears {count} times; give it once";
 constexpr const char* kMsgBadAttributeType = "{op}: the {attr} attribute must be {expected}; got {kind} attribute";
+constexpr const char* kMsgUnknownAttribute = "{op}: unknown attribute {attr}; declared: {declared}";
+constexpr const char* kMsgBadAttributeValue = "{op}: {attr} must be {requirement}; got {value}";
+constexpr const char* kMsgAttributeNotNumber = "{op}: {attr} must be a real number (int or float); got {type}";
+constexpr const char* kMsgNotTensor = "{op}: {arg} must be a mindspore.Tensor; got {type}";
+constexpr const char* kMsgOutNotArray = "{op}: out must be a NumPy array (numpy.ndarray); got {type}";
+constexpr const char* kMsgOutByteOrder = "{op}: out must be in native byte order; got an array of dtype {dtype}";
+constexpr const char* kMsgBadOut = "{op}: out must be a C-contiguous {dtype} array of shape {shape}; got {got}";
+constexpr const char* kMsgOutReadOnly = "{op}: out must be writable; got a read-only array (its writeable flag is False)";
+constexpr const char* kMsgOutUnaligned = "{op}: out must be aligned to its {dtype} elements; got an unaligned array (its aligned flag is False)";
+constexpr const char* kMsgUnknownOp = "lossgrad: unknown op id {id}";
+constexpr const char* kMsgNegativeDim = "{op}: {arg} has a negative dimension";
+constexpr const char* kMsgTooManyElements = "{op}: the broadcast shape has more than 2^63 elements";
+constexpr const char* kMsgBadOutBuffer = "{op}: the output buffer has the wrong shape or dtype (expected {dtype} {shape})";
+constexpr const char* kMsgAotArity = "{op}: expects {expected} inputs and 1 output; got {got} tensors";
+constexpr const char* kMsgBadAscendDtype = "{op}: {arg} has dtype {dtype}; the Ascend kernel supports float16, bfloat16, float32";
+constexpr const char* kMsgTilingUnknownShape = "{op}: tiling needs known shapes; got {shape}";
+constexpr const char* kMsgTilingTooManyElements = "{op}: {shape} has more than 2^62 elements";
+constexpr const char* kMsgTilingUbTooSmall = "{op}: unified buffer of {bytes} bytes is too small for one tile";
+constexpr const char* kMsgReduceToDtype = "{op}: unsupported dtype {dtype} -> {target}";
+constexpr const char* kMsgCannotReduce = "{op}: cannot reduce {shape} to {target}";
 
 }  // namespace ascend
 }  // namespace lossgrad
