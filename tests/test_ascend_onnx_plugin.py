@@ -70,9 +70,9 @@ def atc_json(proto):
 
 
 def variants(proto):
-    """The JSON spellings protobuf can produce for the node."""
+    """protobuf's json_format spellings of the node, with the type as a name (how the plugin tells
+    base64 bytes from Pb2Json's C escapes; json_format with integer enums is not read)."""
     yield json_format.MessageToJson(proto)
-    yield json_format.MessageToJson(proto, use_integers_for_enums=True)
     yield json_format.MessageToJson(proto, preserving_proto_field_name=True, indent=None)
 
 
@@ -93,6 +93,9 @@ def test_reduction_from_the_json_atc_writes(op):
         assert sim().onnx_reduction(op, text) == (FOUND, reduction, "")
         assert sim().plugin_parse(op, text) == (1, reduction)
     assert sim().onnx_reduction(op, atc_json(node(op))) == (DEFAULTED, "mean", "")
+    # ATC's bytes are C-escaped, never base64: base64 of a name is not that name
+    status, _, err = sim().onnx_reduction(op, atc_json(node(op, reduction="bWVhbg==")))
+    assert status == ERROR and "got 'bWVhbg=='" in err
     status, _, err = sim().onnx_reduction(op, atc_json(node(op, reduction="Sum")))
     assert status == ERROR and err == defs.MESSAGES["bad_reduction"].format(op=op, value=repr("Sum"))
     status, _, err = sim().onnx_reduction(op, atc_json(node(op, reduction=2)))
@@ -121,9 +124,8 @@ def test_typed_attribute_reads(spelling):
                     expected = np.float32("%g" % expected) if len("%g" % expected) < 10 else expected
                 status, got = s.onnx_attr(text, name, "float")
                 assert status == 1 and np.float32(got) == expected, (name, got, expected)
-            elif isinstance(value, str):
-                if spelling == "atc":  # json_format's base64 is decoded for values checked against choices
-                    assert s.onnx_attr(text, name, "string") == (1, value), name
+            elif isinstance(value, str):  # Pb2Json's C escapes and json_format's base64 alike
+                assert s.onnx_attr(text, name, "string") == (1, value), name
             else:
                 assert s.onnx_attr(text, name, "int") == (1, value), name
                 if value in (0, 1):
@@ -156,9 +158,14 @@ def test_missing_attribute_means_mean(op):
 
 
 def test_plain_string_values_and_other_attributes():
+    """A numbered type means ATC's Pb2Json (bytes as text); a named one json_format (bytes in base64)."""
     text = json.dumps({"attribute": [{"name": "other", "type": 1, "f": 2.0},
-                                     {"name": "reduction", "type": "STRING", "s": "sum"}]})
+                                     {"name": "reduction", "type": 3, "s": "sum"}]})
     assert sim().onnx_reduction("L1LossGrad", text) == (FOUND, "sum", "")
+    named = json.dumps({"attribute": [{"name": "reduction", "type": "STRING", "s": "c3Vt"}]})  # base64 "sum"
+    assert sim().onnx_reduction("L1LossGrad", named) == (FOUND, "sum", "")
+    status, _, err = sim().onnx_reduction("L1LossGrad", named.replace("c3Vt", "sum"))  # not base64
+    assert status == ERROR and "unreadable value" in err
 
 
 @pytest.mark.parametrize("op", OPS)

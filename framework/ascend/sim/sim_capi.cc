@@ -522,7 +522,7 @@ LGSIM_API int lgsim_onnx_attr(const char* json, const char* name, int kind, char
   switch (kind) {
     case oa::kFloat: ok = oa::GetFloat(*attr, f, &typeName); break;
     case oa::kInt: ok = oa::GetInt(*attr, i, &typeName); break;
-    case oa::kString: ok = oa::GetString(*attr, [](const std::string&) { return true; }, &value, &typeName); break;
+    case oa::kString: ok = oa::GetString(*attr, &value, &typeName); break;
     case 0: ok = oa::GetBool(*attr, &flag, &typeName); *i = flag; break;
     default: break;
   }

@@ -23,8 +23,8 @@
 //   "s": the bytes C-escaped (protobuf's CEscape: \n \r \t \" \' \\ and \ooo).
 // protobuf's canonical JSON mapping (its json_format, also a test input) is read
 // as well: "type" as a name ("STRING"), "i" as a string, "f" as a number (or
-// "NaN"/"Infinity"), "s" as base64. A value that is not acceptable as written is
-// tried as base64 (only when that decodes to printable ASCII).
+// "NaN"/"Infinity"), "s" as base64 (the dialect is told by "type": a name there means
+// json_format).
 //
 // ONNX has no BOOL attribute: bools are INT attributes 0 / 1.
 #ifndef LOSSGRAD_ONNX_ATTR_H_
@@ -33,8 +33,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cctype>
-#include <cstring>
 #include <functional>
+#include <cstring>
 #include <limits>
 #include <locale>
 #include <sstream>
@@ -77,6 +77,7 @@ struct Attr {
   int type = kUndefined;
   bool hasValue = false;
   bool isString = false;
+  bool typeNamed = false;  //!< "type" was a name ("STRING"): protobuf's json_format, bytes in base64
   std::string value;
 };
 
@@ -251,6 +252,7 @@ class AttrReader {
     // A type left out is UNDEFINED (proto3); ONNX files of IR version 1 had none and
     // were read by the value field that is present.
     a.type = hasType ? kUndefined : valueType;
+    a.typeNamed = hasType && typeIsString;
     for (int t = 0; hasType && t < kNumAttrTypes; ++t) {
       if (typeText == (typeIsString ? kAttrTypeNames[t] : std::to_string(t))) {
         a.type = t;
@@ -308,12 +310,13 @@ inline bool CUnescape(const std::string& in, std::string* out)
   return true;
 }
 
-//! Standard base64 of printable ASCII text (whole 4-character groups): the text.
-inline bool Base64Text(const std::string& in, std::string* out)
+//! Standard base64 (whole 4-character groups, '=' padding): the bytes.
+inline bool Base64Decode(const std::string& in, std::string* out)
 {
   static const std::string digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out->clear();
   const size_t pad = in.size() - std::min(in.size(), in.find_last_not_of('=') + 1);
-  if (in.empty() || in.size() % 4 != 0 || pad > 2) {
+  if (in.size() % 4 != 0 || pad > 2) {
     return false;
   }
   uint32_t acc = 0;
@@ -327,11 +330,7 @@ inline bool Base64Text(const std::string& in, std::string* out)
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      const char c = static_cast<char>((acc >> bits) & 0xFF);
-      if (c < 0x20 || c > 0x7e) {
-        return false;
-      }
-      out->push_back(c);
+      out->push_back(static_cast<char>((acc >> bits) & 0xFF));
     }
   }
   return true;
@@ -339,19 +338,15 @@ inline bool Base64Text(const std::string& in, std::string* out)
 
 //! The typed reads. Each returns false when the attribute has another type or an
 //! unreadable value; `*typeName` then names the type it has (for messages).
-inline bool GetString(const Attr& a, const std::function<bool(const std::string&)>& acceptable, std::string* out,
-                      std::string* typeName)
+inline bool GetString(const Attr& a, std::string* out, std::string* typeName)
 {
   *typeName = AttrTypeName(a.type);
   out->clear();
-  if (a.type != kString || (a.hasValue && !a.isString) || !CUnescape(a.value, out)) {
+  if (a.type != kString || (a.hasValue && !a.isString)) {
     return false;
   }
-  std::string decoded;
-  if (!acceptable(*out) && Base64Text(a.value, &decoded)) {
-    *out = decoded;
-  }
-  return true;
+  // json_format (the type spelled as a name) writes bytes as base64, Pb2Json C-escapes them
+  return a.typeNamed ? Base64Decode(a.value, out) : CUnescape(a.value, out);
 }
 
 inline bool GetInt(const Attr& a, int64_t* out, std::string* typeName)
@@ -435,7 +430,7 @@ inline ParseStatus ParseReduction(const std::string& opType, const std::string& 
   }
   std::string value;
   std::string typeName;
-  if (!GetString(*attr, IsReductionName, &value, &typeName)) {
+  if (!GetString(*attr, &value, &typeName)) {
     *error = attr->type == kString ? opType + ": attribute '" + ascend::kAttrName + "' has an unreadable value"
                                    : ascend::BadReductionTypeMessage(opType.c_str(), typeName);
     return kError;
