@@ -26,7 +26,7 @@ from mindspore.ops import constexpr
 
 from ..framework.definitions import MESSAGES, OPS, OpDef
 from ..framework.registry import FACES, function_name
-from .primitives import get_primitive, input_cast_dtype, validate
+from .primitives import get_primitive, validate
 
 __all__: List[str] = []
 
@@ -53,10 +53,8 @@ def _check_tensors(op_name: str, names, *xs) -> None:
 
 def _call(op_name: str, attrs, names, *xs: Tensor) -> Tensor:
     """Run the primitive with the canonical attribute values ``attrs`` (from ``validate``) on
-    ``xs`` (in the op's input order, named ``names`` by the caller)."""
-    dt = input_cast_dtype(tuple(x.dtype for x in xs))
-    if dt is not None:  # Ascend with mixed dtypes: one dtype for the CANN kernel
-        xs = tuple(ops.cast(x, dt) for x in xs)
+    ``xs`` (in the op's input order, named ``names`` by the caller). The CPU kernels promote
+    mixed dtypes themselves; on Ascend the primitive casts them first (``primitives.promoting``)."""
     return get_primitive(op_name, attrs, names)(*xs)
 
 

@@ -33,7 +33,7 @@ from ._device import device_target, find_ascend_package
 from ._registry import ascend_reg_info, cpu_reg_info, dtype_name, ms_dtype, reduce_to_reg_info
 
 __all__ = ["validate", "get_primitive", "make_primitive", "native_library", "call", "reduce_to", "neg_reduce_to",
-           "zeros_like", "scalar_zero", "scalar_one", "pointwise"]
+           "zeros_like", "scalar_zero", "promoting", "scalar_one", "pointwise"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -124,14 +124,14 @@ def make_primitive(op_name: str, attrs: Tuple[Tuple[str, Any], ...], target: str
                           func_type="aot", bprop=_make_bprop(op, attrs),
                           reg_info=cpu_reg_info(op, **values))
     else:  # Ascend: the CANN operator of the same op type, from the installed op package
-        if op.is_loss:
-            return _ComposedLoss(op, **values)
         find_ascend_package()  # a clear error now rather than an opaque one at kernel selection
-        prim = ops.Custom(op.name, out_shape=lambda *shapes: _broadcast(op, shapes), out_dtype=_out_dtype(op),
-                          func_type="aot", bprop=_make_bprop(op, attrs),
+        prim = ops.Custom(op.name, out_shape=lambda *shapes: _output_shape(op, attrs, shapes),
+                          out_dtype=_out_dtype(op), func_type="aot", bprop=_make_bprop(op, attrs),
                           reg_info=ascend_reg_info(op, **values))
     for name, value in attrs:
         prim.add_prim_attr(name, value)
+    if target != "CPU":
+        return promoting(prim, len(op.inputs))
     if arg_names is not None and target == "CPU":
         prim.add_prim_attr("arg_names", ",".join(arg_names))
     if target == "CPU":  # MindSpore hands a float attribute to aot kernels as float32: the exact double too
@@ -141,41 +141,46 @@ def make_primitive(op_name: str, attrs: Tuple[Tuple[str, Any], ...], target: str
     return prim
 
 
-class _ComposedLoss(nn.Cell):
-    """A forward loss on Ascend: its family's elementwise formula (``framework.registry.REFERENCE``)
-    over MindSpore built-ins forward (the op package holds only the grad kernels), the bprop
-    of ``framework.gradients`` backward, so the backward runs the family's CANN grad op.
-    Half types compute and reduce in float32."""
+class _Promoting2(nn.Cell):
+    """A kernel that takes one dtype for all its inputs (the CANN ones), given inputs of any
+    supported dtypes: they are cast to the promoted dtype first, as docs/SPEC.md promotes. Also
+    in the bprops, whose terms mix a float32 cotangent with half-type inputs. One class per
+    input count: graph mode compiles neither ``*args`` nor a generator here."""
 
-    def __init__(self, op: OpDef, reduction: str, **attrs: Any) -> None:
+    def __init__(self, prim) -> None:
         super().__init__()
-        if not op.is_loss:
-            raise ValueError(f"{op.name} is not a loss")
-        values = op.attribute_values(reduction, **attrs)
-        self.attrs = tuple(values.items())
-        self.reduction = values.pop("reduction")
-        # the other attributes bound as keywords (graph mode calls a functools.partial)
-        self.elementwise = functools.partial(REFERENCE[op.name], **values) if values else REFERENCE[op.name]
-        self.formula = gradients.BPROPS[op.name]
+        self.prim = prim
 
-    def construct(self, predict, label):
-        dtype = predict.dtype
-        if dtype in (ms.float16, ms.bfloat16):  # SPEC: half types computed in fp32, rounded once
-            predict = ops.cast(predict, ms.float32)
-            label = ops.cast(label, ms.float32)
-        e = self.elementwise(ops, predict, label)
-        if self.reduction == "mean":
-            e = e.mean()
-        elif self.reduction == "sum":
-            e = e.sum()
-        return ops.cast(e, dtype)
-
-    def bprop(self, predict, label, out, dout):
-        return self.formula(_BACKEND, predict, label, dout, self.attrs)
+    def construct(self, a, b):
+        dt = _promoted_dtype((a.dtype, b.dtype))
+        return self.prim(ops.cast(a, dt), ops.cast(b, dt))
 
 
-def _broadcast(op: OpDef, shapes):
-    return list(op.plan(shapes, ["float32"] * len(shapes), "none").shape)
+class _Promoting3(_Promoting2):
+    __doc__ = _Promoting2.__doc__
+
+    def construct(self, a, b, c):
+        dt = _promoted_dtype((a.dtype, b.dtype, c.dtype))
+        return self.prim(ops.cast(a, dt), ops.cast(b, dt), ops.cast(c, dt))
+
+
+def promoting(prim, arity: int) -> nn.Cell:
+    """``prim`` (a primitive of ``arity`` inputs) behind the cast of its inputs to their promoted dtype."""
+    by_arity = {2: _Promoting2, 3: _Promoting3}
+    if arity not in by_arity:
+        raise NotImplementedError(f"ms_ops promotes the inputs of ops of 2 or 3 inputs; this one has {arity}")
+    return by_arity[arity](prim)
+
+
+@constexpr
+def _promoted_dtype(dtypes):
+    return ms_dtype(promote_dtypes([dtype_name(dt) for dt in dtypes]))
+
+
+def _output_shape(op: OpDef, attrs: Tuple[Tuple[str, Any], ...], shapes):
+    values = dict(attrs)
+    reduction = values.pop("reduction")
+    return list(op.plan(shapes, ["float32"] * len(shapes), reduction, **values).out_shape)
 
 
 @functools.lru_cache(maxsize=None)
@@ -241,16 +246,6 @@ def reduce_to_primitive():
 def neg_reduce_to_primitive():
     """The ``NegReduceTo(t, like)`` primitive: ``-ReduceTo(t, like)`` in one native pass."""
     return _reduce_to_cached(True, device_target())
-
-
-@constexpr
-def input_cast_dtype(dtypes: Sequence):
-    """The dtype to cast inputs to before the primitive, or None: the Ascend kernels
-    take one dtype for all inputs (the CPU kernels promote internally)."""
-    names = [dtype_name(dt) for dt in dtypes]
-    if device_target() == "CPU" or len(set(names)) == 1:
-        return None
-    return ms_dtype(promote_dtypes(names))
 
 
 @constexpr

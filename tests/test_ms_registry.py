@@ -71,32 +71,40 @@ def test_device_choice_is_in_one_place(monkeypatch):
 
 
 @pytest.mark.parametrize("mode", [0, 1], ids=["graph", "pynative"])
-def test_ascend_composed_forward_loss_logic_on_cpu(mode):
-    """On Ascend the forward losses are MindSpore built-ins with the formula-table bprop
-    (the op package has only the grad kernels). Its logic runs on the CPU too: the bprop
-    then reaches the CPU grad primitives."""
+def test_ascend_input_promotion_logic_on_cpu(mode):
+    """On Ascend every primitive sits behind primitives.promoting: a CANN kernel takes one dtype,
+    so mixed inputs (a float32 cotangent beside float16 inputs in a bprop) are cast to the promoted
+    dtype first. The same wrapper around the CPU primitives, in both modes, for every op: the values
+    are the float64 reference's at the promoted dtype, and each gradient comes back in its input's
+    dtype (the casts are differentiated)."""
     import mindspore as ms
     import numpy as np
     from mindspore import Tensor, ops
     from lossgrad_ops.framework import reference as ref
-    from lossgrad_ops.ms_ops.primitives import _ComposedLoss
+    from lossgrad_ops.ms_ops import primitives
+    from tests.helpers import assert_close
     before = ms.get_context("mode")
     ms.set_context(mode=mode)
     try:
         rng = np.random.default_rng(0)
-        p = rng.uniform(0.5, 2, (3, 4)).astype(np.float32)
-        l = rng.uniform(-2, -0.5, (4,)).astype(np.float32)
-        for op, grad_ref in ((MSE_LOSS, ref.mse_loss_grad), (L1_LOSS, None)):
-            for red in ("none", "mean", "sum"):
-                cell = _ComposedLoss(op, red)
-                out = cell(Tensor(p), Tensor(l)).asnumpy()
-                np.testing.assert_allclose(out, ref.run(op.name, p.astype(np.float64), l.astype(np.float64),
-                                                        reduction=red), rtol=1e-6)
-                w = rng.uniform(0.5, 1.5, out.shape).astype(np.float32)
-                gp, gl = ops.GradOperation(get_all=True, sens_param=True)(cell)(Tensor(p), Tensor(l), Tensor(w))
-                t = (grad_ref(p, l, w, red) if grad_ref else ref.l1_loss_grad(w, p, l, red)).astype(np.float64)
-                np.testing.assert_allclose(gp.asnumpy(), t, rtol=1e-6)
-                np.testing.assert_allclose(gl.asnumpy(), -t.sum(axis=0), rtol=1e-5)
+        kinds = (np.float16, np.float32, np.float16)
+        for op in OPS.values():
+            attrs = tuple(op.attribute_values("sum").items())
+            wrapped = primitives.promoting(primitives.make_primitive(op.name, attrs, "CPU"), len(op.inputs))
+            xs = [rng.uniform(0.5, 2.0, s).astype(k) for s, k in zip(((3, 4), (4,), (3, 1)), kinds)]
+            xs = xs[:len(op.inputs)]
+            out = wrapped(*[Tensor(x) for x in xs])
+            assert out.dtype == ms.float32
+            assert_close(out.asnumpy(), ref.run(op.name, *[x.astype(np.float64) for x in xs], reduction="sum"),
+                         np.float32, reduction_terms=16)
+            gs = ops.GradOperation(get_all=True)(wrapped)(*[Tensor(x) for x in xs])
+            assert [g.dtype for g in gs] == [ms.float16 if x.dtype == np.float16 else ms.float32 for x in xs]
+            assert all(g.shape == x.shape for g, x in zip(gs, xs))
+            # the values: the gradients at the promoted inputs, each rounded once to its input's dtype
+            plain = primitives.promoting(primitives.make_primitive(op.name, attrs, "CPU"), len(op.inputs))
+            at32 = ops.GradOperation(get_all=True)(plain)(*[Tensor(x.astype(np.float32)) for x in xs])
+            for g, e, x in zip(gs, at32, xs):
+                np.testing.assert_array_equal(g.asnumpy(), e.asnumpy().astype(x.dtype))
     finally:
         ms.set_context(mode=before)
 
