@@ -45,12 +45,13 @@ constexpr uint64_t kDTypeSize[kNumDTypes] = {2, 2, 4};
 constexpr int kMaxRank = 8;
 
 //! Error-message templates ("{field}" placeholders, as str.format in Python).
-//! The first four are framework.definitions.MESSAGES verbatim: the CPU stand-in static_asserts
+//! The first five are framework.definitions.MESSAGES verbatim: the CPU stand-in static_asserts
 //! them against the generated table (framework/csrc/lossgrad/generated_defs.h), tests check them.
 constexpr const char* kMsgBadReduction =
     "{op}: reduction must be one of 'none', 'mean', 'sum' (or the aclnn integers 0, 1, 2); got {value}";
 constexpr const char* kMsgBadRank = "{op}: {arg} has rank {rank}; at most 8 dimensions are supported";
 constexpr const char* kMsgNotBroadcastable = "{op}: shapes are not broadcastable: {shapes}";
+constexpr const char* kMsgNegativeDim = "{op}: {arg} has a negative dimension";
 constexpr const char* kMsgUnknownOp = "lossgrad: unknown op id {id}";
 //! An ONNX node whose reduction attribute has another type; {kind} is e.g.
 //! "an INT", "a FLOATS" (same wording as the onnx_ops checks).
