@@ -20,6 +20,7 @@ SIM_LIB := $(SIM_DIR)/_lossgrad_ascend_sim.so
 # what framework/_codegen.py reads: the public table, the shared rules, the registry, the op families
 DEFINITIONS := framework/definitions.py framework/rules.py framework/registry.py $(wildcard framework/families/*.py)
 NATIVE_SOURCES := $(wildcard framework/csrc/*.cc framework/csrc/*/*.cc framework/csrc/*/*.h) \
+  framework/ascend/op_host/lossgrad_shape.h \
   $(DEFINITIONS) framework/_codegen.py CMakeLists.txt tools/ort_headers.py
 PACKAGE_SOURCES := $(NATIVE_SOURCES) $(wildcard src/lossgrad_ops/* framework/*.py ms_ops/*.py onnx_ops/*.py) \
   pyproject.toml README.md LICENSE

@@ -226,6 +226,11 @@ def test_bad_shapes_are_rejected_with_the_shared_messages(op):
     plan = s.plan(op, "float32", [(1,) * 9, (), ()], "sum")
     assert not plan.ok
     assert plan.message == defs.MESSAGES["bad_rank"].format(op=op, arg=names[0], rank=9)
+    # a dim below -1 is neither a size nor "unknown": the shared negative_dim message, naming the input
+    plan = s.plan(op, "float32", [(3,), (2, -2), (3,)], "sum")
+    assert not plan.ok and plan.message == defs.MESSAGES["negative_dim"].format(op=op, arg=names[1])
+    plan = s.plan(op, "float32", [(3,), (2, -1), (3,)], "sum")  # unknown: fine to broadcast, not to tile
+    assert not plan.ok and plan.message == f"{op}: tiling needs known shapes; got {names[1]} (2, -1)"
 
 
 def test_unsupported_dtype_and_tiny_unified_buffer_are_errors():

@@ -154,7 +154,8 @@ def test_a_family_functor_receives_its_declared_attributes(tmp_path):
     sources = [os.path.join(csrc, f) for f in ("capi.cc", "lossgrad/core.cc", "lossgrad/convert.cc",
                                                "lossgrad/thread_pool.cc")]
     subprocess.run([cxx, "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-shared",
-                    "-fPIC", "-pthread", "-I", str(tmp_path), "-I", csrc, *sources, "-o", str(lib)], check=True)
+                    "-fPIC", "-pthread", "-I", str(tmp_path), "-I", csrc,
+                    "-I", os.path.join(ROOT, "framework", "ascend"), *sources, "-o", str(lib)], check=True)
     native = ctypes.CDLL(str(lib))
 
     class TensorRef(ctypes.Structure):

@@ -30,6 +30,7 @@ GENERIC = [
     "framework/ascend/op_kernel/lossgrad_*.h", "framework/ascend/op_kernel/families/family.h",
     "framework/ascend/op_kernel/CMakeLists.txt",
     "framework/ascend/op_host/lossgrad_defs.h", "framework/ascend/op_host/lossgrad_tiling*.h",
+    "framework/ascend/op_host/lossgrad_shape.h",
     "framework/ascend/op_host/*.cpp", "framework/ascend/op_host/CMakeLists.txt",
     "framework/ascend/sim/*.cc", "framework/ascend/sim/*.h", "framework/ascend/sim/include/*.h",
     "framework/ascend/sim/cann_stubs/*.h", "framework/ascend/sim/cann_stubs/*/*.h", "framework/ascend/sim/cann_stubs/*/*/*.h",

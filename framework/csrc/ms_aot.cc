@@ -20,7 +20,7 @@
 
 #include "lossgrad/core.h"
 #include "lossgrad/generated_defs.h"
-#include "lossgrad/shape.h"
+#include "op_host/lossgrad_shape.h"  // the one shape module (framework/ascend/op_host, see there)
 #include "lossgrad/thread_pool.h"
 
 #define LOSSGRAD_EXPORT extern "C" __attribute__((visibility("default")))

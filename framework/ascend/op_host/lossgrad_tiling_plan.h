@@ -2,7 +2,10 @@
 // with no CANN dependency: validation (reduction, declared attributes, dtype, ranks, broadcasting),
 // the broadcast shape, input modes and coalesced strides, the balanced split
 // over the AI cores, the unified-buffer tile size, the workspace layout and the
-// scale factor. op_host/lossgrad_ops.cpp's TilingFunc and InferShape are thin
+// scale factor. Broadcasting, dimension coalescing, element counts and shape
+// reprs come from the project's one C++ shape module, lossgrad_shape.h (next to
+// this file; the CPU core, MindSpore and onnxruntime faces include it too).
+// op_host/lossgrad_ops.cpp's TilingFunc and InferShape are thin
 // CANN adapters around these functions; the CPU simulation library links the
 // very same code, so what the tests check is what the NPU build runs.
 //
@@ -26,6 +29,7 @@
 
 #include "lossgrad_defs.h"
 #include "lossgrad_ops_table.h"
+#include "lossgrad_shape.h"
 #include "../op_kernel/lossgrad_tiling_data.h"
 
 namespace lossgrad {
@@ -127,17 +131,12 @@ inline std::string FillTemplate(std::string tmpl, const char* name, const std::s
   return tmpl;
 }
 
-//! Python repr of a shape: (), (3,), (2, 3).
+//! Python repr of a shape: (), (3,), (2, 3) (shape::Repr as a std::string).
 inline std::string ShapeRepr(const Shape& s)
 {
-  std::string out = "(";
-  for (int i = 0; i < s.rank; ++i) {
-    out += (i ? ", " : "") + std::to_string(s.dims[i]);
-  }
-  if (s.rank == 1) {
-    out += ",";
-  }
-  return out + ")";
+  char buf[shape::ReprCapacity(kMaxRank)];
+  shape::Repr(s.dims, s.rank < 0 ? 0 : (s.rank > kMaxRank ? kMaxRank : s.rank), buf, sizeof buf);
+  return buf;
 }
 
 //! Index of a reduction name (nullptr means the default), or -1.
@@ -160,7 +159,7 @@ inline int ReductionIndex(const char* reduction)
 //! with the message of docs/SPEC.md's error table when the ranks or shapes are bad.
 inline bool BroadcastShapes(int op, const Shape* in, Shape* out, std::string* error)
 {
-  int rank = 0;
+  shape::View views[kNumInputs];
   for (int k = 0; k < kNumInputs; ++k) {
     if (in[k].rank < 0 || in[k].rank > kMaxRank) {
       std::string msg = FillTemplate(kMsgBadRank, "op", kOpTypes[op]);
@@ -168,36 +167,23 @@ inline bool BroadcastShapes(int op, const Shape* in, Shape* out, std::string* er
       *error = FillTemplate(msg, "rank", std::to_string(in[k].rank));
       return false;
     }
-    rank = in[k].rank > rank ? in[k].rank : rank;
+    views[k] = {in[k].dims, in[k].rank};
   }
+  int32_t rank = 0;
+  int culprit = 0;
+  const shape::Status status = shape::Broadcast(views, kNumInputs, /*allow_unknown=*/true, out->dims, &rank, &culprit);
   out->rank = rank;
-  for (int axis = 0; axis < rank; ++axis) {
-    int64_t dim = 1;
-    for (int k = 0; k < kNumInputs; ++k) {
-      const int j = axis - (rank - in[k].rank);
-      if (j < 0) {
-        continue;
-      }
-      const int64_t d = in[k].dims[j];
-      if (d == 1 || d == dim) {
-        continue;
-      }
-      if (dim == 1) {
-        dim = d;
-      } else if (d == -1) {
-        continue;
-      } else if (dim == -1) {
-        dim = d;
-      } else {
-        std::string shapes;
-        for (int m = 0; m < kNumInputs; ++m) {
-          shapes += std::string(m ? ", " : "") + kInputNames[op][m] + " " + ShapeRepr(in[m]);
-        }
-        *error = FillTemplate(FillTemplate(kMsgNotBroadcastable, "op", kOpTypes[op]), "shapes", shapes);
-        return false;
-      }
+  if (status == shape::Status::kNegativeDim) {  // a dim below -1: neither a size nor "unknown"
+    *error = FillTemplate(FillTemplate(kMsgNegativeDim, "op", kOpTypes[op]), "arg", kInputNames[op][culprit]);
+    return false;
+  }
+  if (status != shape::Status::kOk) {
+    std::string shapes;
+    for (int m = 0; m < kNumInputs; ++m) {
+      shapes += std::string(m ? ", " : "") + kInputNames[op][m] + " " + ShapeRepr(in[m]);
     }
-    out->dims[axis] = dim;
+    *error = FillTemplate(FillTemplate(kMsgNotBroadcastable, "op", kOpTypes[op]), "shapes", shapes);
+    return false;
   }
   return true;
 }
@@ -231,57 +217,30 @@ inline uint64_t& WsOffsetOf(LossGradTilingPlain& t, int k)
   return k == 0 ? t.wsOffset0 : (k == 1 ? t.wsOffset1 : t.wsOffset2);
 }
 
-//! Coalesce the broadcast: drop size-1 axes and merge neighbouring axes along
-//! which every input is either contiguous or broadcast alike. Fills outDims and
-//! the per-input element strides (0 on axes the input is broadcast along).
+//! Coalesce the broadcast (shape::Coalesce): drop size-1 axes and merge
+//! neighbouring axes along which every input is either contiguous or broadcast
+//! alike. Fills outDims and the per-input element strides (0 on axes the input
+//! is broadcast along).
 inline void Coalesce(const Shape* in, const Shape& out, LossGradTilingPlain& t)
 {
   int64_t dims[kMaxRank];
   int64_t strides[kNumInputs][kMaxRank];
-  int rank = 0;
+  int64_t* stridesOf[kNumInputs];
+  for (int k = 0; k < kNumInputs; ++k) {
+    int64_t own[kMaxRank];
+    shape::ContiguousStrides(in[k].dims, in[k].rank, own);
+    shape::BroadcastStrides({in[k].dims, in[k].rank}, own, out.rank, strides[k]);
+    stridesOf[k] = strides[k];
+  }
   for (int axis = 0; axis < out.rank; ++axis) {
-    if (out.dims[axis] == 1) {
-      continue;
-    }
-    dims[rank] = out.dims[axis];
-    for (int k = 0; k < kNumInputs; ++k) {
-      const int j = axis - (out.rank - in[k].rank);
-      int64_t stride = 0;
-      if (j >= 0 && in[k].dims[j] != 1) {
-        stride = 1;
-        for (int m = j + 1; m < in[k].rank; ++m) {
-          stride *= in[k].dims[m];
-        }
-      }
-      strides[k][rank] = stride;
-    }
-    ++rank;
+    dims[axis] = out.dims[axis];
   }
-  // Merge axis i into axis i-1 when, for every input, stride[i-1] == stride[i] * dims[i].
-  int merged = 0;
-  for (int i = 0; i < rank; ++i) {
-    bool mergeable = merged > 0;
-    for (int k = 0; k < kNumInputs && mergeable; ++k) {
-      mergeable = strides[k][merged - 1] == strides[k][i] * dims[i];
-    }
-    if (mergeable) {
-      dims[merged - 1] *= dims[i];
-      for (int k = 0; k < kNumInputs; ++k) {
-        strides[k][merged - 1] = strides[k][i];
-      }
-    } else {
-      dims[merged] = dims[i];
-      for (int k = 0; k < kNumInputs; ++k) {
-        strides[k][merged] = strides[k][i];
-      }
-      ++merged;
-    }
-  }
-  t.bcastRank = static_cast<uint64_t>(merged);
+  const int32_t rank = shape::Coalesce(out.rank, dims, kNumInputs, stridesOf);
+  t.bcastRank = static_cast<uint64_t>(rank);
   for (int i = 0; i < kMaxRank; ++i) {
-    t.outDims[i] = i < merged ? dims[i] : 1;
+    t.outDims[i] = i < rank ? dims[i] : 1;
     for (int k = 0; k < kNumInputs; ++k) {
-      StridesOf(t, k)[i] = i < merged ? strides[k][i] : 0;
+      StridesOf(t, k)[i] = i < rank ? strides[k][i] : 0;
     }
   }
 }
@@ -341,19 +300,18 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   if (!BroadcastShapes(op, in, &plan.outShape, &plan.message)) {
     return plan;
   }
-  uint64_t n = 1;
   for (int axis = 0; axis < plan.outShape.rank; ++axis) {
-    const int64_t d = plan.outShape.dims[axis];
-    if (d < 0) {
+    if (plan.outShape.dims[axis] < 0) {
       plan.message = FillTemplate(FillTemplate(kMsgTilingUnknownShape, "op", kOpTypes[op]), "shape", ShapeRepr(plan.outShape));
       return plan;
     }
-    if (d != 0 && n > kMaxElements / static_cast<uint64_t>(d)) {
-      plan.message = FillTemplate(FillTemplate(kMsgTilingTooManyElements, "op", kOpTypes[op]), "shape", ShapeRepr(plan.outShape));
-      return plan;
-    }
-    n *= static_cast<uint64_t>(d);
   }
+  int64_t count = 0;
+  if (!shape::Numel(plan.outShape.dims, plan.outShape.rank, &count) || static_cast<uint64_t>(count) > kMaxElements) {
+    plan.message = FillTemplate(FillTemplate(kMsgTilingTooManyElements, "op", kOpTypes[op]), "shape", ShapeRepr(plan.outShape));
+    return plan;
+  }
+  const uint64_t n = static_cast<uint64_t>(count);
   for (int k = 0; k < kNumInputs; ++k) {
     for (int j = 0; j < in[k].rank; ++j) {
       if (in[k].dims[j] < 0) {
@@ -375,12 +333,10 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   uint64_t queueInputs = 0;
   bool anyBcast = false;
   for (int k = 0; k < kNumInputs; ++k) {
-    uint64_t numel = 1;
-    for (int j = 0; j < in[k].rank; ++j) {
-      numel *= static_cast<uint64_t>(in[k].dims[j]);
-    }
+    int64_t numel = 1;
+    shape::Numel(in[k].dims, in[k].rank, &numel);  // <= n: in[k] broadcasts to the output
     uint32_t mode = kLossGradFull;
-    if (numel != n) {
+    if (static_cast<uint64_t>(numel) != n) {
       mode = numel == 1 ? kLossGradScalar : kLossGradBcast;
     }
     plan.modes[k] = mode;

@@ -137,6 +137,7 @@ static_assert(StrEq(la::kOnnxDomain, gen::kDomain) && la::kOnnxOpset == gen::kOp
               "ONNX domain/opset differ from definitions.py");
 static_assert(StrEq(la::kMsgBadReduction, gen::kMsgBadReduction) && StrEq(la::kMsgBadRank, gen::kMsgBadRank) &&
                   StrEq(la::kMsgNotBroadcastable, gen::kMsgNotBroadcastable) &&
+                  StrEq(la::kMsgNegativeDim, gen::kMsgNegativeDim) &&
                   StrEq(la::kMsgUnknownOp, gen::kMsgUnknownOp) &&
                   StrEq(la::kMsgBadAttributeValue, gen::kMsgBadAttributeValue) &&
                   StrEq(la::kMsgBadAttributeType, gen::kMsgBadAttributeType),
@@ -240,6 +241,7 @@ std::string BuildDefsJson()
   j += ", \"onnx_opset\": " + std::to_string(la::kOnnxOpset);
   j += ", \"messages\": {\"bad_reduction\": " + JsonStr(la::kMsgBadReduction) +
        ", \"bad_rank\": " + JsonStr(la::kMsgBadRank) + ", \"not_broadcastable\": " + JsonStr(la::kMsgNotBroadcastable) +
+       ", \"negative_dim\": " + JsonStr(la::kMsgNegativeDim) +
        ", \"unknown_op\": " + JsonStr(la::kMsgUnknownOp) +
        ", \"bad_reduction_type\": " + JsonStr(la::kMsgBadReductionType) +
        ", \"bad_attribute_value\": " + JsonStr(la::kMsgBadAttributeValue) +

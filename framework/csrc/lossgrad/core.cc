@@ -30,7 +30,7 @@
 #include "lossgrad/generated_defs.h"
 #include "lossgrad/generated_families.h"
 #include "lossgrad/half.h"
-#include "lossgrad/shape.h"
+#include "op_host/lossgrad_shape.h"  // the one shape module (framework/ascend/op_host, see there)
 
 namespace lossgrad {
 
@@ -174,7 +174,7 @@ struct Geometry {
   Operand op[kMaxInputs] = {};
 };
 
-// Coalesces the geometry (shape.h), together with `extra` strides walked alongside
+// Coalesces the geometry (op_host/lossgrad_shape.h), together with `extra` strides walked alongside
 // the operands if given; a single element stays one dimension of size 1.
 void Coalesce(Geometry* g, int64_t* extra = nullptr) {
   int64_t* strides[kMaxInputs + 1];

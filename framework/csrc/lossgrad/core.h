@@ -82,7 +82,7 @@ void DefaultAttrs(int32_t op, int32_t reduction, AttrValue* attrs);
 // null, or hold per input the face's own name of its dtype (entries may be
 // null): the dtype error names it when the face could not map it to a DType.
 // With `allow_unknown`, dims of -1 (not known yet: graph shape inference) follow
-// the broadcasting rule of framework.definitions.broadcast_shapes (lossgrad/shape.h).
+// the broadcasting rule of framework.definitions.broadcast_shapes (op_host/lossgrad_shape.h).
 Error Infer(int32_t op, const AttrValue* attrs, int32_t ninputs, const TensorRef* inputs,
             OutInfo* info, const char* const* arg_names = nullptr, const char* const* dtype_names = nullptr,
             bool allow_unknown = false);

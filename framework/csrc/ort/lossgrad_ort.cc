@@ -31,7 +31,7 @@
 
 #include "lossgrad/core.h"
 #include "lossgrad/generated_defs.h"
-#include "lossgrad/shape.h"
+#include "op_host/lossgrad_shape.h"  // the one shape module (framework/ascend/op_host, see there)
 #include "onnxruntime_c_api.h"
 
 #ifndef LOSSGRAD_ORT_MIN_API_VERSION

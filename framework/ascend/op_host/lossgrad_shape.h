@@ -2,9 +2,16 @@
 // unknown-dimension rule of framework.definitions.broadcast_shapes), broadcast strides, dimension
 // coalescing, element counts and the Python repr of a shape.
 //
-// Header-only, plain C++17, no allocation, no exceptions, no std::string: every face can include
-// it (the CPU core, the MindSpore aot InferShape, the onnxruntime kernels through the core, and
-// the Ascend tiling plan). Arrays are the caller's; ranks are at most the caller's bound.
+// Why a header of the CPU core lives in the Ascend tree: every C++ face includes it (the CPU
+// core, the MindSpore aot InferShape, the onnxruntime kernels through the core, and the Ascend
+// tiling plan next to it), and the Ascend op package is built by CANN (msOpGen, op_build, the
+// real-header check) from framework/ascend/{op_host,op_kernel,framework} alone, without the rest
+// of the repository. Living here, it is part of that self-contained tree; the other faces reach
+// it through the top-level CMakeLists.txt, which puts framework/ascend on their include path
+// ("op_host/lossgrad_shape.h"). One file, no copy.
+//
+// Header-only, plain C++17, no allocation, no exceptions, no std::string, no CANN dependency.
+// Arrays are the caller's; ranks are at most the caller's bound.
 #pragma once
 
 #include <cstddef>
