@@ -368,3 +368,23 @@ def test_mixed_dtypes_and_float64_are_refused():
             assert s.cann_infer_dtype(op, list(dtypes)) == (False, None), (op, dtypes)
         else:
             assert s.cann_infer_dtype(op, list(dtypes)) == (True, s.cann_dtype(dtypes[0])), (op, dtypes)
+
+
+# -- against PyTorch (the test extra), for the ops with attributes -----------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", [op for op in OPS if len(defs.OPS[op].attributes) > 1])
+def test_ops_with_attributes_match_pytorch(op, dtype):
+    """The kernel on the stand-in against torch (float64 F.<loss> and autograd) on the inputs it
+    saw: every declared attribute value of ATTR_VALUES, every reduction, broadcasting; the float
+    attributes travel in fp32 through the tiling data, so the oracle gets their fp32 values."""
+    from tests.helpers import torch_oracle
+    rng = np.random.default_rng(stable_seed("torch", op, dtype))
+    shapes = ((4, 1, 33), (5, 33), (4, 5, 1))
+    for attrs in ATTR_VALUES[op]:
+        for red in defs.REDUCTIONS:
+            arrays = [rng.uniform(-3, 3, s).astype(np_dtype(dtype)) for s in shapes]
+            out, rep = sim().run(op, arrays, red, attrs=attrs)
+            assert rep.status == 0, rep.message
+            as32 = {k: float(np.float32(v)) for k, v in attrs.items()}
+            assert_close(out, torch_oracle(op, f64(arrays), red, **as32), np_dtype(dtype))
