@@ -82,8 +82,8 @@ def plain_model(op_name: str, dtype: str, n: int) -> onnx.ModelProto:
         x.append(name)
     out = f"{op.output}_0"
     last = out + "_c" if compute != dtype else out
-    body = _Body()  # the family's elementwise nodes (framework.registry.ONNX_BODIES), without the rank guard
-    value = ONNX_BODIES[op_name](body, x)
+    body = _Body(compute)  # the family's elementwise nodes (framework.registry.ONNX_BODIES), without the rank guard
+    value = ONNX_BODIES[op_name](body, x, **{a.name: a.default for a in op.attributes[1:]})  # declared defaults
     nodes += body.nodes
     if not op.is_loss:
         scale = helper.make_tensor("s", celem, [], [op.scale(REDUCTION, n)])
