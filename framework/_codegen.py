@@ -347,6 +347,7 @@ def render_ascend_table(d: ModuleType) -> str:
         f"constexpr int kNumReductions = {len(d.REDUCTIONS)};",
         "constexpr const char* kReductionNames[kNumReductions] = {" + ", ".join(_c(r) for r in d.REDUCTIONS) + "};",
         f"constexpr const char* kDefaultReduction = {_c(d.DEFAULT_REDUCTION)};",
+        f"constexpr int kReductionNone = {d.REDUCTIONS.index('none')};",
         f"constexpr int kReductionMean = {d.REDUCTIONS.index('mean')};",
         f"constexpr int kMaxRank = {d.MAX_RANK};",
         f"constexpr const char* kOnnxDomain = {_c(d.DOMAIN)};",

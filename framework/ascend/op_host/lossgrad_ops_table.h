@@ -85,6 +85,7 @@ constexpr const char* kAttrName = "reduction";
 constexpr int kNumReductions = 3;
 constexpr const char* kReductionNames[kNumReductions] = {"none", "mean", "sum"};
 constexpr const char* kDefaultReduction = "mean";
+constexpr int kReductionNone = 0;
 constexpr int kReductionMean = 1;
 constexpr int kMaxRank = 8;
 constexpr const char* kOnnxDomain = "ai.lossgrad";
