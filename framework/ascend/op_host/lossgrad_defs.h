@@ -26,6 +26,8 @@ namespace ascend {
 
 // The ops themselves (kNumOps, kOpTypes, kKernelNames, kInputNames, kScaleNumerator, the
 // declared attributes, LOSSGRAD_ASCEND_FOR_EACH_OP) are in the generated lossgrad_ops_table.h.
+//! The OpDef's output name of every op (CANN's DTYPE_Y in the kernels); ONNX maps outputs by
+//! position, so a loss op's ONNX output "loss" is this output too.
 constexpr const char* kOutputName = "y";
 
 //! The attribute every op declares first (attribute index 0).
@@ -33,6 +35,7 @@ constexpr const char* kAttrName = "reduction";
 constexpr int kNumReductions = 3;
 //! Reduction names; the position is the aclnn integer (0 none, 1 mean, 2 sum).
 constexpr const char* kReductionNames[kNumReductions] = {"none", "mean", "sum"};
+constexpr int kReductionNone = 0;
 constexpr int kReductionMean = 1;
 constexpr const char* kDefaultReduction = "mean";
 
