@@ -225,15 +225,19 @@ def ascend_snake_case(op_type: str) -> str:
 
 
 def ascend_ops(d: ModuleType) -> list:
-    """The ops of the Ascend package: every grad op, in native-id order, with the names the
-    Ascend side derives: kernel entry ``<snake>``, family header ``families/<snake minus _grad>.h``
-    declaring ``struct <name minus Grad>Family``."""
-    ops = [op for op in d.OPS.values() if op.kind == "grad"]
+    """The ops of the Ascend package: every grad op, then every loss op, each in native-id order
+    (grad ops first, so their op ids stay put), with the names the Ascend side derives: kernel
+    entry ``<snake>``; family header ``families/<snake minus _grad>.h`` declaring
+    ``struct <name minus Grad>Family`` (grad op) or ``families/<snake>.h`` declaring
+    ``struct <name>ForwardFamily`` (loss op): one header per family, both ops' compute parts."""
+    ops = [op for op in d.OPS.values() if op.kind == "grad"] + [op for op in d.OPS.values() if op.kind == "loss"]
+    if len(ops) != len(d.OPS):
+        raise ValueError("the Ascend package takes ops of kind 'grad' and 'loss' only")
     for op in ops:
-        if not op.name.isidentifier() or not op.name.endswith("Grad"):
-            raise ValueError(f"{op.name}: an Ascend grad op type must be an identifier ending in 'Grad'")
-        if len(op.inputs) != 3:
-            raise ValueError(f"{op.name}: the Ascend kernel takes exactly three inputs")
+        if not op.name.isidentifier() or (op.kind == "grad") != op.name.endswith("Grad"):
+            raise ValueError(f"{op.name}: an Ascend op type is an identifier ending in 'Grad' exactly for grad ops")
+        if len(op.inputs) != (3 if op.kind == "grad" else 2):
+            raise ValueError(f"{op.name}: the Ascend kernel takes three inputs (grad) or two (loss)")
         if op.attributes[0].name != "reduction":
             raise ValueError(f"{op.name}: the first declared attribute must be 'reduction'")
         floats = [a for a in op.attributes if a.type == "float"]
@@ -244,6 +248,8 @@ def ascend_ops(d: ModuleType) -> list:
 
 def _ascend_names(op) -> tuple:
     kernel = ascend_snake_case(op.name)
+    if op.kind == "loss":
+        return kernel, kernel + ".h", op.name + "ForwardFamily"
     return kernel, kernel[: -len("_grad")] + ".h", op.name[: -len("Grad")] + "Family"
 
 
@@ -281,26 +287,34 @@ def render_ascend_table(d: ModuleType) -> str:
         '#include "../op_kernel/families/family.h"',
         '#include "../op_kernel/lossgrad_tiling_data.h"',
     ]
-    lines += [f'#include "../op_kernel/families/{_ascend_names(op)[1]}"' for op in ops]
+    headers = sorted({_ascend_names(op)[1] for op in ops}, key=[_ascend_names(op)[1] for op in ops].index)
+    lines += [f'#include "../op_kernel/families/{h}"' for h in headers]
     lines += [
         "",
         "namespace lossgrad {",
         "namespace ascend {",
         "",
-        "//! The grad ops of framework/definitions.py, in native-id order (op id = position).",
+        "//! The ops of framework/definitions.py: the grad ops, then the loss ops, each in native-id",
+        "//! order (op id = position).",
         f"constexpr int kNumOps = {len(ops)};",
+        "//! Inputs of the widest op; kOpNumInputs[op] of them are the op's (a loss op has two).",
         "constexpr int kNumInputs = 3;",
+        "constexpr int kOpNumInputs[kNumOps] = {" + ", ".join(str(len(op.inputs)) for op in ops) + "};",
+        "//! A loss op (elementwise value and a reduction to one element for \"mean\"/\"sum\") or a grad op.",
+        "constexpr bool kOpIsLoss[kNumOps] = {" + ", ".join("true" if op.kind == "loss" else "false" for op in ops)
+        + "};",
         "//! CANN op types (also the ONNX op types of the ai.lossgrad domain).",
         "constexpr const char* kOpTypes[kNumOps] = {" + ", ".join(_c(op.name) for op in ops) + "};",
         "//! Kernel entry names and op_kernel/<name>.cpp: CANN's snake case of the op type.",
         "constexpr const char* kKernelNames[kNumOps] = {" + ", ".join(_c(_ascend_names(op)[0]) for op in ops) + "};",
-        "//! Input names in the CANN order of docs/SPEC.md.",
+        "//! Input names in the CANN order of docs/SPEC.md (nullptr past the op's inputs).",
         "constexpr const char* kInputNames[kNumOps][kNumInputs] = {",
     ]
-    lines += ["    {" + ", ".join(_c(n) for n in op.inputs) + "}," for op in ops]
+    lines += ["    {" + ", ".join([_c(n) for n in op.inputs] + ["nullptr"] * (3 - len(op.inputs))) + "},"
+              for op in ops]
     lines += [
         "};",
-        "//! s = numerator / N for \"mean\", numerator for \"none\" and \"sum\".",
+        "//! Grad ops: s = numerator / N for \"mean\", numerator for \"none\" and \"sum\" (loss ops: 1).",
         "constexpr double kScaleNumerator[kNumOps] = {" + ", ".join(repr(float(op.scale_numerator)) for op in ops) + "};",
         "",
         "//! Declared attributes, in declared order (reduction first): name, type, default, and for",
@@ -386,13 +400,18 @@ def render_ascend_sim_kernels(d: ModuleType) -> str:
     (included by framework/ascend/sim/sim_kernels.cc; a build output)."""
     ops = ascend_ops(d)
     lines = ["// GENERATED by framework/_codegen.py (render_ascend_sim_kernels) at build time. Do not edit.",
-             "// Every op_kernel/<op>.cpp, once per dtype, its entry renamed lgsim_<entry>_<dtype>."]
+             "// Every op_kernel/<op>.cpp, once per dtype, its entry renamed lgsim_<entry>_<dtype>; a two-input",
+             "// (loss) entry gets a wrapper with the runner's three-input signature (the third is unused)."]
     for dtype, ctype in ASCEND_DTYPES:
         lines.append(f"#define DTYPE_Y {ctype}")
         for op in ops:
             kernel = _ascend_names(op)[0]
-            lines += [f"#define {kernel} lgsim_{kernel}_{dtype}", f'#include "op_kernel/{kernel}.cpp"',
-                      f"#undef {kernel}"]
+            entry = f"lgsim_{kernel}_{dtype}"
+            target = entry if len(op.inputs) == 3 else entry + "_2"
+            lines += [f"#define {kernel} {target}", f'#include "op_kernel/{kernel}.cpp"', f"#undef {kernel}"]
+            if len(op.inputs) == 2:
+                lines.append(f"static void {entry}(uint8_t* x0, uint8_t* x1, uint8_t*, uint8_t* y, uint8_t* ws, "
+                             f"uint8_t* tiling) {{ {target}(x0, x1, y, ws, tiling); }}")
         lines.append("#undef DTYPE_Y")
     lines.append("//! kSimKernels[op][dtype]: the entries in op order, dtypes float16, bfloat16, float32.")
     lines.append(f"static const lgsim::KernelEntry kSimKernels[{len(ops)}][{len(ASCEND_DTYPES)}] = {{")
@@ -419,7 +438,7 @@ def render_ascend_msopgen_json(d: ModuleType) -> str:
                 "type": ["float16", "bfloat16", "float"]}
 
     protos = [{"op": op.name,
-               "input_desc": [desc(n) for n in op.inputs], "output_desc": [desc(op.output)],
+               "input_desc": [desc(n) for n in op.inputs], "output_desc": [desc("y")],  # y: the OpDef's name
                "attr": [{"name": a.name, "param_type": "optional", "type": types[a.type], "default_value": default(a)}
                         for a in op.attributes]} for op in ascend_ops(d)]
     return json.dumps(protos, indent=2) + "\n"

@@ -24,8 +24,12 @@ from lossgrad_ops.framework.arrays import dtype_name, np_dtype
 from lossgrad_ops.framework.cpu import NativeLibraryError
 from tests.helpers import ascend_sim_missing_message, ascend_sim_path
 
-#: the ops of the Ascend package: every declared grad op, in native-id order (= the Ascend op id)
+#: the grad ops of the Ascend package, in native-id order
 OPS = tuple(op.name for op in _defs.OPS.values() if op.kind == "grad")
+#: its loss ops, in native-id order
+LOSS_OPS = tuple(op.name for op in _defs.OPS.values() if op.kind == "loss")
+#: every op of the package; the position is the Ascend op id (grad ops first)
+ALL_OPS = OPS + LOSS_OPS
 MAX_ATTRS = 8  # the C API's attribute arrays
 
 
@@ -152,7 +156,8 @@ class Sim:
         lib.lgsim_constant.restype = ctypes.c_uint64
         lib.lgsim_constant.argtypes = [ctypes.c_char_p]
         lib.lgsim_ub_bytes_for_tile.restype = ctypes.c_uint64
-        lib.lgsim_ub_bytes_for_tile.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64]
+        lib.lgsim_ub_bytes_for_tile.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64,
+                                                ctypes.c_uint64]
         # op_host / plugin sources built against the CANN stand-ins (sim/cann_stubs)
         lib.lgsim_cann_ops_json.restype = ctypes.c_char_p
         lib.lgsim_plugin_json.restype = ctypes.c_char_p
@@ -162,10 +167,10 @@ class Sim:
                                           ctypes.POINTER(ctypes.c_int32)] + shape_args + [
             ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_uint64,
             ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint64)]
-        lib.lgsim_cann_infer_shape.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32),
-                                               ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int32),
-                                               ctypes.POINTER(ctypes.c_int64)]
-        lib.lgsim_cann_infer_dtype.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32),
+        lib.lgsim_cann_infer_shape.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int32),
+                                               ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p,
+                                               ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int64)]
+        lib.lgsim_cann_infer_dtype.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int32),
                                                ctypes.POINTER(ctypes.c_int32)]
         lib.lgsim_plugin_parse.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64,
                                            ctypes.c_char_p, ctypes.c_uint64]
@@ -189,8 +194,10 @@ class Sim:
     def defs(self) -> dict:
         return json.loads(self.lib.lgsim_defs_json().decode())
 
-    def ub_bytes_for_tile(self, op: str, dtype: str, queue_inputs: int, tile: int) -> int:
-        return int(self.lib.lgsim_ub_bytes_for_tile(OPS.index(op), DTYPES.index(dtype), queue_inputs, tile))
+    def ub_bytes_for_tile(self, op: str, dtype: str, queue_inputs: int, tile: int, reduce_cores: int = 0) -> int:
+        """UB bytes of a tile; ``reduce_cores`` > 0: a loss op's "mean"/"sum" on that many cores."""
+        return int(self.lib.lgsim_ub_bytes_for_tile(ALL_OPS.index(op), DTYPES.index(dtype), queue_inputs, tile,
+                                                    reduce_cores))
 
     # -- helpers ---------------------------------------------------------------
     @staticmethod
@@ -217,7 +224,7 @@ class Sim:
         out = self.PlanOut()
         red = None if reduction is None else reduction.encode()
         values, given = attr_arrays(op, attrs)
-        self.lib.lgsim_plan(OPS.index(op), DTYPES.index(dtype) if dtype in DTYPES else 7, red, ranks, dims,
+        self.lib.lgsim_plan(ALL_OPS.index(op), DTYPES.index(dtype) if dtype in DTYPES else 7, red, ranks, dims,
                             cores, ub, values, given, ctypes.byref(out))
         return Plan(ok=bool(out.ok), message=out.message.decode(), tiling=self.tiling_dict(out.tiling),
                     raw_tiling=out.tiling, block_dim=out.blockDim, workspace=out.userWorkspaceBytes,
@@ -234,7 +241,7 @@ class Sim:
         ranks, dims = self._shape_arrays(shapes)
         out_rank, out_dims = ctypes.c_int32(), (ctypes.c_int64 * 8)()
         msg = ctypes.create_string_buffer(1024)
-        ok = self.lib.lgsim_broadcast(OPS.index(op), ranks, dims, ctypes.byref(out_rank), out_dims, msg, 1024)
+        ok = self.lib.lgsim_broadcast(ALL_OPS.index(op), ranks, dims, ctypes.byref(out_rank), out_dims, msg, 1024)
         return (True, tuple(out_dims[:out_rank.value])) if ok else (False, msg.value.decode())
 
     def onnx_reduction(self, op_type: str, attrs_json: str) -> Tuple[int, str, str]:
@@ -247,7 +254,7 @@ class Sim:
         (1, {name: value}) found, (0, {}) none given, (-1, message) an error."""
         values, given = (ctypes.c_double * MAX_ATTRS)(), (ctypes.c_int32 * MAX_ATTRS)()
         err = ctypes.create_string_buffer(1024)
-        status = self.lib.lgsim_onnx_attributes(OPS.index(op), attrs_json.encode(), given, values, err, 1024)
+        status = self.lib.lgsim_onnx_attributes(ALL_OPS.index(op), attrs_json.encode(), given, values, err, 1024)
         if status < 0:
             return status, err.value.decode()
         names = [a.name for a in _defs.OPS[op].attributes]
@@ -281,7 +288,7 @@ class Sim:
         """TilingFunc of op_host in a stand-in TilingContext: (status, tiling dict, block dim, workspace);
         ``attrs``: float attributes set in the context (the others unset)."""
         ranks, dims = self._shape_arrays(shapes)
-        values, given = attr_arrays(op, attrs) if op in OPS else attr_arrays(OPS[0], None)
+        values, given = attr_arrays(op, attrs) if op in ALL_OPS else attr_arrays(OPS[0], None)
         codes = (ctypes.c_int32 * 3)(*[self.cann_dtype(d) for d in dtypes])
         buf = ctypes.create_string_buffer(4096)
         size, block, ws = ctypes.c_uint64(), ctypes.c_uint32(), ctypes.c_uint64()
@@ -291,20 +298,24 @@ class Sim:
         tiling = self.Tiling.from_buffer_copy(buf.raw[:ctypes.sizeof(self.Tiling)])
         return status, size.value, self.tiling_dict(tiling), block.value, ws.value
 
-    def cann_infer_shape(self, op: str, shapes):
+    def cann_infer_shape(self, op: str, shapes, reduction: Optional[str] = None):
+        """The registered InferShape on ``shapes`` (one per input) with the reduction attribute
+        (None: unset): (True, shape) or (False, None)."""
         ranks = (ctypes.c_int32 * 3)(*[len(s) for s in shapes])
         dims = (ctypes.c_int64 * 30)()
         for k, s in enumerate(shapes):
             for i, d in enumerate(list(s)[:10]):
                 dims[k * 10 + i] = int(d)
         out_rank, out = ctypes.c_int32(), (ctypes.c_int64 * 10)()
-        ok = self.lib.lgsim_cann_infer_shape(op.encode(), ranks, dims, ctypes.byref(out_rank), out)
+        ok = self.lib.lgsim_cann_infer_shape(op.encode(), len(shapes), ranks, dims,
+                                             None if reduction is None else reduction.encode(),
+                                             ctypes.byref(out_rank), out)
         return (True, tuple(out[:out_rank.value])) if ok == 1 else (False, None)
 
     def cann_infer_dtype(self, op: str, dtypes):
         codes = (ctypes.c_int32 * 3)(*[self.cann_dtype(d) for d in dtypes])
         out = ctypes.c_int32()
-        ok = self.lib.lgsim_cann_infer_dtype(op.encode(), codes, ctypes.byref(out))
+        ok = self.lib.lgsim_cann_infer_dtype(op.encode(), len(dtypes), codes, ctypes.byref(out))
         return (True, out.value) if ok == 1 else (False, None)
 
     def plugin_parse(self, op: str, attribute_json: Optional[str], with_attrs: bool = False):
@@ -322,10 +333,12 @@ class Sim:
             attrs: Optional[Dict[str, float]] = None) -> Tuple[Optional[np.ndarray], Report]:
         """Run the kernel on simulated cores.
 
-        ``inputs`` are three NumPy arrays of one dtype (then the output is
-        returned), or, with ``dry=True``, three shapes and ``dtype``: no data is
-        moved, only the kernel's index and data-movement logic runs.
+        ``inputs`` are the op's NumPy arrays (three for a grad op, two for a loss op) of one
+        dtype (then the output is returned: a loss op's "mean"/"sum" as a 0-d array), or, with
+        ``dry=True``, their shapes and ``dtype``: no data is moved, only the kernel's index and
+        data-movement logic runs.
         """
+        reduces = op in LOSS_OPS and (reduction or "mean") in ("mean", "sum")
         args = self.RunArgs()
         keep = []
         if dry:
@@ -336,7 +349,7 @@ class Sim:
             dtype = dtype or dtype_name(arrays[0].dtype)
             assert all(a.dtype == np_dtype(dtype) for a in arrays), "one dtype for all inputs"
             shapes = [a.shape for a in arrays]
-            out_shape = np.broadcast_shapes(*shapes)
+            out_shape = () if reduces else np.broadcast_shapes(*shapes)
             out = np.empty(out_shape, dtype=np_dtype(dtype))
             for k, a in enumerate(arrays):
                 args.inputs[k] = a.ctypes.data if a.size else None
@@ -349,7 +362,7 @@ class Sim:
                 args.dims[k][i] = int(d)
         args.reduction = None if reduction is None else reduction.encode()
         args.coreNum, args.ubBytes = cores, ub
-        args.op, args.dtype, args.dry = OPS.index(op), DTYPES.index(dtype), int(dry)
+        args.op, args.dtype, args.dry = ALL_OPS.index(op), DTYPES.index(dtype), int(dry)
         values, given = attr_arrays(op, attrs)
         args.attrValues, args.attrGiven = values, given
         rep = self.RunReport()

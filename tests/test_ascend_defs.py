@@ -28,6 +28,9 @@ from tests.ascend_sim import sim
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ROOT = REPO / "framework" / "ascend"
 GRAD_OPS = [op for op in defs.OPS.values() if op.kind == "grad"]
+LOSS_OPS = [op for op in defs.OPS.values() if op.kind == "loss"]
+#: every op of the package, in Ascend op-id order: the grad ops, then the loss ops
+PACKAGE_OPS = GRAD_OPS + LOSS_OPS
 
 
 def codegen():
@@ -86,11 +89,15 @@ def test_snake_case_rule():
 
 def test_op_table_matches_definitions():
     d = sim().defs()
-    assert d["op_types"] == [op.name for op in GRAD_OPS]
-    assert len(GRAD_OPS) >= 3 and {"MseLossGrad", "L1LossGrad", "SmoothL1LossGrad"} <= set(d["op_types"])
-    assert d["inputs"] == [list(op.inputs) for op in GRAD_OPS]
+    # every op the ONNX schemas register is an op of the package
+    assert sorted(d["op_types"]) == sorted(defs.OPS) and len(LOSS_OPS) >= 3
+    assert d["op_types"] == [op.name for op in PACKAGE_OPS]
+    assert {"MseLoss", "L1Loss", "SmoothL1Loss", "MseLossGrad", "L1LossGrad", "SmoothL1LossGrad"} <= set(d["op_types"])
+    assert d["inputs"] == [list(op.inputs) for op in PACKAGE_OPS]
+    assert d["loss"] == [op.kind == "loss" for op in PACKAGE_OPS]
+    # the OpDef's output is y for every op (a grad op's ONNX output too; ONNX maps outputs by position)
     assert d["output"] == "y" and all(op.output == "y" for op in GRAD_OPS)
-    assert d["scale_numerators"] == [op.scale_numerator for op in GRAD_OPS]
+    assert d["scale_numerators"] == [op.scale_numerator for op in PACKAGE_OPS]
     assert d["attr"] == "reduction" and d["default_reduction"] == defs.DEFAULT_REDUCTION
     assert d["reductions"] == list(defs.REDUCTIONS)
     assert d["dtypes"] == [t for t in defs.DTYPES if t != "float64"]
@@ -100,14 +107,15 @@ def test_op_table_matches_definitions():
                 "bad_attribute_type"):
         assert d["messages"][key] == defs.MESSAGES[key], key
     assert d["messages"]["bad_reduction_type"] == defs.MESSAGES["bad_reduction_type"]  # ONNX attribute type
-    assert d["kernel_names"] == [snake_case(op.name) for op in GRAD_OPS]
+    assert d["kernel_names"] == [snake_case(op.name) for op in PACKAGE_OPS]
 
 
 def test_declared_attributes_in_the_op_table():
     """Every declared attribute with its type, default, minimum, requirement text and the tiling
     slot of a float attribute (the k-th float attribute in slot k)."""
     d = sim().defs()
-    for op, attrs in zip(GRAD_OPS, d["attributes"]):
+    assert len(d["attributes"]) == len(PACKAGE_OPS)
+    for op, attrs in zip(PACKAGE_OPS, d["attributes"]):
         assert [a["name"] for a in attrs] == [a.name for a in op.attributes], op.name
         floats = 0
         for got, a in zip(attrs, op.attributes):
@@ -168,7 +176,7 @@ def test_formula_roles_on_the_kernel(op, layout):
                                        rtol=1e-6, err_msg=f"{op.name} {layout} {special} {reduction}")
 
 
-@pytest.mark.parametrize("op", GRAD_OPS, ids=lambda o: o.name)
+@pytest.mark.parametrize("op", PACKAGE_OPS, ids=lambda o: o.name)
 def test_kernel_entry_signature(op):
     name = snake_case(op.name)
     src = (ROOT / "op_kernel" / f"{name}.cpp").read_text()
@@ -176,7 +184,7 @@ def test_kernel_entry_signature(op):
     assert m and m.group(1) == name
     params = [p.strip().split()[-1] for p in m.group(2).split(",")]
     # inputs in OpDef order, the output, then workspace and tiling (CANN's launch order)
-    assert params == [*op.inputs, op.output, "workspace", "tiling"]
+    assert params == [*op.inputs, "y", "workspace", "tiling"]
     assert "DTYPE_Y" in src  # the output's dtype macro (from the output name "y")
     # the kernel instantiated with the family (op_kernel/families/*.h) that declares this op type
     family = re.search(r"lossgrad_kernel::LossGradKernel<DTYPE_Y, lossgrad_kernel::(\w+)>", src)
@@ -193,10 +201,10 @@ def test_msopgen_json_matches_definitions(tmp_path):
                    capture_output=True)
     ops = json.loads(out.read_text())
     assert not (ROOT / "lossgrad_ops.json").exists()
-    assert [o["op"] for o in ops] == [op.name for op in GRAD_OPS]
-    for spec, op in zip(ops, GRAD_OPS):
+    assert [o["op"] for o in ops] == [op.name for op in PACKAGE_OPS]
+    for spec, op in zip(ops, PACKAGE_OPS):
         assert [i["name"] for i in spec["input_desc"]] == list(op.inputs)
-        assert [o["name"] for o in spec["output_desc"]] == [op.output]
+        assert [o["name"] for o in spec["output_desc"]] == ["y"]
         for desc in spec["input_desc"] + spec["output_desc"]:
             assert desc["param_type"] == "required"
             assert desc["type"] == ["float16", "bfloat16", "float"] and desc["format"] == ["ND"] * 3
@@ -211,7 +219,8 @@ def test_onnx_plugin_registration():
     # The plugin registers every op of the table in a loop (what REGISTER_CUSTOM_OP expands to,
     # per op), so the registrations are read from the compiled plugin.
     regs = [(r["op"], origin) for r in sim().plugin_registrations() for origin in r["origin"]]
-    assert regs == [(op.name, f"{defs.DOMAIN}::{defs.OPSET_VERSION}::{op.name}") for op in GRAD_OPS]
+    assert regs == [(op.name, f"{defs.DOMAIN}::{defs.OPSET_VERSION}::{op.name}") for op in PACKAGE_OPS]
+    assert sorted(r[0] for r in regs) == sorted(defs.OPS)  # every op type of the ONNX schemas
 
 
 def test_vendor_name_everywhere():
@@ -226,7 +235,7 @@ def test_vendor_name_everywhere():
 
 def test_op_kernel_cmake_registers_every_kernel_file(tmp_path):
     """op_kernel/CMakeLists.txt, run by CMake in script mode with recording stand-ins of the
-    ASC CMake functions, registers exactly one (op type, kernel file) per grad op."""
+    ASC CMake functions, registers exactly one (op type, kernel file) per op."""
     cmake = pathlib.Path(sys.executable).with_name("cmake")
     if not cmake.exists():
         pytest.skip("no cmake in the venv")
@@ -242,4 +251,4 @@ def test_op_kernel_cmake_registers_every_kernel_file(tmp_path):
     run = subprocess.run([str(cmake), "-P", str(script)], cwd=ROOT / "op_kernel", capture_output=True, text=True,
                          check=True)
     got = re.findall(r"KERNEL (\w+) (\S+)", run.stdout + run.stderr)
-    assert sorted(got) == sorted((op.name, f"{snake_case(op.name)}.cpp") for op in GRAD_OPS)
+    assert sorted(got) == sorted((op.name, f"{snake_case(op.name)}.cpp") for op in PACKAGE_OPS)

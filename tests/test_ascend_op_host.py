@@ -18,17 +18,17 @@ from google.protobuf import json_format
 from onnx import helper
 
 from lossgrad_ops.framework import definitions as defs
-from tests.ascend_sim import CORES_A2, DTYPES, OPS, UB_A2, sim
+from tests.ascend_sim import ALL_OPS, CORES_A2, DTYPES, LOSS_OPS, OPS, UB_A2, sim
 
 GE_TYPES = {"float16": "DT_FLOAT16", "bfloat16": "DT_BF16", "float32": "DT_FLOAT"}
 
 
-@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("op", ALL_OPS)
 def test_opdef_declares_the_definitions(op):
     d = sim().cann_ops()[op]
     spec = defs.OPS[op]
     assert [i["name"] for i in d["inputs"]] == list(spec.inputs)
-    assert [o["name"] for o in d["outputs"]] == [spec.output]
+    assert [o["name"] for o in d["outputs"]] == ["y"]  # every OpDef's output (a loss op's ONNX "loss")
     for p in d["inputs"] + d["outputs"]:
         assert p["param"] == "required"
         assert p["types"] == [GE_TYPES[t] for t in defs.DTYPES if t != "float64"]
@@ -51,7 +51,7 @@ def test_opdef_declares_the_definitions(op):
     assert d["configs"] == ["ascend910b", "ascend910_93"]
     assert d["has_tiling"] and d["has_infer_shape"] and d["has_infer_dtype"]
     assert d["tiling_class"] == "LossGradTilingData"
-    assert set(sim().cann_ops()) == set(OPS)
+    assert set(sim().cann_ops()) == set(ALL_OPS) == set(defs.OPS)  # every op type of the ONNX schemas
 
 
 CASES = [
@@ -90,7 +90,7 @@ def test_tiling_func_defaults_and_platform():
     assert status == 1 and block == 24 and tiling == plan.tiling
 
 
-FLOAT_ATTRS = {op: [a for a in defs.OPS[op].attributes if a.type == "float"] for op in OPS}
+FLOAT_ATTRS = {op: [a for a in defs.OPS[op].attributes if a.type == "float"] for op in ALL_OPS}
 
 
 @pytest.mark.parametrize("op", [op for op in OPS if FLOAT_ATTRS[op]])
@@ -149,11 +149,12 @@ def test_infer_dtype(op):
 def test_plugin_registrations():
     regs = sim().plugin_registrations()
     assert [(r["op"], r["origin"]) for r in regs] == [
-        (op, [f"{defs.DOMAIN}::{defs.OPSET_VERSION}::{op}"]) for op in OPS]
+        (op, [f"{defs.DOMAIN}::{defs.OPSET_VERSION}::{op}"]) for op in ALL_OPS]
+    assert sorted(r["op"] for r in regs) == sorted(defs.OPS)
     assert all(r["framework"] == 5 and r["tvm"] and r["has_parser"] for r in regs)  # 5: ONNX
 
 
-@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("op", ALL_OPS)
 def test_plugin_parse_sets_the_reduction(op):
     s = sim()
     for reduction in defs.REDUCTIONS:
@@ -164,7 +165,7 @@ def test_plugin_parse_sets_the_reduction(op):
     assert s.plugin_parse(op, json_format.MessageToJson(bad))[0] == 0
 
 
-@pytest.mark.parametrize("op", [op for op in OPS if FLOAT_ATTRS[op]])
+@pytest.mark.parametrize("op", [op for op in ALL_OPS if FLOAT_ATTRS[op]])
 def test_plugin_parse_sets_the_float_attributes(op):
     """A float attribute of the node reaches the CANN operator as a float; absent, it is not
     set (the OpDef default applies); of another type, negative or NaN: the parse fails."""
@@ -182,3 +183,78 @@ def test_plugin_parse_sets_the_float_attributes(op):
         for bad in ("x", 2, [1.0, 2.0], -0.5, float("nan")):
             node = helper.make_node(op, inputs, ["y"], domain=defs.DOMAIN, **{a.name: bad})
             assert s.plugin_parse(op, json_format.MessageToJson(node))[0] == 0, bad
+
+
+# -- the loss ops (two inputs; "mean"/"sum" reduce to one element) -------------------------
+
+LOSS_CASES = [
+    [(1000,), (1000,)],
+    [(3, 4097), ()],
+    [(), (6, 7)],
+    [(2, 3, 4), (3, 1)],
+    [(0, 5), (5,)],
+    [(2**32 + 77,), (2**32 + 77,)],
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", LOSS_OPS)
+def test_loss_tiling_func_writes_the_plan(op, dtype):
+    s = sim()
+    for shapes in LOSS_CASES:
+        for reduction in defs.REDUCTIONS:
+            status, size, tiling, block, ws = s.cann_tiling(op, shapes, [dtype] * 2, reduction, sys_workspace=12345)
+            plan = s.plan(op, dtype, shapes, reduction, cores=CORES_A2, ub=UB_A2)
+            assert status == 1 and plan.ok
+            # a mean of no element is NaN (the scale), which == cannot compare
+            nan_safe = {k: (repr(v) if isinstance(v, float) else v) for k, v in tiling.items()}
+            assert nan_safe == {k: (repr(v) if isinstance(v, float) else v) for k, v in plan.tiling.items()}
+            assert size == ctypes.sizeof(s.Tiling)
+            assert block == plan.block_dim and ws == 12345 + plan.workspace
+            assert tiling["reduceOutput"] == (reduction != "none")
+            n = int(np.prod(np.broadcast_shapes(*shapes)))
+            if reduction == "mean" and n == 0:
+                assert np.isnan(tiling["scale"])
+            assert plan.modes[2] == 3  # no third input: never read
+
+
+@pytest.mark.parametrize("op", LOSS_OPS)
+def test_loss_tiling_func_rejects_bad_calls(op):
+    s = sim()
+    shapes = [(4,)] * 2
+    assert s.cann_tiling(op, shapes, ["float32"] * 2, "sum")[0] == 1
+    assert s.cann_tiling(op, shapes, ["float32"] * 2, "average")[0] == 0
+    assert s.cann_tiling(op, shapes, ["float32", "float16"], "sum")[0] == 0
+    assert s.cann_tiling(op, shapes, ["float64"] * 2, "sum")[0] == 0
+    assert s.cann_tiling(op, [(2,), (3,)], ["float32"] * 2, "sum")[0] == 0
+    assert s.cann_tiling(op, shapes, ["float32"] * 2, "sum", ub=4096)[0] == 0
+
+
+@pytest.mark.parametrize("op", LOSS_OPS)
+def test_loss_infer_shape(op):
+    """"none": the broadcast of the two inputs; "mean", "sum" and the unset default ("mean"): rank 0."""
+    s = sim()
+    assert s.cann_infer_shape(op, [(2, 3, 4), (3, 1)], "none") == (True, (2, 3, 4))
+    assert s.cann_infer_shape(op, [(-1, 4), (3, 1)], "none") == (True, (3, 4))
+    assert s.cann_infer_shape(op, [(-2,), (3,)], "none") == (True, (-2,))
+    assert s.cann_infer_shape(op, [(2,), (3,)], "none") == (False, None)
+    for reduction in ("mean", "sum", None):
+        assert s.cann_infer_shape(op, [(2, 3, 4), (3, 1)], reduction) == (True, ()), reduction
+        assert s.cann_infer_shape(op, [(-2,), (3,)], reduction) == (True, ()), reduction
+        assert s.cann_infer_shape(op, [(2,), (3,)], reduction) == (False, None), reduction  # still checked
+        assert s.cann_infer_shape(op, [(1,) * 9, ()], reduction) == (False, None), reduction
+
+
+def test_grad_infer_shape_ignores_the_reduction():
+    s = sim()
+    for op in OPS:
+        for reduction in ("mean", "sum", "none", None):
+            assert s.cann_infer_shape(op, [(2, 3, 4), (4,), (3, 1)], reduction) == (True, (2, 3, 4))
+
+
+@pytest.mark.parametrize("op", LOSS_OPS)
+def test_loss_infer_dtype(op):
+    s = sim()
+    for dtype in DTYPES:
+        assert s.cann_infer_dtype(op, [dtype] * 2) == (True, s.cann_dtype(dtype))
+    assert s.cann_infer_dtype(op, ["float16", "bfloat16"]) == (False, None)

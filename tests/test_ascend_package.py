@@ -94,8 +94,8 @@ def test_msopgen_flow_hands_msopgen_the_generated_prototypes(tmp_path):
                     tmp_path=tmp_path / "out")
     assert res.returncode == 3, res.stderr
     protos = json.loads(seen.read_text())
-    grads = [op for op in defs.OPS.values() if op.kind == "grad"]
-    assert [p["op"] for p in protos] == [op.name for op in grads]
-    for p, op in zip(protos, grads):
+    ops = [op for op in defs.OPS.values() if op.kind == "grad"] + [op for op in defs.OPS.values() if op.kind == "loss"]
+    assert [p["op"] for p in protos] == [op.name for op in ops] and len(ops) == len(defs.OPS)
+    for p, op in zip(protos, ops):
         assert [i["name"] for i in p["input_desc"]] == list(op.inputs)
         assert [(a["name"], a["type"]) for a in p["attr"]] == [(a.name, a.type) for a in op.attributes]

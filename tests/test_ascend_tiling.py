@@ -368,3 +368,77 @@ def test_bad_float_attributes_are_rejected_at_tiling_time(op):
         assert "reduction" in plan.message
         plan = s.plan(op, "float64", [(2,), (3,), (4,)], "sum", attrs={a.name: float("nan")})
         assert plan.message.startswith(f"{op}: {a.name} must be")
+
+
+# -- the loss ops: two inputs; "mean"/"sum" reduce on every core, then combine -----------------
+
+#: each loss's elementwise needs, from the kernel design: MseLoss d*d and L1Loss |d| work in
+#: place; SmoothL1Loss takes two fp32 scratch tiles (the quadratic and the linear branch) and
+#: selects between them (a compare mask and Select's reserve)
+LOSS_NEEDS = {"MseLoss": (0, False), "L1Loss": (0, False), "SmoothL1Loss": (2, True)}
+LOSS_OPS_HERE = sorted(op.name for op in defs.OPS.values() if op.kind == "loss")
+
+
+def test_every_loss_op_has_its_kernel_needs_written_down():
+    assert sorted(LOSS_NEEDS) == LOSS_OPS_HERE
+
+
+def loss_ub_model(op, dtype, queue_inputs, tile, reduce_cores):
+    """UB bytes of the loss kernel, written out from its design: double-buffered queues for the
+    streamed inputs, and for the output unless it reduces; fp32 work tiles as for the grad ops;
+    the compare mask of a selecting family; a reduction adds an fp32 accumulator tile, two
+    32-byte slots (the partial / result, the stored element) and one 32-byte slot per core."""
+    scratch, selects = LOSS_NEEDS[op]
+    work = 2 + max(scratch - 1, 0) if dtype != "float32" else scratch
+    mask = tile // 8 if selects else 0
+    queues = queue_inputs + (0 if reduce_cores else 1)
+    extra = tile * 4 + 64 + 32 * reduce_cores if reduce_cores else 0
+    return queues * 2 * tile * SIZE[dtype] + work * tile * 4 + mask + extra
+
+
+@pytest.mark.parametrize("cores,ub", PLATFORMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", LOSS_OPS_HERE)
+def test_loss_plans_from_0_to_2_pow_50(op, dtype, cores, ub):
+    s = sim()
+    size = SIZE[dtype]
+    unit = s.constant("tile_align_elems")
+    reserve = SELECT_RESERVE if LOSS_NEEDS[op][1] else 0
+    for n in SIZES:
+        for shapes in ([(n,), (n,)], [(n,), ()]):
+            for reduction in ("none", "mean", "sum"):
+                plan = s.plan(op, dtype, shapes, reduction, cores=cores, ub=ub)
+                assert plan.ok, plan.message
+                t = plan.tiling
+                reduce = reduction != "none"
+                assert t["totalLength"] == n and plan.out_shape == (n,)
+                assert t["reduceOutput"] == int(reduce) and plan.modes[2] == 3
+                used = t["usedCores"]
+                assert used == plan.block_dim and 1 <= used <= cores
+                slices = [s.core_slice(plan.raw_tiling, c) for c in range(used)]
+                assert sum(c for _, c in slices) == n and all((st * size) % 32 == 0 for st, _ in slices)
+                # the UB: exactly the model, inside the budget, the largest tile that fits
+                tile = t["tileLength"]
+                queue_inputs = sum(1 for m in plan.modes[:2] if m != 1)
+                rc = used if reduce else 0
+                assert plan.ub_needed == loss_ub_model(op, dtype, queue_inputs, tile, rc)
+                assert plan.ub_needed == s.ub_bytes_for_tile(op, dtype, queue_inputs, tile, rc)
+                assert plan.ub_needed + reserve <= ub and tile * size <= MAX_COPY_BYTES
+                largest = max(c for _, c in slices)
+                if tile < math.ceil(max(largest, 1) / unit) * unit:
+                    assert (loss_ub_model(op, dtype, queue_inputs, tile + unit, rc) + reserve > ub
+                            or (tile + unit) * size > MAX_COPY_BYTES)
+                # the workspace: one 32-byte slot per core for the partials, 512-aligned
+                if reduce:
+                    assert t["partialOffset"] % 512 == 0
+                    assert plan.workspace == t["partialOffset"] + math.ceil(used * 32 / 512) * 512
+                else:
+                    assert plan.workspace == 0
+                # the scale: 1, or 1 / N from the 64-bit N in double, rounded once; NaN for no element
+                if reduction == "mean":
+                    if n:
+                        assert plan.scale == 1.0 / n and t["scale"] == np.float32(1.0 / n)
+                    else:
+                        assert math.isnan(plan.scale) and math.isnan(t["scale"])
+                else:
+                    assert plan.scale == 1.0 and t["scale"] == 1.0

@@ -26,6 +26,8 @@ namespace ascend {
 
 // The ops themselves (kNumOps, kOpTypes, kKernelNames, kInputNames, kScaleNumerator, the
 // declared attributes, LOSSGRAD_ASCEND_FOR_EACH_OP) are in the generated lossgrad_ops_table.h.
+//! The OpDef's output name of every op (CANN's DTYPE_Y in the kernels); ONNX maps outputs by
+//! position, so a loss op's ONNX output "loss" is this output too.
 constexpr const char* kOutputName = "y";
 
 // The reduction names, the rank bound, the NPU dtypes, the ONNX domain and every message template

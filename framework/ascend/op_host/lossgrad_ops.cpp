@@ -75,7 +75,7 @@ ge::graphStatus LossGradTiling(gert::TilingContext* context, int op)
 
   la::Shape shapes[la::kNumInputs];
   int dtype = -1;
-  for (int k = 0; k < la::kNumInputs; ++k) {
+  for (int k = 0; k < la::kOpNumInputs[op]; ++k) {
     const gert::StorageShape* s = context->GetInputShape(k);
     const gert::CompileTimeTensorDesc* desc = context->GetInputDesc(k);
     if (s == nullptr || desc == nullptr) {
@@ -109,30 +109,37 @@ ge::graphStatus LossGradTiling(gert::TilingContext* context, int op)
   return ge::GRAPH_SUCCESS;
 }
 
-//! Output shape: the NumPy broadcast of the three inputs (unknown dims allowed).
+//! Output shape: the NumPy broadcast of the inputs (unknown dims and ranks allowed), or, for a
+//! loss op's "mean"/"sum", one element of rank 0 (la::OutputShape; an unknown reduction is left
+//! to the tiling's message).
 ge::graphStatus LossGradInferShape(gert::InferShapeContext* context, int op)
 {
   gert::Shape* out = context->GetOutputShape(0);
+  if (out == nullptr) {
+    return ge::GRAPH_FAILED;
+  }
   la::Shape shapes[la::kNumInputs];
-  for (int k = 0; k < la::kNumInputs; ++k) {
+  bool unknownRank = false;
+  for (int k = 0; k < la::kOpNumInputs[op]; ++k) {
     const gert::Shape* s = context->GetInputShape(k);
-    if (s == nullptr || out == nullptr) {
+    if (s == nullptr) {
       return ge::GRAPH_FAILED;
     }
-    if (IsUnknownRank(*s)) {
-      out->SetDimNum(1);
-      out->SetDim(0, -2);
-      return ge::GRAPH_SUCCESS;
-    }
+    unknownRank = unknownRank || IsUnknownRank(*s);
     shapes[k] = ToShape(*s);
     shapes[k].rank = static_cast<int>(s->GetDimNum());  // a rank above 8 is reported by BroadcastShapes
   }
   la::Shape result;
   std::string error;
-  if (!la::BroadcastShapes(op, shapes, &result, &error)) {
+  if (unknownRank) {
+    result.rank = 1;
+    result.dims[0] = -2;  // unknown rank stays unknown
+  } else if (!la::BroadcastShapes(op, shapes, &result, &error)) {
     ReportError(error);
     return ge::GRAPH_FAILED;
   }
+  const gert::RuntimeAttrs* attrs = context->GetAttrs();
+  result = la::OutputShape(op, la::ReductionIndex(attrs == nullptr ? nullptr : attrs->GetAttrPointer<char>(0)), result);
   out->SetDimNum(static_cast<size_t>(result.rank));
   for (int i = 0; i < result.rank; ++i) {
     out->SetDim(static_cast<size_t>(i), result.dims[i]);
@@ -140,11 +147,11 @@ ge::graphStatus LossGradInferShape(gert::InferShapeContext* context, int op)
   return ge::GRAPH_SUCCESS;
 }
 
-//! Output dtype: the inputs' common dtype (the kernel takes one dtype for all three).
-ge::graphStatus LossGradInferDataType(gert::InferDataTypeContext* context)
+//! Output dtype: the inputs' common dtype (the kernel takes one dtype for all inputs).
+ge::graphStatus LossGradInferDataType(gert::InferDataTypeContext* context, int op)
 {
   const ge::DataType dt = context->GetInputDataType(0);
-  for (int k = 1; k < la::kNumInputs; ++k) {
+  for (int k = 1; k < la::kOpNumInputs[op]; ++k) {
     if (context->GetInputDataType(k) != dt) {
       ReportError("lossgrad: the Ascend kernel needs one dtype for all inputs (cast to the promoted dtype first)");
       return ge::GRAPH_FAILED;
@@ -154,10 +161,11 @@ ge::graphStatus LossGradInferDataType(gert::InferDataTypeContext* context)
   return ge::GRAPH_SUCCESS;
 }
 
-//! Tiling##Op and InferShape##Op: the op's id bound to the shared functions.
-#define LOSSGRAD_OP_FUNCTIONS(Op, id, kernel)                                                        \
-  ge::graphStatus Tiling##Op(gert::TilingContext* context) { return LossGradTiling(context, id); } \
-  ge::graphStatus InferShape##Op(gert::InferShapeContext* context) { return LossGradInferShape(context, id); }
+//! Tiling##Op, InferShape##Op and InferDataType##Op: the op's id bound to the shared functions.
+#define LOSSGRAD_OP_FUNCTIONS(Op, id, kernel)                                                                     \
+  ge::graphStatus Tiling##Op(gert::TilingContext* context) { return LossGradTiling(context, id); }              \
+  ge::graphStatus InferShape##Op(gert::InferShapeContext* context) { return LossGradInferShape(context, id); } \
+  ge::graphStatus InferDataType##Op(gert::InferDataTypeContext* context) { return LossGradInferDataType(context, id); }
 LOSSGRAD_ASCEND_FOR_EACH_OP(LOSSGRAD_OP_FUNCTIONS)
 #undef LOSSGRAD_OP_FUNCTIONS
 
@@ -165,13 +173,13 @@ LOSSGRAD_ASCEND_FOR_EACH_OP(LOSSGRAD_OP_FUNCTIONS)
 
 namespace ops {
 
-//! The definition shared by every op: three required inputs with the names and
-//! order of the table, one output y, float16/bfloat16/float32 in ND, and every
-//! declared attribute, optional, with its type and default.
+//! The definition shared by every op: its required inputs (three for a grad op, two for a
+//! loss op) with the names and order of the table, one output y, float16/bfloat16/float32 in
+//! ND, and every declared attribute, optional, with its type and default.
 template <class Def>
 void DefineLossGradOp(Def& def, int op)
 {
-  for (int k = 0; k < la::kNumInputs; ++k) {
+  for (int k = 0; k < la::kOpNumInputs[op]; ++k) {
     def.Input(la::kInputNames[op][k])
         .ParamType(REQUIRED)
         .DataType({ge::DT_FLOAT16, ge::DT_BF16, ge::DT_FLOAT})
@@ -211,7 +219,7 @@ void DefineLossGradOp(Def& def, int op)
     explicit Op(const char* name) : OpDef(name)                               \
     {                                                                         \
       DefineLossGradOp(*this, id);                                            \
-      this->SetInferShape(InferShape##Op).SetInferDataType(LossGradInferDataType); \
+      this->SetInferShape(InferShape##Op).SetInferDataType(InferDataType##Op);  \
       this->AICore().SetTiling(Tiling##Op);                                   \
     }                                                                         \
   };                                                                          \

@@ -17,34 +17,48 @@
 namespace lossgrad {
 namespace ascend {
 
-//! The grad ops of framework/definitions.py, in native-id order (op id = position).
-constexpr int kNumOps = 3;
+//! The ops of framework/definitions.py: the grad ops, then the loss ops, each in native-id
+//! order (op id = position).
+constexpr int kNumOps = 6;
+//! Inputs of the widest op; kOpNumInputs[op] of them are the op's (a loss op has two).
 constexpr int kNumInputs = 3;
+constexpr int kOpNumInputs[kNumOps] = {3, 3, 3, 2, 2, 2};
+//! A loss op (elementwise value and a reduction to one element for "mean"/"sum") or a grad op.
+constexpr bool kOpIsLoss[kNumOps] = {false, false, false, true, true, true};
 //! CANN op types (also the ONNX op types of the ai.lossgrad domain).
-constexpr const char* kOpTypes[kNumOps] = {"MseLossGrad", "L1LossGrad", "SmoothL1LossGrad"};
+constexpr const char* kOpTypes[kNumOps] = {"MseLossGrad", "L1LossGrad", "SmoothL1LossGrad", "MseLoss", "L1Loss", "SmoothL1Loss"};
 //! Kernel entry names and op_kernel/<name>.cpp: CANN's snake case of the op type.
-constexpr const char* kKernelNames[kNumOps] = {"mse_loss_grad", "l1_loss_grad", "smooth_l1_loss_grad"};
-//! Input names in the CANN order of docs/SPEC.md.
+constexpr const char* kKernelNames[kNumOps] = {"mse_loss_grad", "l1_loss_grad", "smooth_l1_loss_grad", "mse_loss", "l1_loss", "smooth_l1_loss"};
+//! Input names in the CANN order of docs/SPEC.md (nullptr past the op's inputs).
 constexpr const char* kInputNames[kNumOps][kNumInputs] = {
     {"predict", "label", "dout"},
     {"grads", "predict", "label"},
     {"predict", "label", "dout"},
+    {"predict", "label", nullptr},
+    {"predict", "label", nullptr},
+    {"predict", "label", nullptr},
 };
-//! s = numerator / N for "mean", numerator for "none" and "sum".
-constexpr double kScaleNumerator[kNumOps] = {2.0, 1.0, 1.0};
+//! Grad ops: s = numerator / N for "mean", numerator for "none" and "sum" (loss ops: 1).
+constexpr double kScaleNumerator[kNumOps] = {2.0, 1.0, 1.0, 1.0, 1.0, 1.0};
 
 //! Declared attributes, in declared order (reduction first): name, type, default, and for
 //! a float attribute its inclusive minimum (-infinity: none; NaN is never a value), the
 //! requirement its bad-value message states, and its slot in the tiling data's attrs array.
 enum AttrKind : int { kAttrString = 0, kAttrInt = 1, kAttrFloat = 2, kAttrBool = 3 };
 constexpr int kMaxAttrs = 2;
-constexpr int kOpNumAttrs[kNumOps] = {1, 1, 2};
+constexpr int kOpNumAttrs[kNumOps] = {1, 1, 2, 1, 1, 2};
 constexpr const char* kOpAttrNames[kNumOps][kMaxAttrs] = {
+    {"reduction", nullptr},
+    {"reduction", nullptr},
+    {"reduction", "beta"},
     {"reduction", nullptr},
     {"reduction", nullptr},
     {"reduction", "beta"},
 };
 constexpr AttrKind kOpAttrKinds[kNumOps][kMaxAttrs] = {
+    {kAttrString, kAttrInt},
+    {kAttrString, kAttrInt},
+    {kAttrString, kAttrFloat},
     {kAttrString, kAttrInt},
     {kAttrString, kAttrInt},
     {kAttrString, kAttrFloat},
@@ -54,9 +68,15 @@ constexpr const char* kOpAttrDefaultText[kNumOps][kMaxAttrs] = {
     {"mean", nullptr},
     {"mean", nullptr},
     {"mean", nullptr},
+    {"mean", nullptr},
+    {"mean", nullptr},
+    {"mean", nullptr},
 };
 //! Default of an int, bool (0 / 1) or float attribute (exact; 0 for strings).
 constexpr double kOpAttrDefaultNumber[kNumOps][kMaxAttrs] = {
+    {0.0, 0.0},
+    {0.0, 0.0},
+    {0.0, 0x1.0000000000000p+0},
     {0.0, 0.0},
     {0.0, 0.0},
     {0.0, 0x1.0000000000000p+0},
@@ -65,13 +85,22 @@ constexpr double kOpAttrMinimum[kNumOps][kMaxAttrs] = {
     {-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()},
     {-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()},
     {-std::numeric_limits<double>::infinity(), 0x0.0p+0},
+    {-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()},
+    {-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()},
+    {-std::numeric_limits<double>::infinity(), 0x0.0p+0},
 };
 constexpr const char* kOpAttrRequirement[kNumOps][kMaxAttrs] = {
     {nullptr, nullptr},
     {nullptr, nullptr},
     {nullptr, "a number >= 0"},
+    {nullptr, nullptr},
+    {nullptr, nullptr},
+    {nullptr, "a number >= 0"},
 };
 constexpr int kOpAttrSlot[kNumOps][kMaxAttrs] = {
+    {-1, -1},
+    {-1, -1},
+    {-1, 0},
     {-1, -1},
     {-1, -1},
     {-1, 0},
@@ -129,7 +158,7 @@ constexpr const char* kMsgCannotReduce = "{op}: cannot reduce {shape} to {target
 
 namespace lossgrad_kernel {
 //! The kernel family of each op (op_kernel/families/<family>.h), in op order.
-using Families = FamilyList<MseLossFamily, L1LossFamily, SmoothL1LossFamily>;
+using Families = FamilyList<MseLossFamily, L1LossFamily, SmoothL1LossFamily, MseLossForwardFamily, L1LossForwardFamily, SmoothL1LossForwardFamily>;
 }  // namespace lossgrad_kernel
 
 //! X(OpType, op_id, kernel_name) for every op of the package, in op order.
@@ -137,6 +166,9 @@ using Families = FamilyList<MseLossFamily, L1LossFamily, SmoothL1LossFamily>;
   X(MseLossGrad, 0, mse_loss_grad) \
   X(L1LossGrad, 1, l1_loss_grad) \
   X(SmoothL1LossGrad, 2, smooth_l1_loss_grad) \
+  X(MseLoss, 3, mse_loss) \
+  X(L1Loss, 4, l1_loss) \
+  X(SmoothL1Loss, 5, smooth_l1_loss) \
 
 
 #endif  // LOSSGRAD_ASCEND_OPS_TABLE_H_

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "lossgrad_defs.h"
@@ -105,15 +106,28 @@ inline uint64_t F32WorkBuffers(int op, int dtype)
   return widening + (scratch > lent ? scratch - lent : 0);
 }
 
+//! UB bytes of a reducing launch (a loss op's "mean"/"sum" on `reduceCores` cores) that do not
+//! grow with the tile: the partial's slot, the stored element's slot, every core's partial.
+inline uint64_t UbFixedBytes(uint64_t reduceCores)
+{
+  return reduceCores == 0 ? 0 : kBlockBytes + kBlockBytes + reduceCores * kBlockBytes;
+}
+
 //! Exact unified-buffer bytes the kernel's TPipe::InitBuffer calls take for a
-//! tile of `tileLength` elements with `queueInputs` non-scalar inputs.
-inline uint64_t UbBytesForTile(int op, int dtype, uint64_t queueInputs, uint64_t tileLength)
+//! tile of `tileLength` elements with `queueInputs` streamed inputs; `reduceCores` > 0: a
+//! reducing launch on that many cores (no output queue; an fp32 accumulator tile and
+//! UbFixedBytes instead).
+inline uint64_t UbBytesForTile(int op, int dtype, uint64_t queueInputs, uint64_t tileLength, uint64_t reduceCores = 0)
 {
   const uint64_t size = kDTypeSize[dtype];
-  uint64_t bytes = (queueInputs + 1) * kBufferNum * tileLength * size;  // input queues + output queue
+  const uint64_t queues = queueInputs + (reduceCores == 0 ? 1 : 0);  // input queues (+ output queue)
+  uint64_t bytes = queues * kBufferNum * tileLength * size;
   bytes += F32WorkBuffers(op, dtype) * tileLength * 4;
   if (FamilyNeedsOf(op).compareMask) {
     bytes += tileLength / 8;  // compare mask, one bit per element
+  }
+  if (reduceCores != 0) {
+    bytes += tileLength * 4 + UbFixedBytes(reduceCores);  // the accumulator
   }
   return bytes;
 }
@@ -159,8 +173,9 @@ inline int ReductionIndex(const char* reduction)
 //! with the message of docs/SPEC.md's error table when the ranks or shapes are bad.
 inline bool BroadcastShapes(int op, const Shape* in, Shape* out, std::string* error)
 {
+  const int inputs = kOpNumInputs[op];
   shape::View views[kNumInputs];
-  for (int k = 0; k < kNumInputs; ++k) {
+  for (int k = 0; k < inputs; ++k) {
     if (in[k].rank < 0 || in[k].rank > kMaxRank) {
       std::string msg = FillTemplate(kMsgBadRank, "op", kOpTypes[op]);
       msg = FillTemplate(msg, "arg", kInputNames[op][k]);
@@ -171,7 +186,7 @@ inline bool BroadcastShapes(int op, const Shape* in, Shape* out, std::string* er
   }
   int32_t rank = 0;
   int culprit = 0;
-  const shape::Status status = shape::Broadcast(views, kNumInputs, /*allow_unknown=*/true, out->dims, &rank, &culprit);
+  const shape::Status status = shape::Broadcast(views, inputs, /*allow_unknown=*/true, out->dims, &rank, &culprit);
   out->rank = rank;
   if (status == shape::Status::kNegativeDim) {  // a dim below -1: neither a size nor "unknown"
     *error = FillTemplate(FillTemplate(kMsgNegativeDim, "op", kOpTypes[op]), "arg", kInputNames[op][culprit]);
@@ -179,13 +194,20 @@ inline bool BroadcastShapes(int op, const Shape* in, Shape* out, std::string* er
   }
   if (status != shape::Status::kOk) {
     std::string shapes;
-    for (int m = 0; m < kNumInputs; ++m) {
+    for (int m = 0; m < inputs; ++m) {
       shapes += std::string(m ? ", " : "") + kInputNames[op][m] + " " + ShapeRepr(in[m]);
     }
     *error = FillTemplate(FillTemplate(kMsgNotBroadcastable, "op", kOpTypes[op]), "shapes", shapes);
     return false;
   }
   return true;
+}
+
+//! The output shape of op `op` with reduction index `reduction` over the broadcast shape
+//! `broadcast`: a loss op's "mean"/"sum" is one element of rank 0, anything else the broadcast.
+inline Shape OutputShape(int op, int reduction, const Shape& broadcast)
+{
+  return kOpIsLoss[op] && reduction != kReductionNone ? Shape{} : broadcast;
 }
 
 //! The result of planning one launch.
@@ -196,7 +218,7 @@ struct Plan {
   uint64_t blockDim = 1;           //!< cores to launch
   uint64_t userWorkspaceBytes = 0; //!< broadcast copies (on top of the system workspace)
   uint64_t ubBytesNeeded = 0;      //!< bytes the kernel allocates in the UB
-  Shape outShape;                  //!< the broadcast shape (the output shape)
+  Shape outShape;                  //!< the broadcast shape (the output's, unless a loss op reduces)
   uint32_t modes[kNumInputs] = {0, 0, 0};
   int reduction = kReductionMean;
   double scale = 0.0;              //!< the double-precision scale before rounding to float
@@ -261,16 +283,21 @@ inline double AttrNumber(int op, int attr, const AttrValues* values)
 }
 
 //! Plan one launch of op `op` (an op id of lossgrad_ops_table.h) for inputs of dtype
-//! `dtype` (all three equal) and shapes `in` (CANN input order), with the
+//! `dtype` (all equal) and shapes `in` (CANN input order; kOpNumInputs[op] of them), with the
 //! `reduction` attribute (nullptr: the default "mean") and the other declared
 //! attributes `attrs` (nullptr: all defaults) on `platform`.
-inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* in, const Platform& platform,
+inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* given, const Platform& platform,
                          const AttrValues* attrs = nullptr)
 {
   Plan plan;
   if (op < 0 || op >= kNumOps) {
     plan.message = FillTemplate(kMsgUnknownOp, "id", std::to_string(op));
     return plan;
+  }
+  const int inputs = kOpNumInputs[op];
+  Shape in[kNumInputs];  // the op's inputs; an absent one is a scalar nobody reads
+  for (int k = 0; k < inputs; ++k) {
+    in[k] = given[k];
   }
   // Checks in the order of docs/SPEC.md's error table: reduction, the other attributes,
   // dtype, ranks, broadcast.
@@ -312,7 +339,7 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
     return plan;
   }
   const uint64_t n = static_cast<uint64_t>(count);
-  for (int k = 0; k < kNumInputs; ++k) {
+  for (int k = 0; k < inputs; ++k) {
     for (int j = 0; j < in[k].rank; ++j) {
       if (in[k].dims[j] < 0) {
         plan.message = FillTemplate(FillTemplate(kMsgTilingUnknownShape, "op", kOpTypes[op]), "shape",
@@ -329,10 +356,14 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   t.alignElems = kBlockBytes / size;
 
   // Input modes: full (same element count as the output: same flat layout),
-  // scalar (one element, N > 1) or broadcast through the workspace.
+  // scalar (one element, N > 1) or broadcast through the workspace; absent past the op's inputs.
   uint64_t queueInputs = 0;
   bool anyBcast = false;
-  for (int k = 0; k < kNumInputs; ++k) {
+  for (int k = inputs; k < kNumInputs; ++k) {
+    plan.modes[k] = kLossGradAbsent;
+    t.inputModes |= static_cast<uint64_t>(kLossGradAbsent) << (2 * k);
+  }
+  for (int k = 0; k < inputs; ++k) {
     int64_t numel = 1;
     shape::Numel(in[k].dims, in[k].rank, &numel);  // <= n: in[k] broadcasts to the output
     uint32_t mode = kLossGradFull;
@@ -343,21 +374,6 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
     t.inputModes |= static_cast<uint64_t>(mode) << (2 * k);
     queueInputs += mode == kLossGradScalar ? 0 : 1;
     anyBcast = anyBcast || mode == kLossGradBcast;
-  }
-  if (anyBcast) {
-    detail::Coalesce(in, plan.outShape, t);
-    uint64_t offset = 0;
-    for (int k = 0; k < kNumInputs; ++k) {
-      if (plan.modes[k] == kLossGradBcast) {
-        detail::WsOffsetOf(t, k) = offset;
-        offset += detail::RoundUp(n * size, kWorkspaceAlign);
-      }
-    }
-    plan.userWorkspaceBytes = offset;
-  } else {
-    for (int i = 0; i < kMaxRank; ++i) {
-      t.outDims[i] = 1;
-    }
   }
 
   // Balanced split over the cores, in 32-byte blocks.
@@ -370,11 +386,36 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   t.blocksPerCore = blocks / cores;
   t.bigCores = blocks % cores;
   plan.blockDim = cores;
+  const bool reduce = kOpIsLoss[op] && plan.reduction != kReductionNone;
+  t.reduceOutput = reduce ? 1 : 0;
+
+  // Workspace: the broadcast copies, then (reductions) one 32-byte slot per core for its partial.
+  uint64_t offset = 0;
+  if (anyBcast) {
+    detail::Coalesce(in, plan.outShape, t);
+    for (int k = 0; k < kNumInputs; ++k) {
+      if (plan.modes[k] == kLossGradBcast) {
+        detail::WsOffsetOf(t, k) = offset;
+        offset += detail::RoundUp(n * size, kWorkspaceAlign);
+      }
+    }
+  } else {
+    for (int i = 0; i < kMaxRank; ++i) {
+      t.outDims[i] = 1;
+    }
+  }
+  if (reduce) {
+    t.partialOffset = offset;
+    offset += detail::RoundUp(cores * kBlockBytes, kWorkspaceAlign);
+  }
+  plan.userWorkspaceBytes = offset;
 
   // Tile length from the UB size: the largest multiple of 256 elements whose
   // buffers fit next to the reserve, but no longer than the largest core slice.
-  const uint64_t reserve = UbReserveBytes(op);
-  const uint64_t perElem = UbBytesForTile(op, dtype, queueInputs, kTileAlignElems);  // bytes per 256 elements
+  const uint64_t reduceCores = reduce ? cores : 0;
+  const uint64_t reserve = UbReserveBytes(op) + UbFixedBytes(reduceCores);
+  const uint64_t perElem = UbBytesForTile(op, dtype, queueInputs, kTileAlignElems, reduceCores) -
+                           UbFixedBytes(reduceCores);  // bytes per 256 elements
   if (platform.ubBytes <= reserve || (platform.ubBytes - reserve) / perElem == 0) {
     plan.message = FillTemplate(FillTemplate(kMsgTilingUbTooSmall, "op", kOpTypes[op]), "bytes",
                                 std::to_string(platform.ubBytes));
@@ -386,11 +427,13 @@ inline Plan PlanLossGrad(int op, int dtype, const char* reduction, const Shape* 
   const uint64_t largestSlice = (t.blocksPerCore + (t.bigCores ? 1 : 0)) * t.alignElems;
   const uint64_t needed = detail::RoundUp(largestSlice < 1 ? 1 : largestSlice, kTileAlignElems);
   t.tileLength = tile < needed ? tile : needed;
-  plan.ubBytesNeeded = UbBytesForTile(op, dtype, queueInputs, t.tileLength);
+  plan.ubBytesNeeded = UbBytesForTile(op, dtype, queueInputs, t.tileLength, reduceCores);
 
-  // The scale s, in double from the 64-bit N, rounded once to float.
+  // The scale s, in double from the 64-bit N, rounded once to float. A loss op's mean of no
+  // element is NaN (its sum 0); a grad op's mean over no element scales nothing (0).
   const double numer = kScaleNumerator[op];
-  plan.scale = plan.reduction == kReductionMean ? (n ? numer / static_cast<double>(n) : 0.0) : numer;
+  const double empty = kOpIsLoss[op] ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+  plan.scale = plan.reduction == kReductionMean ? (n ? numer / static_cast<double>(n) : empty) : numer;
   t.scale = static_cast<float>(plan.scale);
   for (int i = 0; i < LOSSGRAD_TILING_ATTR_SLOTS; ++i) {
     t.attrs[i] = attrSlots[i];

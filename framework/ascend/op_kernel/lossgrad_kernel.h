@@ -1,11 +1,21 @@
-// Ascend C kernel of the package's grad ops (one template, one entry per op):
+// Ascend C kernel of every op of the package (one template, one entry per op):
 //
-//   y = m * f(a - b) * s
+//   grad ops (a family with a multiplier input m):  y = m * f(a - b) * s
+//   loss ops (a family without one, kMul < 0):      e = f(a - b); y = e * s ("none"),
+//                                                   y = s * sum(e) ("sum": s = 1, "mean": s = 1/N)
 //
 // where a, b, m are inputs and f is the elementwise function of the op's family
 // (op_kernel/families/<family>.h: its input roles, UB needs and compute hooks;
 // each kernel entry includes its own), s the host's scale. The op's declared
 // float attributes arrive in the tiling data (attrs) and reach the family's hooks.
+//
+// Reductions (loss ops, "mean"/"sum"): each core sums f over its slice in fp32 (a lane-wise
+// accumulator tile, folded by halves, then the remaining lanes in order on the scalar unit),
+// writes its partial to its own 32-byte slot of the workspace, and all cores meet in the
+// hard SyncAll<true>() that CANN documents for pure vector kernels on A2/A3 (Ascend C API
+// reference, "SyncAll", atlasascendc_api_07_0204). Core 0 then adds the partials in core
+// order and stores s * total. The result is deterministic for a given core count and tile
+// length (that is, platform); another core count sums in another order.
 //
 // Design (what improves on the CANN seeds, see docs/SPEC.md):
 //  * every vector core gets a balanced, 32-byte aligned slice of the N elements
@@ -82,11 +92,13 @@ template <typename T, class Family>
 class LossGradKernel {
   static_assert(Family::kF32Scratch <= 2, "a family gets at most two fp32 scratch tiles (bufB_, bufZ_)");
   using F = FamilyCompute<Family>;
+  //! A loss (forward) family has no multiplier input.
+  static constexpr bool kForward = Family::kMul < 0;
 
  public:
   __aicore__ inline LossGradKernel() {}
 
-  //! x0..x2 are the op's inputs in CANN order, y the output.
+  //! x0..x2 are the op's inputs in CANN order (a loss op passes nullptr for x2), y the output.
   template <class TilingT>
   __aicore__ inline void Init(GM_ADDR x0, GM_ADDR x1, GM_ADDR x2, GM_ADDR y, GM_ADDR workspace,
                               const TilingT& t)
@@ -99,6 +111,8 @@ class LossGradKernel {
     total_ = t.totalLength;
     tile_ = t.tileLength;
     scale_ = t.scale;
+    reduce_ = kForward && t.reduceOutput != 0;
+    cores_ = t.usedCores;
     for (uint32_t i = 0; i < kAttrSlots; ++i) {
       attrs_[i] = t.attrs[i];
     }
@@ -116,10 +130,14 @@ class LossGradKernel {
       mode_[k] = LossGradInputModeOf(t, static_cast<uint32_t>(k));
       anyBcast = anyBcast || mode_[k] == kLossGradBcast;
     }
-    GM_ADDR userWs = anyBcast ? AscendC::GetUserWorkspace(workspace) : nullptr;
+    // The workspace holds the broadcast copies (none for an empty output) and the partial sums.
+    GM_ADDR userWs = ((anyBcast && total_ != 0) || reduce_) ? AscendC::GetUserWorkspace(workspace) : nullptr;
     for (int32_t k = 0; k < kNumIn; ++k) {
       inBase_[k] = 0;
       scalar_[k] = 0.0f;
+      if (mode_[k] == kLossGradAbsent) {
+        continue;  // a loss op's unused third input
+      }
       if (mode_[k] == kLossGradFull) {
         inGm_[k].SetGlobalBuffer(reinterpret_cast<__gm__ T*>(inputs[k]), total_);
       } else if (mode_[k] == kLossGradScalar) {
@@ -132,21 +150,28 @@ class LossGradKernel {
         inGm_[k].SetGlobalBuffer(reinterpret_cast<__gm__ T*>(userWs), inBase_[k] + total_);
       }
     }
-    yGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(y), total_);
+    yGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(y), reduce_ ? 1 : total_);
+    if (reduce_) {
+      // (an element offset into the workspace, like the broadcast copies' inBase_)
+      partialBase_ = t.partialOffset / sizeof(float);
+      partialGm_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(userWs), partialBase_ + cores_ * kSlotFloats);
+    }
     // Both operands of the difference scalar: f of the difference is a scalar too.
     diffScalar_ = F::OnScalar(scalar_[Lhs()] - scalar_[Rhs()], attrs_);
-    if (count_ == 0) {
-      return;
+    if (count_ == 0 && !reduce_) {
+      return;  // a reducing core always takes part in the combine (its partial is 0)
     }
     // Unified-buffer layout; the host plan (UbBytesForTile) counts exactly these bytes.
     const uint32_t tileBytes = static_cast<uint32_t>(tile_ * sizeof(T));
     const uint32_t f32Bytes = static_cast<uint32_t>(tile_ * sizeof(float));
     for (int32_t k = 0; k < kNumIn; ++k) {
-      if (mode_[k] != kLossGradScalar) {
+      if (Streamed(k)) {
         pipe_.InitBuffer(Queue(k), kBufferNum, tileBytes);
       }
     }
-    pipe_.InitBuffer(outQ_, kBufferNum, tileBytes);
+    if (!reduce_) {
+      pipe_.InitBuffer(outQ_, kBufferNum, tileBytes);
+    }
     // A and B widen half inputs; B is also the family's first scratch tile, Z its second.
     if (!IsF32<T>::value) {
       pipe_.InitBuffer(bufA_, f32Bytes);
@@ -160,10 +185,22 @@ class LossGradKernel {
     if (Family::kCompareMask) {
       pipe_.InitBuffer(maskBuf_, static_cast<uint32_t>(tile_ / 8));
     }
+    if (reduce_) {
+      // the accumulator tile, one slot for the partial / the result, one for the stored
+      // element, and (core 0) the partials of all cores
+      pipe_.InitBuffer(accBuf_, f32Bytes);
+      pipe_.InitBuffer(slotBuf_, kBlockBytes);
+      pipe_.InitBuffer(storeBuf_, kBlockBytes);
+      pipe_.InitBuffer(combineBuf_, static_cast<uint32_t>(cores_ * kBlockBytes));
+    }
   }
 
   __aicore__ inline void Process()
   {
+    if (reduce_) {
+      ProcessReduce();
+      return;
+    }
     if (count_ == 0) {
       return;
     }
@@ -186,9 +223,90 @@ class LossGradKernel {
   }
 
  private:
+  static constexpr uint32_t kSlotFloats = kBlockBytes / sizeof(float);  // one 32-byte slot per partial
+
+  //! "mean"/"sum" of a loss op: partial sums per core, then core 0 combines them in core order.
+  __aicore__ inline void ProcessReduce()
+  {
+    AscendC::SetCtrlSpr<48, 48>(1);  // Inf/NaN survive the final narrowing store
+    if (count_ != 0 && (mode_[0] == kLossGradBcast || mode_[1] == kLossGradBcast || mode_[2] == kLossGradBcast)) {
+      Materialize();
+    }
+    AscendC::LocalTensor<float> acc = accBuf_.template Get<float>();
+    AscendC::Duplicate(acc, 0.0f, static_cast<int32_t>(tile_));
+    const uint64_t tiles = (count_ + tile_ - 1) / tile_;
+    for (uint64_t i = 0; i < tiles; ++i) {
+      const uint64_t offset = start_ + i * tile_;
+      const uint64_t left = count_ - i * tile_;
+      const uint32_t n = static_cast<uint32_t>(left < tile_ ? left : tile_);
+      CopyIn(offset, n);
+      Compute(n);
+    }
+    const float partial = FoldAccumulator(acc);
+    // This core's partial into its own 32-byte slot of the workspace.
+    AscendC::LocalTensor<float> slot = slotBuf_.template Get<float>();
+    AscendC::Duplicate(slot, partial, static_cast<int32_t>(kSlotFloats));
+    AscendC::PipeBarrier<PIPE_ALL>();
+    const uint64_t core = static_cast<uint64_t>(AscendC::GetBlockIdx());
+    AscendC::DataCopy(partialGm_[partialBase_ + core * kSlotFloats], slot, kSlotFloats);
+    // Every core's partial is in GM once all cores have passed this point.
+    AscendC::SyncAll<true>();
+    if (core == 0) {
+      Combine(slot);
+    }
+    AscendC::SetCtrlSpr<48, 48>(0);
+  }
+
+  //! Sum of the accumulator's lanes: halves added on the vector unit while the length stays
+  //! a multiple of 128, then the remaining lanes in order on the scalar unit.
+  __aicore__ inline float FoldAccumulator(const AscendC::LocalTensor<float>& acc)
+  {
+    uint32_t len = static_cast<uint32_t>(tile_);
+    while (len > kCompareElems && len % (2 * kCompareElems) == 0) {
+      const uint32_t upper = len / 2;
+      AscendC::Add(acc, acc, acc[upper], static_cast<int32_t>(upper));
+      len = upper;
+    }
+    AscendC::PipeBarrier<PIPE_ALL>();  // V -> S
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < len; ++i) {
+      sum += acc.GetValue(i);
+    }
+    return sum;
+  }
+
+  //! Core 0: the partials of all cores, added in core order, times s, stored as one element.
+  __aicore__ inline void Combine(const AscendC::LocalTensor<float>& slot)
+  {
+    AscendC::LocalTensor<float> all = combineBuf_.template Get<float>();
+    AscendC::DataCopy(all, partialGm_[partialBase_], static_cast<uint32_t>(cores_ * kSlotFloats));
+    AscendC::PipeBarrier<PIPE_ALL>();  // MTE2 -> S
+    float total = 0.0f;
+    for (uint64_t c = 0; c < cores_; ++c) {
+      total += all.GetValue(static_cast<uint32_t>(c * kSlotFloats));
+    }
+    AscendC::Duplicate(slot, total * scale_, static_cast<int32_t>(kSlotFloats));
+    AscendC::LocalTensor<T> out;
+    if constexpr (IsF32<T>::value) {
+      out = slot;
+    } else {
+      out = storeBuf_.template Get<T>();
+      AscendC::Cast(out, slot, AscendC::RoundMode::CAST_RINT, kSlotFloats);  // round once
+    }
+    AscendC::PipeBarrier<PIPE_ALL>();  // V -> MTE3
+    AscendC::DataCopyPad(yGm_, out, OneBlockCopy(static_cast<uint32_t>(sizeof(T))));
+    AscendC::PipeBarrier<PIPE_ALL>();
+  }
+
+  //! Input k moves through a queue (not a one-element or absent input).
+  __aicore__ inline bool Streamed(int32_t k) const
+  {
+    return mode_[k] != kLossGradScalar && mode_[k] != kLossGradAbsent;
+  }
+
   static constexpr int32_t Lhs() { return Family::kLhs; }
   static constexpr int32_t Rhs() { return Family::kRhs; }
-  static constexpr int32_t Mul() { return Family::kMul; }
+  static constexpr int32_t Mul() { return kForward ? 0 : Family::kMul; }
 
   __aicore__ inline AscendC::TQue<AscendC::TPosition::VECIN, 1>& Queue(int32_t k)
   {
@@ -251,7 +369,9 @@ class LossGradKernel {
   //! every broadcast input, expanded to the output's shape, into its workspace
   //! region. Walks the coalesced output row by row; a row of an input that is
   //! contiguous along the innermost axis is one copy, a row broadcast along it
-  //! is one Duplicate. MTE2 -> MTE3 -> MTE2 ordering through PipeBarrier.
+  //! is one Duplicate. MTE2 -> MTE3 -> MTE2 ordering through PipeBarrier. The staging tile is
+  //! an output queue buffer, or (reductions, which have no output queue) the accumulator tile,
+  //! which is set to 0 only afterwards.
   __aicore__ inline void Materialize()
   {
     const uint32_t last = rank_ - 1;
@@ -259,7 +379,8 @@ class LossGradKernel {
       if (mode_[k] != kLossGradBcast) {
         continue;
       }
-      AscendC::LocalTensor<T> stage = outQ_.template AllocTensor<T>();
+      AscendC::LocalTensor<T> stage =
+          reduce_ ? accBuf_.template Get<T>() : outQ_.template AllocTensor<T>();
       uint64_t coords[kMaxRank];
       uint64_t rest = start_;
       for (int32_t i = static_cast<int32_t>(last); i >= 0; --i) {
@@ -294,14 +415,16 @@ class LossGradKernel {
           coords[i - 1] += 1;
         }
       }
-      outQ_.FreeTensor(stage);
+      if (!reduce_) {
+        outQ_.FreeTensor(stage);
+      }
     }
   }
 
   __aicore__ inline void CopyIn(uint64_t offset, uint32_t n)
   {
     for (int32_t k = 0; k < kNumIn; ++k) {
-      if (mode_[k] == kLossGradScalar) {
+      if (!Streamed(k)) {
         continue;
       }
       AscendC::LocalTensor<T> x = Queue(k).template AllocTensor<T>();
@@ -331,11 +454,10 @@ class LossGradKernel {
     const uint32_t nc = (n + kCompareElems - 1) / kCompareElems * kCompareElems;
     AscendC::LocalTensor<T> x[kNumIn];
     for (int32_t k = 0; k < kNumIn; ++k) {
-      if (mode_[k] != kLossGradScalar) {
+      if (Streamed(k)) {
         x[k] = Queue(k).template DeQue<T>();
       }
     }
-    AscendC::LocalTensor<T> y = outQ_.template AllocTensor<T>();
     const bool lhsScalar = mode_[Lhs()] == kLossGradScalar;
     const bool rhsScalar = mode_[Rhs()] == kLossGradScalar;
 
@@ -371,7 +493,44 @@ class LossGradKernel {
       d = F::OnTile(d, scratch, nc);
     }
 
-    // 3. r = m * d * s in fp32, then store (rounded once for half types).
+    if constexpr (kForward) {
+      StoreOrAccumulate(d, n, nc);
+    } else {
+      ScaleAndStore(x, d, dTensor, nc);
+    }
+    for (int32_t k = 0; k < kNumIn; ++k) {
+      if (Streamed(k)) {
+        Queue(k).FreeTensor(x[k]);
+      }
+    }
+  }
+
+  //! Loss ops: e = f(d) (in d), accumulated ("mean"/"sum": exactly the n valid lanes) or
+  //! stored as e * s ("none", s = 1).
+  //! d is always a tile here: with two inputs, a one-element operand next to another one-element
+  //! operand means N = 1, and then both stream (the host plan's modes).
+  __aicore__ inline void StoreOrAccumulate(const AscendC::LocalTensor<float>& d, uint32_t n, uint32_t nc)
+  {
+    if (reduce_) {
+      AscendC::LocalTensor<float> acc = accBuf_.template Get<float>();
+      AscendC::Add(acc, acc, d, static_cast<int32_t>(n));
+      return;
+    }
+    AscendC::LocalTensor<T> y = outQ_.template AllocTensor<T>();
+    if constexpr (IsF32<T>::value) {
+      AscendC::Muls(y, d, scale_, static_cast<int32_t>(nc));
+    } else {
+      AscendC::Muls(d, d, scale_, static_cast<int32_t>(nc));
+      AscendC::Cast(y, d, AscendC::RoundMode::CAST_RINT, nc);  // round to nearest even, once
+    }
+    outQ_.EnQue(y);
+  }
+
+  //! Grad ops: r = m * d * s in fp32, then store (rounded once for half types).
+  __aicore__ inline void ScaleAndStore(AscendC::LocalTensor<T>* x, const AscendC::LocalTensor<float>& d,
+                                       bool dTensor, uint32_t nc)
+  {
+    AscendC::LocalTensor<T> y = outQ_.template AllocTensor<T>();
     AscendC::LocalTensor<float> r;
     if constexpr (IsF32<T>::value) {
       r = y;
@@ -393,11 +552,6 @@ class LossGradKernel {
       AscendC::Cast(y, r, AscendC::RoundMode::CAST_RINT, nc);  // round to nearest even, once
     }
     outQ_.EnQue(y);
-    for (int32_t k = 0; k < kNumIn; ++k) {
-      if (mode_[k] != kLossGradScalar) {
-        Queue(k).FreeTensor(x[k]);
-      }
-    }
   }
 
   __aicore__ inline void CopyOut(uint64_t offset, uint32_t n)
@@ -416,6 +570,11 @@ class LossGradKernel {
   AscendC::TBuf<AscendC::TPosition::VECCALC> bufB_;
   AscendC::TBuf<AscendC::TPosition::VECCALC> bufZ_;
   AscendC::TBuf<AscendC::TPosition::VECCALC> maskBuf_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> accBuf_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> slotBuf_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> storeBuf_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> combineBuf_;
+  AscendC::GlobalTensor<float> partialGm_;
   AscendC::GlobalTensor<T> inGm_[kNumIn];
   AscendC::GlobalTensor<T> srcGm_[kNumIn];
   AscendC::GlobalTensor<T> yGm_;
@@ -428,6 +587,9 @@ class LossGradKernel {
   float scalar_[kNumIn] = {0.0f, 0.0f, 0.0f};
   float diffScalar_ = 0.0f;
   float scale_ = 0.0f;
+  bool reduce_ = false;
+  uint64_t cores_ = 1;
+  uint64_t partialBase_ = 0;
   float attrs_[kAttrSlots] = {};
   uint32_t rank_ = 0;
   int64_t dims_[kMaxRank] = {1, 1, 1, 1, 1, 1, 1, 1};

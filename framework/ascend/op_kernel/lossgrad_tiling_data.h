@@ -34,6 +34,8 @@
 //   inputModes    2 bits per input k at bit 2k: 0 full, 1 scalar, 2 broadcast via workspace
 //   bcastRank     rank of the coalesced broadcast shape (used when an input is mode 2)
 //   wsOffsetK     byte offset of input k's broadcast copy in the user workspace
+//   reduceOutput  1: a loss op's "mean"/"sum" (one output element), 0: elementwise output
+//   partialOffset byte offset of the per-core partial sums (32 bytes per core) in the user workspace
 //   scale         s of docs/SPEC.md, computed on the host in double, rounded once to float
 #define LOSSGRAD_TILING_SCALAR_FIELDS(X) \
   X(uint64_t, totalLength)               \
@@ -47,6 +49,8 @@
   X(uint64_t, wsOffset0)                 \
   X(uint64_t, wsOffset1)                 \
   X(uint64_t, wsOffset2)                 \
+  X(uint64_t, reduceOutput)              \
+  X(uint64_t, partialOffset)             \
   X(float, scale)                        \
   X(float, reserved)
 
@@ -80,6 +84,7 @@ enum LossGradInputMode : uint32_t {
   kLossGradFull = 0,    //!< numel == N: read tile by tile like the output
   kLossGradScalar = 1,  //!< numel == 1 < N: one value, read once per core
   kLossGradBcast = 2,   //!< anything else: materialized into the workspace first
+  kLossGradAbsent = 3,  //!< no such input (a loss op's third): never read
 };
 
 template <class TilingT>

@@ -131,17 +131,19 @@ LGSIM_API int lgsim_cann_tiling(const char* opType, const char* reduction, int h
   return status == ge::GRAPH_SUCCESS ? 1 : 0;
 }
 
-//! Run the registered InferShape (up to 10 dims per input, to test rank errors).
-LGSIM_API int lgsim_cann_infer_shape(const char* opType, const int32_t* ranks, const int64_t* dims, int32_t* outRank,
-                                     int64_t* outDims)
+//! Run the registered InferShape (up to 10 dims per input, to test rank errors) for
+//! `ninputs` inputs, with the reduction attribute `reduction` (nullptr: unset).
+LGSIM_API int lgsim_cann_infer_shape(const char* opType, int ninputs, const int32_t* ranks, const int64_t* dims,
+                                     const char* reduction, int32_t* outRank, int64_t* outDims)
 {
   std::unique_ptr<ops::OpDef> def = Find(opType);
-  if (def == nullptr || def->InferShape() == nullptr) {
+  if (def == nullptr || def->InferShape() == nullptr || ninputs < 0 || ninputs > 3) {
     return -1;
   }
   gert::InferShapeContext ctx;
-  ctx.inputs.resize(3);
-  for (int k = 0; k < 3; ++k) {
+  ctx.attrs.SetString(0, reduction);
+  ctx.inputs.resize(static_cast<size_t>(ninputs));
+  for (int k = 0; k < ninputs; ++k) {
     ctx.inputs[static_cast<size_t>(k)].SetDimNum(static_cast<size_t>(ranks[k]));
     for (int i = 0; i < ranks[k] && i < 10; ++i) {
       ctx.inputs[static_cast<size_t>(k)].SetDim(static_cast<size_t>(i), dims[k * 10 + i]);
@@ -157,15 +159,15 @@ LGSIM_API int lgsim_cann_infer_shape(const char* opType, const int32_t* ranks, c
   return 1;
 }
 
-//! Run the registered InferDataType on three input dtypes (ge enum values).
-LGSIM_API int lgsim_cann_infer_dtype(const char* opType, const int32_t* dtypes, int32_t* out)
+//! Run the registered InferDataType on `ninputs` input dtypes (ge enum values).
+LGSIM_API int lgsim_cann_infer_dtype(const char* opType, int ninputs, const int32_t* dtypes, int32_t* out)
 {
   std::unique_ptr<ops::OpDef> def = Find(opType);
-  if (def == nullptr || def->InferDataType() == nullptr) {
+  if (def == nullptr || def->InferDataType() == nullptr || ninputs < 0 || ninputs > 3) {
     return -1;
   }
   gert::InferDataTypeContext ctx;
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < ninputs; ++k) {
     ctx.inputs.push_back(static_cast<ge::DataType>(dtypes[k]));
   }
   if (def->InferDataType()(&ctx) != ge::GRAPH_SUCCESS) {

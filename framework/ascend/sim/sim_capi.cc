@@ -18,8 +18,11 @@
 #include <cstring>
 #include <cstdio>
 #include <limits>
+#include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "kernel_operator.h"
@@ -76,26 +79,32 @@ constexpr bool AttrsMatch(int op, int g)
   return true;
 }
 
-//! Every grad op of the generated view is in the Ascend table, in native-id order, alike.
+//! Every op of the generated view is in the Ascend table: the grad ops, then the loss ops,
+//! each in native-id order, alike (a grad op's output is y; every OpDef names its output y).
 constexpr bool OpsMatch()
 {
-  int grads = 0;
-  int last = -1;
-  for (int g = 0; g < gen::kNumOps; ++g) {
-    grads += gen::kOpIsLoss[g] ? 0 : 1;
-  }
-  if (grads != la::kNumOps) {
+  if (gen::kNumOps != la::kNumOps) {
     return false;
   }
+  int last = -1;
   for (int op = 0; op < la::kNumOps; ++op) {
     const int g = GenOpOf(op);
-    if (g <= last || gen::kOpArity[g] != la::kNumInputs || gen::kOpIsLoss[g] ||
-        !StrEq(la::kOutputName, gen::kOpOutput[g]) || la::kScaleNumerator[op] != gen::kOpScaleNumerator[g] ||
-        !AttrsMatch(op, g)) {
+    if (g < 0) {
+      return false;
+    }
+    if (op > 0 && la::kOpIsLoss[op] != la::kOpIsLoss[op - 1]) {
+      if (la::kOpIsLoss[op - 1]) {
+        return false;  // a grad op after a loss op
+      }
+      last = -1;  // the loss ops start over in native-id order
+    }
+    if (g <= last || gen::kOpArity[g] != la::kOpNumInputs[op] || gen::kOpIsLoss[g] != la::kOpIsLoss[op] ||
+        (!gen::kOpIsLoss[g] && !StrEq(la::kOutputName, gen::kOpOutput[g])) ||
+        la::kScaleNumerator[op] != gen::kOpScaleNumerator[g] || !AttrsMatch(op, g)) {
       return false;
     }
     last = g;
-    for (int k = 0; k < la::kNumInputs; ++k) {
+    for (int k = 0; k < la::kOpNumInputs[op]; ++k) {
       if (!StrEq(la::kInputNames[op][k], gen::kOpInputs[g][k])) {
         return false;
       }
@@ -208,7 +217,15 @@ std::string BuildDefsJson()
   j += ", \"kernel_names\": " + JsonStrList(la::kKernelNames);
   j += ", \"inputs\": [";
   for (int op = 0; op < la::kNumOps; ++op) {
-    j += (op ? ", " : "") + JsonStrList(la::kInputNames[op]);
+    j += op ? ", [" : "[";
+    for (int k = 0; k < la::kOpNumInputs[op]; ++k) {
+      j += (k ? ", " : "") + JsonStr(la::kInputNames[op][k]);
+    }
+    j += "]";
+  }
+  j += "], \"loss\": [";
+  for (int op = 0; op < la::kNumOps; ++op) {
+    j += (op ? ", " : "") + std::string(la::kOpIsLoss[op] ? "true" : "false");
   }
   j += "], \"output\": " + JsonStr(la::kOutputName);
   j += ", \"scale_numerators\": [";
@@ -425,12 +442,13 @@ LGSIM_API uint64_t lgsim_constant(const char* name)
   return 0;
 }
 
-LGSIM_API uint64_t lgsim_ub_bytes_for_tile(int op, int dtype, uint64_t queueInputs, uint64_t tileLength)
+LGSIM_API uint64_t lgsim_ub_bytes_for_tile(int op, int dtype, uint64_t queueInputs, uint64_t tileLength,
+                                           uint64_t reduceCores)
 {
   if (op < 0 || op >= la::kNumOps || dtype < 0 || dtype >= la::kNumDTypes) {
     return 0;
   }
-  return la::UbBytesForTile(op, dtype, queueInputs, tileLength);
+  return la::UbBytesForTile(op, dtype, queueInputs, tileLength, reduceCores);
 }
 
 LGSIM_API int lgsim_plan(int op, int dtype, const char* reduction, const int32_t* ranks, const int64_t* dims,
@@ -587,6 +605,158 @@ uint64_t TotalBytes(const std::vector<lgsim::Interval>& items)
 
 }  // namespace
 
+namespace {
+
+//! Runs the cores of one launch, each on its own thread and one at a time (the stand-in's state
+//! is the running core's): core 0 to its end or its SyncAll, then core 1, ...; a round ends when
+//! every core has ended or waits in SyncAll, then the waiting cores go on, in core order.
+class CoreScheduler {
+ public:
+  //! What a core owns and the stand-in keeps in lgsim::S() while it runs.
+  struct CoreState {
+    uint64_t blockIdx = 0;
+    bool floatSaturation = true;
+    std::vector<uint8_t> ub;
+    uint32_t ubUsed = 0;
+    std::vector<lgsim::UbBuf> bufs;
+    int queueBuffers[4] = {0, 0, 0, 0};
+    uint64_t coreOutputBytes = 0;
+  };
+
+  static CoreScheduler*& Current()
+  {
+    static CoreScheduler* current = nullptr;
+    return current;
+  }
+
+  //! Runs body(core) for every core; `done(core)` runs on the core's thread after body returns.
+  template <class Body, class Done>
+  void Run(uint64_t cores, Body body, Done done)
+  {
+    states_.assign(cores, CoreState());
+    waiting_.assign(cores, false);
+    finished_.assign(cores, false);
+    Current() = this;
+    lgsim::S().coreBarrier = &CoreScheduler::Barrier;
+    std::vector<std::thread> threads;
+    threads.reserve(cores);
+    for (uint64_t c = 0; c < cores; ++c) {
+      threads.emplace_back([this, c, body, done] {
+        WaitTurn(c);
+        lgsim::BeginCore(c);
+        body(c);
+        lgsim::EndCore();
+        done(c);
+        finished_[c] = true;
+        GiveBack();
+      });
+    }
+    for (;;) {
+      bool anyRan = false;
+      for (uint64_t c = 0; c < cores; ++c) {
+        if (!finished_[c] && !waiting_[c]) {
+          Resume(c);
+          anyRan = true;
+        }
+      }
+      bool anyWaiting = false;
+      bool anyFinished = false;
+      for (uint64_t c = 0; c < cores; ++c) {
+        anyWaiting = anyWaiting || waiting_[c];
+        anyFinished = anyFinished || finished_[c];
+      }
+      if (!anyWaiting) {
+        break;
+      }
+      if (anyFinished) {
+        lgsim::Violation("SyncAll: a core returned while others wait there (the NPU would hang)");
+      }
+      ++lgsim::S().syncEpoch;  // every core passed the barrier
+      for (uint64_t c = 0; c < cores; ++c) {
+        waiting_[c] = false;
+      }
+      (void)anyRan;
+    }
+    for (std::thread& t : threads) {
+      t.join();
+    }
+    lgsim::S().coreBarrier = nullptr;
+    Current() = nullptr;
+  }
+
+ private:
+  static constexpr uint64_t kScheduler = ~uint64_t{0};
+
+  //! The running core reached SyncAll: park its state, let the scheduler go on, resume later.
+  static void Barrier()
+  {
+    CoreScheduler* self = Current();
+    const uint64_t c = lgsim::S().blockIdx;
+    self->Save(c);
+    self->waiting_[c] = true;
+    self->GiveBack();
+    self->WaitTurn(c);
+    self->Restore(c);
+  }
+
+  void Save(uint64_t c)
+  {
+    lgsim::State& st = lgsim::S();
+    CoreState& cs = states_[c];
+    cs.blockIdx = st.blockIdx;
+    cs.floatSaturation = st.floatSaturation;
+    cs.ub.swap(st.ub);
+    cs.ubUsed = st.ubUsed;
+    cs.bufs.swap(st.bufs);
+    std::copy(std::begin(st.queueBuffers), std::end(st.queueBuffers), std::begin(cs.queueBuffers));
+    cs.coreOutputBytes = st.coreOutputBytes;
+  }
+
+  void Restore(uint64_t c)
+  {
+    lgsim::State& st = lgsim::S();
+    CoreState& cs = states_[c];
+    st.blockIdx = cs.blockIdx;
+    st.floatSaturation = cs.floatSaturation;
+    st.ub.swap(cs.ub);
+    st.ubUsed = cs.ubUsed;
+    st.bufs.swap(cs.bufs);
+    std::copy(std::begin(cs.queueBuffers), std::end(cs.queueBuffers), std::begin(st.queueBuffers));
+    st.coreOutputBytes = cs.coreOutputBytes;
+  }
+
+  //! Scheduler: let core c run until it ends or waits in SyncAll.
+  void Resume(uint64_t c)
+  {
+    std::unique_lock<std::mutex> lock(m_);
+    turn_ = c;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return turn_ == kScheduler; });
+  }
+
+  void WaitTurn(uint64_t c)
+  {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [this, c] { return turn_ == c; });
+  }
+
+  void GiveBack()
+  {
+    std::lock_guard<std::mutex> lock(m_);
+    turn_ = kScheduler;
+    cv_.notify_all();
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  uint64_t turn_ = kScheduler;
+  std::vector<CoreState> states_;
+  std::vector<bool> waiting_;
+  std::vector<bool> finished_;
+};
+
+}  // namespace
+
 //! Plan and run one launch on simulated cores; see the file comment.
 LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
 {
@@ -640,14 +810,16 @@ LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
     st.gm.push_back(a);
   };
   static const char* kInputLabels[3] = {"input 0", "input 1", "input 2"};
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < la::kOpNumInputs[args->op]; ++k) {
     uint64_t numel = 1;
     for (int i = 0; i < shapes[k].rank; ++i) {
       numel *= static_cast<uint64_t>(shapes[k].dims[i]);
     }
     add(lgsim::GmKind::kInput, k, numel * size, args->inputs[k], kInputLabels[k]);
   }
-  add(lgsim::GmKind::kOutput, 0, n * size, nullptr, "output");
+  const bool reduce = plan.tiling.reduceOutput != 0;
+  const uint64_t outElems = reduce ? 1 : n;
+  add(lgsim::GmKind::kOutput, 0, outElems * size, nullptr, "output");
   add(lgsim::GmKind::kSystem, 0, 64, nullptr, "system workspace");
   if (plan.userWorkspaceBytes != 0) {
     add(lgsim::GmKind::kWorkspace, 0, plan.userWorkspaceBytes, nullptr, "user workspace");
@@ -663,15 +835,20 @@ LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
   };
 
   const lgsim::KernelEntry entry = lgsim::GetKernel(args->op, args->dtype);
-  for (uint64_t core = 0; core < plan.blockDim; ++core) {
-    lgsim::BeginCore(core);
-    entry(handle(lgsim::GmKind::kInput, 0), handle(lgsim::GmKind::kInput, 1), handle(lgsim::GmKind::kInput, 2),
-          handle(lgsim::GmKind::kOutput, 0), handle(lgsim::GmKind::kSystem, 0), handle(lgsim::GmKind::kTiling, 0));
-    lgsim::EndCore();
-    if (core < 64) {
-      report->coreOutputElems[core] = st.coreOutputBytes / size;
-    }
-  }
+  uint8_t* const in0 = handle(lgsim::GmKind::kInput, 0);
+  uint8_t* const in1 = handle(lgsim::GmKind::kInput, 1);
+  uint8_t* const in2 = handle(lgsim::GmKind::kInput, 2);  // nullptr for a loss op: no third input
+  uint8_t* const out = handle(lgsim::GmKind::kOutput, 0);
+  uint8_t* const sys = handle(lgsim::GmKind::kSystem, 0);
+  uint8_t* const tiling = handle(lgsim::GmKind::kTiling, 0);
+  CoreScheduler scheduler;
+  scheduler.Run(
+      plan.blockDim, [&](uint64_t) { entry(in0, in1, in2, out, sys, tiling); },
+      [&](uint64_t core) {
+        if (core < 64) {
+          report->coreOutputElems[core] = lgsim::S().coreOutputBytes / size;
+        }
+      });
 
   // Coverage: every output byte written once; streamed inputs read once;
   // broadcast copies written and read once; nothing else touched.
@@ -679,7 +856,7 @@ LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
   for (const lgsim::GmAlloc& a : st.gm) {
     std::string why;
     if (a.kind == lgsim::GmKind::kOutput) {
-      why = lgsim::CheckExactlyOnce(a.writes.items, 0, n * size);
+      why = lgsim::CheckExactlyOnce(a.writes.items, 0, outElems * size);
       report->outputUnaligned32 += a.unaligned32;
     } else if (a.kind == lgsim::GmKind::kInput) {
       const uint32_t mode = plan.modes[a.index];
@@ -702,8 +879,18 @@ LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
         }
         expected += n * size;
       }
+      if (reduce && why.empty()) {
+        // every core's 32-byte partial slot written once, and all of them read once (core 0)
+        const uint64_t lo = plan.tiling.partialOffset;
+        const uint64_t hi = lo + plan.blockDim * 32;
+        why = CheckRegion(a.writes.items, lo, hi);
+        if (why.empty()) {
+          why = CheckRegion(a.reads.items, lo, hi);
+        }
+        expected += hi - lo;
+      }
       if (why.empty() && (TotalBytes(a.writes.items) != expected || TotalBytes(a.reads.items) != expected)) {
-        why = "bytes outside the broadcast regions accessed";
+        why = "bytes outside the broadcast and partial-sum regions accessed";
       }
     } else if (a.kind == lgsim::GmKind::kSystem && (!a.reads.items.empty() || !a.writes.items.empty())) {
       why = "the system workspace was used";
@@ -713,8 +900,8 @@ LGSIM_API int lgsim_run(const LgRunArgs* args, LgRunReport* report)
     }
   }
 
-  if (!st.dry && args->output != nullptr && n != 0) {
-    std::memcpy(args->output, handle(lgsim::GmKind::kOutput, 0), static_cast<size_t>(n * size));
+  if (!st.dry && args->output != nullptr && outElems != 0) {
+    std::memcpy(args->output, handle(lgsim::GmKind::kOutput, 0), static_cast<size_t>(outElems * size));
   }
   const lgsim::Stats& s = st.stats;
   report->ubBytesUsedMax = s.ubBytesUsedMax;

@@ -1,5 +1,7 @@
-// Kernel family of L1Loss: L1LossGrad(grads, predict, label) = grads * sign(predict - label) * s,
-// with sign(0) = 0 and sign(NaN) = NaN exactly as docs/SPEC.md says.
+// Kernel family of L1Loss, both ops:
+//   L1LossGrad(grads, predict, label) = grads * sign(predict - label) * s, with sign(0) = 0 and
+//   sign(NaN) = NaN exactly as docs/SPEC.md says;
+//   L1Loss(predict, label): e = |predict - label|, then the reduction.
 #ifndef LOSSGRAD_FAMILY_L1_LOSS_H_
 #define LOSSGRAD_FAMILY_L1_LOSS_H_
 
@@ -15,6 +17,16 @@ struct L1LossFamily {
   static constexpr unsigned kF32Scratch = 2;  // the constants +-1 and the sign
   static constexpr bool kCompareMask = true;
   static constexpr unsigned long long kUbReserveBytes = 8192;  // Select (modes 1, 2) on A2/A3
+};
+
+struct L1LossForwardFamily {
+  static constexpr const char* kOpType = "L1Loss";
+  static constexpr int kLhs = 0;   // predict
+  static constexpr int kRhs = 1;   // label
+  static constexpr int kMul = -1;  // a loss: no multiplier
+  static constexpr unsigned kF32Scratch = 0;
+  static constexpr bool kCompareMask = false;
+  static constexpr unsigned long long kUbReserveBytes = 0;
 };
 
 }  // namespace lossgrad_kernel
@@ -36,6 +48,18 @@ struct FamilyCompute<L1LossFamily> {
   {
     SignTile(s.f32[1], s.f32[0], d, s.mask, n);
     return s.f32[1];
+  }
+};
+
+template <>
+struct FamilyCompute<L1LossForwardFamily> {
+  __aicore__ static inline float OnScalar(float d, const float*) { return d < 0.0f ? -d : d; }
+  //! e = |d|, in d (|NaN| is NaN).
+  __aicore__ static inline AscendC::LocalTensor<float> OnTile(const AscendC::LocalTensor<float>& d,
+                                                              const TileScratch&, uint32_t n)
+  {
+    AscendC::Abs(d, d, static_cast<int32_t>(n));
+    return d;
   }
 };
 

@@ -239,8 +239,11 @@ class TilingContext {
 
 class InferShapeContext {
  public:
+  const RuntimeAttrs* GetAttrs() const { return attrsNull ? nullptr : &attrs; }
   const Shape* GetInputShape(size_t i) const { return i < inputs.size() ? &inputs[i] : nullptr; }
   Shape* GetOutputShape(size_t i) { return i == 0 ? &output : nullptr; }
+  RuntimeAttrs attrs;
+  bool attrsNull = false;
   std::vector<Shape> inputs;
   Shape output;
 };

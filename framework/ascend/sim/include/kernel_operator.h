@@ -14,7 +14,8 @@
 //  * DataCopyPad GM->UB / UB->GM with DataCopyExtParams/DataCopyPadExtParams:
 //    exact GM bytes, UB blocks padded to 32 bytes (padding value, or the first
 //    element as dummy), the documented limits on blockLen/blockCount/padding;
-//  * vector ops (Sub, Mul, Div, Abs, Adds, Muls, Duplicate, Cast, Compares, Select) with
+//  * SyncAll<true>() (hard all-core sync): the runner switches cores there (lgsim_state.h);
+//  * vector ops (Add, Sub, Mul, Div, Abs, Adds, Muls, Duplicate, Cast, Compares, Select) with
 //    their address-overlap rules (full overlap or none; none for Cast and
 //    Compares), Compares' 256-byte count unit, Select's 8 KB of free UB, and the
 //    A2/A3 data types and round modes of Cast; Sub/Mul/Div/Abs/Adds/Muls/Compares/
@@ -93,6 +94,20 @@ inline void PipeBarrier()
   }
 }
 
+//! Hard all-core synchronization of a pure vector kernel (A2/A3). Like the hardware's, it
+//! waits for this core's pipes first; then every other core runs until it reaches it too.
+template <bool isAIVOnly = true>
+inline void SyncAll()
+{
+  static_assert(isAIVOnly, "the lossgrad kernels are vector-only");
+  lgsim::SyncAll();
+  if (lgsim::S().coreBarrier == nullptr) {
+    lgsim::Violation("SyncAll outside a multi-core launch");
+    return;
+  }
+  lgsim::S().coreBarrier();
+}
+
 //! Only CTRL[48] (float saturation: 0 saturating, 1 not) is modeled.
 template <int8_t startBit, int8_t endBit>
 inline void SetCtrlSpr(int64_t value)
@@ -110,6 +125,13 @@ class LocalTensor {
   uint32_t GetSize() const { return bytes_ / static_cast<uint32_t>(sizeof(T)); }
   template <typename U>
   LocalTensor<U> ReinterpretCast() const { return LocalTensor<U>(id_, offset_, bytes_); }
+  //! The tensor from element `i` on (same UB buffer, so the same pipe bookkeeping).
+  LocalTensor operator[](uint32_t i) const
+  {
+    const uint64_t skip = static_cast<uint64_t>(i) * sizeof(T);
+    return skip > bytes_ ? LocalTensor(id_, offset_ + bytes_, 0)
+                         : LocalTensor(id_, offset_ + static_cast<uint32_t>(skip), bytes_ - static_cast<uint32_t>(skip));
+  }
   T GetValue(uint32_t i) const
   {
     T v{};
@@ -607,6 +629,12 @@ void Unary(const LocalTensor<T>& dst, const LocalTensor<T>& a, int32_t count, co
 }
 
 }  // namespace sim_detail
+
+template <typename T>
+void Add(const LocalTensor<T>& dst, const LocalTensor<T>& a, const LocalTensor<T>& b, const int32_t& count)
+{
+  sim_detail::Binary(dst, a, b, count, "Add", [](T x, T y) { return x + y; });
+}
 
 template <typename T>
 void Sub(const LocalTensor<T>& dst, const LocalTensor<T>& a, const LocalTensor<T>& b, const int32_t& count)

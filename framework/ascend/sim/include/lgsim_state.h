@@ -18,6 +18,11 @@
 //    pipe touching a buffer another pipe used without synchronization is a
 //    violation (a race on the NPU). GM written by MTE3 and read back by MTE2
 //    (the broadcast workspace) needs a PipeBarrier<PIPE_ALL> in between.
+//  * Cores meeting in SyncAll (the reductions of the loss ops): the runner runs every core on
+//    its own thread, one at a time; SyncAll hands over to the next core, and a round ends when
+//    every core waits there. Workspace bytes one core wrote and another core reads need a
+//    SyncAll in between (a cross-core race otherwise); a core that returns while others wait
+//    in SyncAll is a violation (the NPU would hang).
 //
 // Violations never abort: they are collected and reported to the test.
 #ifndef LGSIM_STATE_H_
@@ -82,6 +87,10 @@ struct GmAlloc {
   IntervalLog reads;                //!< MTE2 reads
   IntervalLog writes;               //!< MTE3 writes
   std::vector<Interval> dirty;      //!< MTE3 writes since the last PIPE_ALL (tracked for the workspace)
+  struct CoreWrite {
+    uint64_t begin, end, core, epoch;
+  };
+  std::vector<CoreWrite> coreWrites;  //!< workspace writes by core and SyncAll round (merged when contiguous)
   uint64_t scalarReads = 0;         //!< GetValue calls
   uint64_t unaligned32 = 0;         //!< DMA transfers whose GM address is not 32-byte aligned
 };
@@ -124,6 +133,8 @@ struct State {
   int queueBuffers[4] = {0, 0, 0, 0};  //!< queue buffers per TPosition (at most 8: hardware event ids)
   std::vector<GmAlloc> gm;
   uint64_t coreOutputBytes = 0;  //!< bytes the current core wrote to the output
+  uint64_t syncEpoch = 0;        //!< SyncAll rounds completed by all cores
+  void (*coreBarrier)() = nullptr;  //!< the runner's SyncAll (hands over to the other cores)
   Stats stats;
   uint64_t violationCount = 0;
   std::vector<std::string> violations;  //!< the first few, with the core they happened on
@@ -281,10 +292,28 @@ inline uint8_t* GmAccess(const void* handle, uint64_t offset, uint64_t bytes, ui
     }
     if (a->kind == GmKind::kWorkspace) {
       a->dirty.push_back({offset, offset + bytes});
+      std::vector<GmAlloc::CoreWrite>& log = a->coreWrites;
+      if (!log.empty() && log.back().end == offset && log.back().core == st.blockIdx &&
+          log.back().epoch == st.syncEpoch) {
+        log.back().end = offset + bytes;  // a sequential stream stays one entry
+      } else {
+        log.push_back({offset, offset + bytes, st.blockIdx, st.syncEpoch});
+      }
     }
   } else if (pipe == Pipe::kS) {
     ++a->scalarReads;
-  } else {
+  }
+  if (!write && a->kind == GmKind::kWorkspace) {
+    for (const GmAlloc::CoreWrite& w : a->coreWrites) {
+      if (offset < w.end && w.begin < offset + bytes && w.core != st.blockIdx && w.epoch == st.syncEpoch) {
+        Violation("%s: reads %s bytes [%llu, %llu) that core %llu wrote with no SyncAll in between", what,
+                  a->name.c_str(), static_cast<unsigned long long>(offset),
+                  static_cast<unsigned long long>(offset + bytes), static_cast<unsigned long long>(w.core));
+        break;
+      }
+    }
+  }
+  if (!write && pipe != Pipe::kS) {
     for (const Interval& d : a->dirty) {
       if (offset < d.end && d.begin < offset + bytes) {
         Violation("%s: MTE2 reads %s bytes [%llu, %llu) that MTE3 wrote with no PipeBarrier<PIPE_ALL> in between",
