@@ -4,6 +4,7 @@ overloads, an IR version and default-domain opset ATC reads, only standard ops a
 
 import numpy as np
 import onnx
+from google.protobuf import json_format
 import pytest
 
 import mindspore as ms
@@ -63,3 +64,42 @@ def test_export_for_atc_refuses_an_opset_atc_cannot_read():
     with pytest.raises(onnx_ops.ExportError, match="ATC reads ONNX models of default-domain opset 11 to 15"):
         onnx_ops.rewrite_mindspore_model(model, function_bodies=False)
     onnx_ops.rewrite_mindspore_model(model)  # with bodies, any opset from 11 on
+
+
+def test_the_main_example_exports_only_what_atc_and_the_op_package_map():
+    """Issue 11's acceptance: the example's network (examples/train_and_export.py), exported for ATC,
+    holds standard ONNX ops of the model's opset and ai.lossgrad nodes that each hit an ATC plugin
+    registration ("domain::version::type", as ATC looks them up) of an op type the op_host registers
+    (both read from the compiled Ascend stand-in, i.e. from the package's own sources), and the
+    plugin reads every node's attributes back."""
+    import importlib.util
+    import os
+    import sys
+
+    from tests.ascend_sim import sim
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("train_and_export", os.path.join(root, "examples",
+                                                                                   "train_and_export.py"))
+    example = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = example  # MindSpore's graph compiler imports the Cell's module by name
+    spec.loader.exec_module(example)
+    net = example.PredictLossGrad(example.make_net(4, 0))
+    rng = np.random.default_rng(stable_seed("example-atc"))
+    inputs = tensors(rng.standard_normal((8, 4)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32))
+    model = onnx_ops.export(net, *inputs, function_bodies=False)
+    s = sim()
+    registered = set(s.cann_ops())
+    origins = {origin: reg["op"] for reg in s.plugin_registrations() for origin in reg["origin"]}
+    versions = {o.domain: o.version for o in model.opset_import}
+    lossgrad = [n for n in model.graph.node if n.domain == DOMAIN]
+    assert lossgrad, "the example's network uses the lossgrad ops"
+    for n in model.graph.node:
+        if n.domain == DOMAIN:
+            assert origins.get(f"{n.domain}::{versions[n.domain]}::{n.op_type}") == n.op_type
+            assert n.op_type in registered
+            reduction = next(a.s.decode() for a in n.attribute if a.name == "reduction")
+            assert s.plugin_parse(n.op_type, json_format.MessageToJson(n)) == (1, reduction)
+        else:
+            onnx.defs.get_schema(n.op_type, versions.get("", 11), "")
+    assert not model.functions
