@@ -36,6 +36,7 @@ import importlib.machinery
 import operator
 import os
 import warnings
+from types import MappingProxyType
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -411,9 +412,28 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = Fa
     return out
 
 
+def _with_fast_binding(op: OpDef, face: Any) -> Any:
+    """``face`` (from registry.make_face) with a front for the commonest small call, the op's inputs
+    alone, positionally: it skips the general argument binding (a few µs of dicts and comprehensions)
+    and passes the declared defaults, a read-only mapping shared by the calls. Anything else (attributes,
+    keywords, out=, a wrong argument count) goes to ``face``, which binds and reports as before."""
+    arity = len(op.inputs)
+    defaults = MappingProxyType({a.name: a.default for a in op.attributes})
+
+    def fast(*args, **kwargs):
+        if not kwargs and len(args) == arity:
+            return _call(op, args, defaults)
+        return face(*args, **kwargs)
+
+    for attr in ("__name__", "__qualname__", "__module__", "__doc__", "__signature__"):
+        setattr(fast, attr, getattr(face, attr))
+    fast.__wrapped__ = face  # type: ignore[attr-defined]
+    return fast
+
+
 for _op in OPS.values():  # one public function per declared op: inputs, attributes, out=
-    _fn = make_face(_op, _call, __name__, f"Native ``{_op.name}``: {_op.doc} ``out``: see the module doc.",
-                    keyword_only=(("out", None),))
+    _fn = _with_fast_binding(_op, make_face(_op, _call, __name__, f"Native ``{_op.name}``: {_op.doc} ``out``: "
+                                            "see the module doc.", keyword_only=(("out", None),)))
     globals()[_fn.__name__] = _fn
     __all__.append(_fn.__name__)
 del _op, _fn
