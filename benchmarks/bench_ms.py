@@ -7,6 +7,11 @@ with the ``mindspore.nn`` Cell of the same name (MindSpore's composite with auto
 same inputs, reduction mean, and prints ``builtin / ms_ops`` (speed-up, higher is better).
 MindSpore's built-in losses have no bfloat16 kernels on CPU: those rows say n/a.
 
+When PyTorch is importable (optional: not a dependency of the package or of this script), a
+PyTorch CPU column times the ``torch.nn`` loss of the same name (forward, then ``backward()``
+w.r.t. the prediction, eager) on the same values and dtype, and ``torch / ms_ops``; ``--no-torch``
+leaves it out. PyTorch runs on its own thread pool (``torch.get_num_threads()``).
+
     python benchmarks/bench_ms.py [--sizes 1e3,1e5,1e6,1e7] [--dtypes float32] [--readme]
 """
 from __future__ import annotations
@@ -39,17 +44,51 @@ class FwdBwd(nn.Cell):
         return self.vg(p, l)
 
 
-def timeit(fn, budget: float = 0.4, min_reps: int = 3, max_reps: int = 100) -> float:
-    out = fn()  # compile / warm up
-    out[1].asnumpy()
+def _wait(out) -> None:
+    out[1].asnumpy()  # wait for the result
+
+
+def timeit(fn, budget: float = 0.4, min_reps: int = 3, max_reps: int = 100, wait=_wait) -> float:
+    wait(fn())  # compile / warm up
     times = []
     start = time.perf_counter()
     while len(times) < min_reps or (time.perf_counter() - start < budget and len(times) < max_reps):
         t0 = time.perf_counter()
-        out = fn()
-        out[1].asnumpy()  # wait for the result
+        wait(fn())
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _torch():
+    """PyTorch if it is importable (an optional column), else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def torch_fwd_bwd(torch, loss: str, p_np: np.ndarray, l_np: np.ndarray, dt: str):
+    """Seconds for forward + backward of ``torch.nn.<loss>`` (mean) w.r.t. the prediction, or None
+    when PyTorch has no such loss or no CPU kernel for the dtype."""
+    cls = getattr(torch.nn, loss, None)
+    if cls is None:
+        return None
+    tdt = getattr(torch, dt)
+    p = torch.from_numpy(p_np).to(tdt).requires_grad_(True)
+    l = torch.from_numpy(l_np).to(tdt)
+    fn = cls(reduction="mean")
+
+    def step():
+        p.grad = None
+        out = fn(p, l)
+        out.backward()
+        return out, p.grad
+
+    try:
+        return timeit(step, wait=lambda out: None)  # eager: the work is done when backward() returns
+    except (RuntimeError, TypeError, NotImplementedError):  # no CPU kernel for this dtype
+        return None
 
 
 def main() -> None:
@@ -58,7 +97,10 @@ def main() -> None:
     ap.add_argument("--dtypes", default="float32,float64,float16,bfloat16")
     ap.add_argument("--losses", default=",".join(LOSSES))
     ap.add_argument("--readme", action="store_true")
+    ap.add_argument("--no-torch", action="store_true", help="leave out the PyTorch column")
     args = ap.parse_args()
+    torch = None if args.no_torch else _torch()
+    torch_times = {}  # (loss, dtype, n) -> seconds: PyTorch is eager in both modes' rows
     rows = []
     rng = np.random.default_rng(0)
     combos = [(m, l, d, int(float(n))) for m in ("pynative", "graph") for l in args.losses.split(",")
@@ -66,8 +108,8 @@ def main() -> None:
     t_start = time.time()
     for i, (mode, loss, dt, n) in enumerate(combos, 1):
         ms.set_context(mode=ms.PYNATIVE_MODE if mode == "pynative" else ms.GRAPH_MODE)
-        p = Tensor(rng.uniform(-1, 1, n).astype(np.float32), MS_DTYPES[dt])
-        l = Tensor(rng.uniform(-1, 1, n).astype(np.float32), MS_DTYPES[dt])
+        p_np, l_np = rng.uniform(-1, 1, n).astype(np.float32), rng.uniform(-1, 1, n).astype(np.float32)
+        p, l = Tensor(p_np, MS_DTYPES[dt]), Tensor(l_np, MS_DTYPES[dt])
         ours_cls, theirs_cls = LOSSES[loss]
         ours_net, theirs_net = FwdBwd(ours_cls(reduction="mean")), FwdBwd(theirs_cls(reduction="mean"))
         t_ours = timeit(lambda: ours_net(p, l))
@@ -75,16 +117,29 @@ def main() -> None:
             t_theirs = timeit(lambda: theirs_net(p, l))
         except (RuntimeError, TypeError, ValueError):  # no CPU kernel for this dtype
             t_theirs = None
-        rows.append((mode, loss, dt, n, t_ours, t_theirs))
+        if torch is not None and (loss, dt, n) not in torch_times:
+            torch_times[loss, dt, n] = torch_fwd_bwd(torch, loss, p_np, l_np, dt)
+        t_torch = torch_times.get((loss, dt, n))
+        rows.append((mode, loss, dt, n, t_ours, t_theirs, t_torch))
         ratio = f"{t_theirs / t_ours:.2f}" if t_theirs else "n/a"
+        extra = f", torch/ms_ops {t_torch / t_ours:.2f}" if t_torch else ""
         print(f"[{i}/{len(combos)} {time.time() - t_start:.0f}s] {mode} {loss} {dt} {fmt_n(n)}: "
-              f"ms_ops {t_ours * 1e3:.3f} ms, builtin/ms_ops {ratio}", file=sys.stderr, flush=True)
-    lines = ["| mode | loss | dtype | n | ms_ops fwd+bwd ms | nn.* fwd+bwd ms | nn.* / ms_ops |",
-             "|---|---|---|---:|---:|---:|---:|"]
-    for mode, loss, dt, n, a, b in rows:
-        lines.append(f"| {mode} | {loss} | {dt} | {fmt_n(n)} | {a * 1e3:.3f} | "
-                     f"{'n/a' if b is None else f'{b * 1e3:.3f}'} | {'n/a' if b is None else f'{b / a:.2f}'} |")
-    text = (f"mindspore {ms.__version__}, CPU, reduction mean, value_and_grad w.r.t. the prediction\n\n"
+              f"ms_ops {t_ours * 1e3:.3f} ms, builtin/ms_ops {ratio}{extra}", file=sys.stderr, flush=True)
+    head = "| mode | loss | dtype | n | ms_ops fwd+bwd ms | nn.* fwd+bwd ms | nn.* / ms_ops |"
+    rule = "|---|---|---|---:|---:|---:|---:|"
+    if torch is not None:
+        head += " torch fwd+bwd ms | torch / ms_ops |"
+        rule += "---:|---:|"
+    lines = [head, rule]
+    for mode, loss, dt, n, a, b, c in rows:
+        line = (f"| {mode} | {loss} | {dt} | {fmt_n(n)} | {a * 1e3:.3f} | "
+                f"{'n/a' if b is None else f'{b * 1e3:.3f}'} | {'n/a' if b is None else f'{b / a:.2f}'} |")
+        if torch is not None:
+            line += f" {'n/a' if c is None else f'{c * 1e3:.3f}'} | {'n/a' if c is None else f'{c / a:.2f}'} |"
+        lines.append(line)
+    torch_note = (f"; PyTorch {torch.__version__} CPU ({torch.get_num_threads()} threads), eager forward + "
+                  f"backward()" if torch is not None else "")
+    text = (f"mindspore {ms.__version__}, CPU, reduction mean, value_and_grad w.r.t. the prediction{torch_note}\n\n"
             + "\n".join(lines))
     print(text)
     if args.readme:

@@ -17,6 +17,12 @@ C-contiguous, writable and aligned, else ``TypeError``/``ValueError`` naming
 ``out``; an ``out=`` that overlaps an input gives the result a fresh output would
 (the kernel then writes a temporary that is copied into ``out``).
 
+Small calls are cheap: what a call validated is cached per (op, attribute values with their types,
+input shapes, strides and dtypes), and a later call of the same key runs the kernel through
+``lossgrad_run_direct`` with its data pointers alone (below the parallel threshold the kernel then runs
+inline on the calling thread). Only valid calls are cached, so errors come on every call; the cache is
+shared by threads (see "small calls" below).
+
 The library is built at install time (``pip install .``); importing this module
 never compiles anything. The thread count of the native pool defaults to the
 number of hardware threads (``LOSSGRAD_NUM_THREADS`` overrides it) and can be
@@ -30,7 +36,8 @@ import importlib.machinery
 import operator
 import os
 import warnings
-from typing import Any, Mapping, Optional, Sequence
+from types import MappingProxyType
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -43,7 +50,9 @@ from .registry import make_face
 __all__ = ["library_path", "run", "reduce_to", "num_threads", "set_num_threads", "parallel_threshold",
            "stream_floor", "NativeLibraryError"]  # + one function per declared op, below
 
-_ABI_VERSION = 4
+_ABI_VERSION = 5
+#: input data pointers lossgrad_run_direct takes (lossgrad::kMaxInputs)
+MAX_INPUTS = 3
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -127,6 +136,10 @@ def _load() -> ctypes.CDLL:
     lib.lossgrad_run.argtypes = [ctypes.c_int32, ctypes.POINTER(_AttrValue), ctypes.c_int32,
                                  ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef), ctypes.c_char_p, ctypes.c_int64]
     lib.lossgrad_run.restype = ctypes.c_int
+    lib.lossgrad_run_direct.argtypes = [ctypes.c_int32, ctypes.POINTER(_AttrValue), ctypes.c_int32,
+                                        ctypes.POINTER(_TensorRef), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64]
+    lib.lossgrad_run_direct.restype = ctypes.c_int
     lib.lossgrad_reduce_to.argtypes = [ctypes.POINTER(_TensorRef), ctypes.POINTER(_TensorRef), ctypes.c_double,
                                        ctypes.c_char_p, ctypes.c_int64]
     lib.lossgrad_reduce_to.restype = ctypes.c_int
@@ -266,9 +279,10 @@ def _run(op: OpDef, plan: Any, arrays: Sequence[np.ndarray], out: np.ndarray) ->
         raise (TypeError if rc == 2 else ValueError)(err.value.decode())
 
 
-def _call(op: OpDef, inputs: Sequence[Any], attrs: Mapping[str, Any],
-          out: Optional[np.ndarray] = None) -> np.ndarray:
-    arrays = [np.asarray(x) for x in inputs]
+def _call_full(op: OpDef, arrays: Sequence[np.ndarray], attrs: Mapping[str, Any],
+               out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Any]:
+    """The full path of a call: validate, check ``out``, convert inputs, run. Returns the result
+    and the plan (what the small-call cache keeps)."""
     attrs = dict(attrs)
     # raises the docs/SPEC.md errors before any native code runs
     plan = plan_for(op, arrays, attrs.pop("reduction", DEFAULT_REDUCTION), **attrs)
@@ -281,8 +295,100 @@ def _call(op: OpDef, inputs: Sequence[Any], attrs: Mapping[str, Any],
         result = np.empty(out.shape, out.dtype)
         _run(op, plan, arrays, result)
         out[...] = result
-        return out
+        return out, plan
     _run(op, plan, arrays, out)
+    return out, plan
+
+
+# -- small calls ------------------------------------------------------------------------------
+# A call whose inputs are NumPy arrays the kernel can read as they are (native byte order, whole-element
+# strides, aligned) looks up what its first call validated, keyed by everything validation reads: the op,
+# each attribute value as given (with its type, a float by its exact bits), and each input's shape, strides
+# and dtype. A hit skips validation and builds no ctypes structure: the cached geometry and attribute array
+# are immutable and only read by the native side (lossgrad_run_direct), so threads share entries; the data
+# pointers are plain call arguments. A call that raises is never cached, so its error comes on every call.
+
+class _Direct:
+    """What a successful call validated, for the calls of the same key (immutable once built)."""
+    __slots__ = ("plan", "attrs", "geometry", "out_shape", "out_dtype", "itemsizes", "ninputs")
+
+    def __init__(self, op: OpDef, plan: Any, arrays: Sequence[np.ndarray]) -> None:
+        self.plan = plan
+        self.attrs = _attr_array(op, dict(plan.attrs))
+        self.out_dtype = np_dtype(plan.dtype)
+        self.out_shape = tuple(plan.out_shape)
+        out = np.empty((0,) * len(self.out_shape), self.out_dtype)  # its geometry, with the real shape below
+        refs = [_ref(a) for a in arrays] + [_ref(out)]
+        for ref in refs:
+            ref.data = None
+        for k, dim in enumerate(self.out_shape):
+            refs[-1].shape[k] = dim
+        self.geometry = (_TensorRef * len(refs))(*refs)
+        self.itemsizes = tuple(a.itemsize for a in arrays)
+        self.ninputs = len(arrays)
+
+
+#: key (see above) -> _Direct; dict reads and writes are atomic, entries immutable: thread-safe
+_DIRECT: Dict[tuple, _Direct] = {}
+#: entries kept at most (then the cache starts over: a long run over ever new shapes stays bounded)
+DIRECT_CACHE_SIZE = 1024
+
+
+def _attr_key(value: Any) -> Any:
+    """An attribute value as a cache key: with its type (``True == 1 == 1.0`` as keys, but validation tells
+    them apart) and a float by its bits (``-0.0 == 0.0``; NaN never equals itself, so it never hits).
+    TypeError for a value of any other type (then the call is not cached: validation alone judges it)."""
+    kind = type(value)
+    if kind in (float, np.float16, np.float32, np.float64):
+        return (kind, float(value).hex())
+    if kind in (str, int, bool, np.str_, np.bool_) or isinstance(value, np.integer):
+        return (kind, value)
+    raise TypeError(f"not a cacheable attribute value: {kind.__name__}")
+
+
+def _direct_key(op: OpDef, arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> Optional[tuple]:
+    """The cache key of a call, or None when it cannot be cached (an unhashable attribute value)."""
+    try:
+        key = (op.native_id, *[(name, _attr_key(v)) for name, v in attrs.items()],
+               *[(a.shape, a.strides, a.dtype) for a in arrays])
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _directly_readable(arrays: Sequence[np.ndarray]) -> bool:
+    return all(a.dtype.isnative and a.flags.aligned and not any(st % a.itemsize for st in a.strides)
+               for a in arrays)
+
+
+def _call(op: OpDef, inputs: Sequence[Any], attrs: Mapping[str, Any],
+          out: Optional[np.ndarray] = None) -> np.ndarray:
+    arrays = [x if type(x) is np.ndarray else np.asarray(x) for x in inputs]
+    key = _direct_key(op, arrays, attrs)
+    entry = _DIRECT.get(key) if key is not None else None
+    if entry is None:
+        result, plan = _call_full(op, arrays, attrs, out)
+        if key is not None and len(arrays) <= MAX_INPUTS and _directly_readable(arrays):
+            if len(_DIRECT) >= DIRECT_CACHE_SIZE:
+                _DIRECT.clear()
+            _DIRECT[key] = _Direct(op, plan, arrays)
+        return result
+    ptrs = [a.ctypes.data for a in arrays]
+    if any(p % size for p, size in zip(ptrs, entry.itemsizes)):  # an unaligned buffer: the full path converts it
+        return _call_full(op, arrays, attrs, out)[0]
+    if out is None:
+        target = out = np.empty(entry.out_shape, entry.out_dtype)
+    else:
+        plan = entry.plan
+        _check_out(op, out, plan.out_shape, plan.dtype)
+        target = np.empty(out.shape, out.dtype) if _needs_temporary(arrays, out, plan.shape) else out
+    ptrs += [None] * (MAX_INPUTS - len(ptrs))
+    if _library().lossgrad_run_direct(op.native_id, entry.attrs, entry.ninputs, entry.geometry, *ptrs,
+                                      target.ctypes.data, None, 0):
+        return _call_full(op, arrays, attrs, out)[0]  # not expected: the full path raises the error with its message
+    if target is not out:
+        out[...] = target
     return out
 
 
@@ -306,9 +412,28 @@ def reduce_to(t: Any, shape: Sequence[int], dtype: Any = None, negate: bool = Fa
     return out
 
 
+def _with_fast_binding(op: OpDef, face: Any) -> Any:
+    """``face`` (from registry.make_face) with a front for the commonest small call, the op's inputs
+    alone, positionally: it skips the general argument binding (a few µs of dicts and comprehensions)
+    and passes the declared defaults, a read-only mapping shared by the calls. Anything else (attributes,
+    keywords, out=, a wrong argument count) goes to ``face``, which binds and reports as before."""
+    arity = len(op.inputs)
+    defaults = MappingProxyType({a.name: a.default for a in op.attributes})
+
+    def fast(*args, **kwargs):
+        if not kwargs and len(args) == arity:
+            return _call(op, args, defaults)
+        return face(*args, **kwargs)
+
+    for attr in ("__name__", "__qualname__", "__module__", "__doc__", "__signature__"):
+        setattr(fast, attr, getattr(face, attr))
+    fast.__wrapped__ = face  # type: ignore[attr-defined]
+    return fast
+
+
 for _op in OPS.values():  # one public function per declared op: inputs, attributes, out=
-    _fn = make_face(_op, _call, __name__, f"Native ``{_op.name}``: {_op.doc} ``out``: see the module doc.",
-                    keyword_only=(("out", None),))
+    _fn = _with_fast_binding(_op, make_face(_op, _call, __name__, f"Native ``{_op.name}``: {_op.doc} ``out``: "
+                                            "see the module doc.", keyword_only=(("out", None),)))
     globals()[_fn.__name__] = _fn
     __all__.append(_fn.__name__)
 del _op, _fn

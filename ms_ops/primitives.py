@@ -23,6 +23,7 @@ import sys
 from typing import Any, Optional, Sequence, Tuple
 
 import mindspore as ms
+import numpy as np
 from mindspore import nn, ops
 from mindspore.ops import constexpr
 
@@ -53,17 +54,45 @@ def _shape(shape) -> Optional[Tuple[int, ...]]:
     return dims
 
 
-@constexpr
-def validate(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
-             arg_names: Optional[Sequence[str]] = None, extra: Tuple[Tuple[str, Any], ...] = ()):
-    """Check one call against docs/SPEC.md and return the canonical attribute values
-    (``(("reduction", "mean"), ...)``, :attr:`framework.rules.Plan.attrs`, the key of
-    :func:`get_primitive`). ``extra``: the declared attributes other than ``reduction``,
-    as (name, value) pairs.
+def _attr_key(value: Any) -> Any:
+    """An attribute value as a cache key: with its type (``True == 1 == 1.0`` as keys, but validation tells
+    them apart) and a float by its bits (``-0.0 == 0.0``; NaN never equals itself, so it never hits).
+    TypeError for a value of any other type (then the call is not cached: validation alone judges it)."""
+    kind = type(value)
+    if kind in (float, np.float16, np.float32, np.float64):
+        return (kind, float(value).hex())
+    if kind in (str, int, bool, np.str_, np.bool_) or isinstance(value, np.integer):
+        return (kind, value)
+    raise TypeError(f"not a cacheable attribute value: {kind.__name__}")
 
-    Runs in Python (at compile time in graph mode). Unknown dimensions broadcast
-    with anything; unknown ranks skip the shape checks (the kernel checks again).
-    """
+
+#: validated calls: key (everything validate reads) -> canonical attribute values. Only successes are
+#: kept, so an invalid call raises on every call; dict reads and writes are atomic and values immutable
+#: tuples, so threads share it. Bounded: it starts over past VALIDATED_CACHE_SIZE entries.
+_VALIDATED: dict = {}
+VALIDATED_CACHE_SIZE = 4096
+
+
+def _validated(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
+               arg_names: Optional[Sequence[str]], extra: Tuple[Tuple[str, Any], ...]):
+    try:
+        key = (op_name, _attr_key(reduction), tuple(map(tuple, shapes)) if shapes is not None else None,
+               tuple(dtypes), tuple(arg_names) if arg_names is not None else None,
+               tuple((name, _attr_key(v)) for name, v in extra))
+        attrs = _VALIDATED.get(key)
+    except TypeError:  # an unhashable value (a list as an attribute, an unknown rank's marker): no cache
+        key = attrs = None
+    if attrs is None:
+        attrs = _validate(op_name, reduction, shapes, dtypes, arg_names, extra)
+        if key is not None:
+            if len(_VALIDATED) >= VALIDATED_CACHE_SIZE:
+                _VALIDATED.clear()
+            _VALIDATED[key] = attrs
+    return attrs
+
+
+def _validate(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
+              arg_names: Optional[Sequence[str]] = None, extra: Tuple[Tuple[str, Any], ...] = ()):
     op = OPS[op_name]
     names = [dtype_name(dt) for dt in dtypes]
     dims = [_shape(s) for s in shapes]
@@ -72,6 +101,23 @@ def validate(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
     else:
         plan = op.plan(dims, names, reduction, arg_names, **dict(extra))
     return plan.attrs
+
+
+@constexpr
+def validate(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
+             arg_names: Optional[Sequence[str]] = None, extra: Tuple[Tuple[str, Any], ...] = ()):
+    """Check one call against docs/SPEC.md and return the canonical attribute values
+    (``(("reduction", "mean"), ...)``, :attr:`framework.rules.Plan.attrs`, the key of
+    :func:`get_primitive`). ``extra``: the declared attributes other than ``reduction``,
+    as (name, value) pairs.
+
+    Runs in Python (at compile time in graph mode; in PyNative a ``constexpr`` is a plain
+    call). Unknown dimensions broadcast with anything; unknown ranks skip the shape checks
+    (the kernel checks again). A call that validated once is not validated again: the result
+    is cached per (op, reduction, shapes, dtypes, argument names, attributes), each value
+    with its type; an invalid call is never cached and raises every time.
+    """
+    return _validated(op_name, reduction, shapes, dtypes, arg_names, extra)
 
 
 def _out_dtype(op: OpDef):

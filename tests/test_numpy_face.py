@@ -88,6 +88,13 @@ class _Spy:
         self._note(out_ref._obj)  # out_ref is a ctypes.byref()
         return self._lib.lossgrad_run(op, reduction, n, refs, out_ref, err, err_len)
 
+    def lossgrad_run_direct(self, op, attrs, n, geometry, in0, in1, in2, out_data, err, err_len):
+        # the small-call path: the geometry validated once, this call's data pointers as arguments
+        for i, ptr in enumerate([in0, in1, in2][:n] + [out_data]):
+            if ptr:
+                self.seen.append((ptr, d.DTYPES[geometry[i].dtype]))
+        return self._lib.lossgrad_run_direct(op, attrs, n, geometry, in0, in1, in2, out_data, err, err_len)
+
     def lossgrad_reduce_to(self, in_ref, out_ref, scale, err, err_len):
         for r in (in_ref, out_ref):
             self._note(r._obj)

@@ -15,7 +15,8 @@ namespace {
 // 3: lossgrad_num_ops / lossgrad_op_name (the op table the library was built with).
 // 4: lossgrad_run[_named] take the op's declared attribute values (lossgrad::AttrValue[]) instead of
 //    the reduction alone; lossgrad_num_attrs / lossgrad_attr_name / lossgrad_attr_type.
-constexpr int kAbiVersion = 4;
+// 5: lossgrad_run_direct (the small-call path of cpu.py: cached geometry, data pointers as arguments).
+constexpr int kAbiVersion = 5;
 
 // Error kind of a resource failure (a thread that could not be started): a RuntimeError.
 constexpr int kRuntimeError = 3;
@@ -61,6 +62,37 @@ LOSSGRAD_EXPORT int lossgrad_run(int32_t op, const lossgrad::AttrValue* attrs, i
   try {
     return Report(lossgrad::Run(op, attrs, ninputs, inputs, out, &lossgrad::DefaultPool()), err, errlen);
   } catch (const std::exception& ex) {  // e.g. std::bad_alloc: never let it cross the C boundary
+    return Report({lossgrad::kValueError, ex.what()}, err, errlen);
+  }
+}
+
+// The small-call path of cpu.py: as lossgrad_run, but the caller passes the geometry it validated
+// once and cached (`geometry`: `ninputs` TensorRefs whose data pointers are ignored, then the
+// output's), and the data pointers of this call as plain arguments (`in0`..`in2`, unused ones
+// null; `out_data`), so that a call builds no ctypes structure. The geometry is only read (callers
+// share it between threads); the data pointers go into copies on this stack. Below the parallel
+// threshold Run() computes inline on the calling thread, never touching the pool. `err` may be
+// null (the caller then redoes the call on the full path to get the message).
+LOSSGRAD_EXPORT int lossgrad_run_direct(int32_t op, const lossgrad::AttrValue* attrs, int32_t ninputs,
+                                        const lossgrad::TensorRef* geometry, const void* in0, const void* in1,
+                                        const void* in2, void* out_data, char* err, int64_t errlen) {
+  if (attrs == nullptr || geometry == nullptr)
+    return Report({lossgrad::kValueError, "lossgrad_run_direct: attrs and geometry must not be null"}, err, errlen);
+  if (ninputs < 0 || ninputs > lossgrad::kMaxInputs)
+    return Report({lossgrad::kValueError, "lossgrad_run_direct: at most " + std::to_string(lossgrad::kMaxInputs) +
+                                              " inputs"}, err, errlen);
+  try {
+    static_assert(lossgrad::kMaxInputs == 3, "lossgrad_run_direct takes one data pointer per possible input");
+    lossgrad::TensorRef in[lossgrad::kMaxInputs];
+    const void* data[lossgrad::kMaxInputs] = {in0, in1, in2};
+    for (int32_t i = 0; i < ninputs; ++i) {
+      in[i] = geometry[i];
+      in[i].data = const_cast<void*>(data[i]);  // the core only reads inputs
+    }
+    lossgrad::TensorRef out = geometry[ninputs];
+    out.data = out_data;
+    return Report(lossgrad::Run(op, attrs, ninputs, in, &out, &lossgrad::DefaultPool()), err, errlen);
+  } catch (const std::exception& ex) {
     return Report({lossgrad::kValueError, ex.what()}, err, errlen);
   }
 }
