@@ -37,9 +37,10 @@ def numpy_expr(op_name: str, inputs: list, scale) -> np.ndarray:
     """The op in plain NumPy, in the input dtype: its family's formula (framework.registry.REFERENCE),
     times the scale for a grad op, the mean for a loss."""
     formula = REFERENCE[op_name]
+    attrs = {a.name: a.default for a in OPS[op_name].attributes[1:]}  # the declared defaults
     if OPS[op_name].is_loss:
-        return np.mean(formula(np, *inputs))
-    return formula(np, *inputs, scale)
+        return np.mean(formula(np, *inputs, **attrs))
+    return formula(np, *inputs, scale, **attrs)
 
 
 def timeit(fn, budget: float = 0.25, min_reps: int = 3, max_reps: int = 200) -> float:
