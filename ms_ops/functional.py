@@ -21,7 +21,7 @@ from __future__ import annotations
 import linecache
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
-from mindspore import Tensor, ops
+from mindspore import Tensor
 from mindspore.ops import constexpr
 
 from ..framework.definitions import MESSAGES, OPS, OpDef

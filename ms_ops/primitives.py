@@ -29,7 +29,6 @@ from mindspore.ops import constexpr
 
 from ..framework import gradients
 from ..framework.definitions import OPS, OpDef, promote_dtypes
-from ..framework.registry import REFERENCE
 from ._device import device_target, find_ascend_package
 from ._registry import ascend_reg_info, cpu_reg_info, dtype_name, ms_dtype, reduce_to_reg_info
 

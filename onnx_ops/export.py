@@ -42,7 +42,7 @@ from onnx import ModelProto, helper
 
 from ..framework.definitions import DOMAIN, OPS, OPSET_VERSION, parse_custom_reg_name, promote_dtypes
 
-from .functions import _node_label, _opset_version, _value_types, _walk, add_functions
+from .functions import _opset_version, _value_types, _walk, add_functions
 from .schemas import ONNX_DTYPES, attribute_proto, elem_type_name, float32_nearest
 
 __all__ = ["ExportError", "ExportValueError", "ExportTypeError", "ExportPrecisionWarning", "export",
