@@ -189,7 +189,7 @@ def test_kernel_entry_signature(op):
     # the kernel instantiated with the family (op_kernel/families/*.h) that declares this op type
     family = re.search(r"lossgrad_kernel::LossGradKernel<DTYPE_Y, lossgrad_kernel::(\w+)>", src)
     declared = {m.group(1): m.group(2) for h in (ROOT / "op_kernel" / "families").glob("*.h")
-                for m in re.finditer(r'struct (\w+) \{\s*static constexpr const char\* kOpType = "(\w+)";',
+                for m in re.finditer(r'struct (\w+)(?: : \w+)? \{\s*static constexpr const char\* kOpType = "(\w+)";',
                                      h.read_text())}
     assert family and declared.get(family.group(1)) == op.name, (family, declared)
 

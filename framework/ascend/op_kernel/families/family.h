@@ -24,6 +24,17 @@
 
 namespace lossgrad_kernel {
 
+//! What every forward loss family shares: a = predict, b = label (CANN order), no multiplier, and
+//! no scratch, mask or UB reserve unless the family declares its own (which hides these).
+struct LossForwardRoles {
+  static constexpr int kLhs = 0;   // predict
+  static constexpr int kRhs = 1;   // label
+  static constexpr int kMul = -1;  // a loss: no multiplier
+  static constexpr unsigned kF32Scratch = 0;
+  static constexpr bool kCompareMask = false;
+  static constexpr unsigned long long kUbReserveBytes = 0;
+};
+
 //! The ordered list of families (Families in op_host/lossgrad_ops_table.h, generated);
 //! position = op id.
 template <class... F>

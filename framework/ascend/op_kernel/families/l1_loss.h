@@ -19,14 +19,8 @@ struct L1LossFamily {
   static constexpr unsigned long long kUbReserveBytes = 8192;  // Select (modes 1, 2) on A2/A3
 };
 
-struct L1LossForwardFamily {
+struct L1LossForwardFamily : LossForwardRoles {
   static constexpr const char* kOpType = "L1Loss";
-  static constexpr int kLhs = 0;   // predict
-  static constexpr int kRhs = 1;   // label
-  static constexpr int kMul = -1;  // a loss: no multiplier
-  static constexpr unsigned kF32Scratch = 0;
-  static constexpr bool kCompareMask = false;
-  static constexpr unsigned long long kUbReserveBytes = 0;
 };
 
 }  // namespace lossgrad_kernel

@@ -19,14 +19,8 @@ struct MseLossFamily {
   static constexpr unsigned long long kUbReserveBytes = 0;
 };
 
-struct MseLossForwardFamily {
+struct MseLossForwardFamily : LossForwardRoles {
   static constexpr const char* kOpType = "MseLoss";
-  static constexpr int kLhs = 0;   // predict
-  static constexpr int kRhs = 1;   // label
-  static constexpr int kMul = -1;  // a loss: no multiplier
-  static constexpr unsigned kF32Scratch = 0;
-  static constexpr bool kCompareMask = false;
-  static constexpr unsigned long long kUbReserveBytes = 0;
 };
 
 }  // namespace lossgrad_kernel

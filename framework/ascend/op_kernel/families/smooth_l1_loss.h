@@ -22,11 +22,8 @@ struct SmoothL1LossFamily {
   static constexpr int kBetaSlot = 0;  // tiling attrs slot of beta
 };
 
-struct SmoothL1LossForwardFamily {
+struct SmoothL1LossForwardFamily : LossForwardRoles {
   static constexpr const char* kOpType = "SmoothL1Loss";
-  static constexpr int kLhs = 0;   // predict
-  static constexpr int kRhs = 1;   // label
-  static constexpr int kMul = -1;  // a loss: no multiplier
   static constexpr unsigned kF32Scratch = 2;  // the quadratic branch (and beta), the linear one
   static constexpr bool kCompareMask = true;
   static constexpr unsigned long long kUbReserveBytes = 8192;  // Select (modes 1, 2) on A2/A3
