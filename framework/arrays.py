@@ -8,7 +8,7 @@ import numpy as np
 
 from .definitions import DTYPES
 
-__all__ = ["bfloat16", "NP_DTYPES", "dtype_name", "np_dtype"]
+__all__ = ["bfloat16", "NP_DTYPES", "dtype_name", "np_dtype", "attribute_cache_key"]
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 
@@ -34,3 +34,15 @@ def dtype_name(dtype: Any) -> str:
 def np_dtype(name: str) -> np.dtype:
     """NumPy dtype of a canonical name."""
     return NP_DTYPES[name]
+
+
+def attribute_cache_key(value: Any) -> Any:
+    """An attribute value as a key of the call caches (framework.cpu, ms_ops.primitives): with its type (``True == 1 == 1.0`` as keys, but validation tells
+    them apart) and a float by its bits (``-0.0 == 0.0``; NaN never equals itself, so it never hits).
+    TypeError for a value of any other type (then the call is not cached: validation alone judges it)."""
+    kind = type(value)
+    if kind in (float, np.float16, np.float32, np.float64):
+        return (kind, float(value).hex())
+    if kind in (str, int, bool, np.str_, np.bool_) or isinstance(value, np.integer):
+        return (kind, value)
+    raise TypeError(f"not a cacheable attribute value: {kind.__name__}")

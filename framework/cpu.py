@@ -41,7 +41,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .arrays import dtype_name, np_dtype
+from .arrays import attribute_cache_key, dtype_name, np_dtype
 from .definitions import DEFAULT_REDUCTION, DTYPES, MAX_RANK, MESSAGES, OPS, OpDef, REDUCTIONS, ReductionArg
 from .reference import plan_for
 from .rules import ATTRIBUTE_TYPES, REDUCTION
@@ -334,22 +334,10 @@ _DIRECT: Dict[tuple, _Direct] = {}
 DIRECT_CACHE_SIZE = 1024
 
 
-def _attr_key(value: Any) -> Any:
-    """An attribute value as a cache key: with its type (``True == 1 == 1.0`` as keys, but validation tells
-    them apart) and a float by its bits (``-0.0 == 0.0``; NaN never equals itself, so it never hits).
-    TypeError for a value of any other type (then the call is not cached: validation alone judges it)."""
-    kind = type(value)
-    if kind in (float, np.float16, np.float32, np.float64):
-        return (kind, float(value).hex())
-    if kind in (str, int, bool, np.str_, np.bool_) or isinstance(value, np.integer):
-        return (kind, value)
-    raise TypeError(f"not a cacheable attribute value: {kind.__name__}")
-
-
 def _direct_key(op: OpDef, arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> Optional[tuple]:
     """The cache key of a call, or None when it cannot be cached (an unhashable attribute value)."""
     try:
-        key = (op.native_id, *[(name, _attr_key(v)) for name, v in attrs.items()],
+        key = (op.native_id, *[(name, attribute_cache_key(v)) for name, v in attrs.items()],
                *[(a.shape, a.strides, a.dtype) for a in arrays])
         hash(key)
     except TypeError:

@@ -23,11 +23,11 @@ import sys
 from typing import Any, Optional, Sequence, Tuple
 
 import mindspore as ms
-import numpy as np
 from mindspore import nn, ops
 from mindspore.ops import constexpr
 
 from ..framework import gradients
+from ..framework.arrays import attribute_cache_key
 from ..framework.definitions import OPS, OpDef, promote_dtypes
 from ._device import device_target, find_ascend_package
 from ._registry import ascend_reg_info, cpu_reg_info, dtype_name, ms_dtype, reduce_to_reg_info
@@ -53,18 +53,6 @@ def _shape(shape) -> Optional[Tuple[int, ...]]:
     return dims
 
 
-def _attr_key(value: Any) -> Any:
-    """An attribute value as a cache key: with its type (``True == 1 == 1.0`` as keys, but validation tells
-    them apart) and a float by its bits (``-0.0 == 0.0``; NaN never equals itself, so it never hits).
-    TypeError for a value of any other type (then the call is not cached: validation alone judges it)."""
-    kind = type(value)
-    if kind in (float, np.float16, np.float32, np.float64):
-        return (kind, float(value).hex())
-    if kind in (str, int, bool, np.str_, np.bool_) or isinstance(value, np.integer):
-        return (kind, value)
-    raise TypeError(f"not a cacheable attribute value: {kind.__name__}")
-
-
 #: validated calls: key (everything validate reads) -> canonical attribute values. Only successes are
 #: kept, so an invalid call raises on every call; dict reads and writes are atomic and values immutable
 #: tuples, so threads share it. Bounded: it starts over past VALIDATED_CACHE_SIZE entries.
@@ -75,9 +63,9 @@ VALIDATED_CACHE_SIZE = 4096
 def _validated(op_name: str, reduction: Any, shapes: Sequence, dtypes: Sequence,
                arg_names: Optional[Sequence[str]], extra: Tuple[Tuple[str, Any], ...]):
     try:
-        key = (op_name, _attr_key(reduction), tuple(map(tuple, shapes)) if shapes is not None else None,
+        key = (op_name, attribute_cache_key(reduction), tuple(map(tuple, shapes)) if shapes is not None else None,
                tuple(dtypes), tuple(arg_names) if arg_names is not None else None,
-               tuple((name, _attr_key(v)) for name, v in extra))
+               tuple((name, attribute_cache_key(v)) for name, v in extra))
         attrs = _VALIDATED.get(key)
     except TypeError:  # an unhashable value (a list as an attribute, an unknown rank's marker): no cache
         key = attrs = None
