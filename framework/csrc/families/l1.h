@@ -2,8 +2,6 @@
 // See families/mse.h for what a family header defines.
 #pragma once
 
-#include <cmath>
-
 #include "lossgrad/math.h"
 
 namespace lossgrad {
@@ -11,7 +9,7 @@ namespace ops {
 
 //! e = |predict - label|
 struct L1Loss {
-  template <class C> static C Apply(C predict, C label) { return std::fabs(predict - label); }
+  template <class C> static C Apply(C predict, C label) { return Abs(predict - label); }
 };
 
 //! y = grads * sign(predict - label) * s

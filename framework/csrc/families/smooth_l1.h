@@ -3,8 +3,6 @@
 // core has checked). See families/mse.h for what a family header defines.
 #pragma once
 
-#include <cmath>
-
 #include "lossgrad/generated_defs.h"
 #include "lossgrad/math.h"
 
@@ -17,9 +15,9 @@ struct SmoothL1Loss {
   explicit SmoothL1Loss(const gen::AttrValue* attrs) : beta(attrs[1].f) {}
   template <class C> C Apply(C predict, C label) const {
     const C d = predict - label;
-    const C a = std::fabs(d);
-    const C b = static_cast<C>(beta);
-    return a < b ? C(0.5) * d * d / b : a - C(0.5) * b;
+    const C a = Abs(d);
+    const C b = Splat<C>(beta), half = Splat<C>(0.5);
+    return a < b ? half * d * d / b : a - half * b;
   }
 };
 
@@ -29,8 +27,8 @@ struct SmoothL1LossGrad {
   explicit SmoothL1LossGrad(const gen::AttrValue* attrs) : beta(attrs[1].f) {}
   template <class C> C Apply(C predict, C label, C dout, C s) const {
     const C d = predict - label;
-    const C b = static_cast<C>(beta);
-    return dout * (std::fabs(d) < b ? d / b : Sign(d)) * s;
+    const C b = Splat<C>(beta);
+    return dout * (Abs(d) < b ? d / b : Sign(d)) * s;
   }
 };
 

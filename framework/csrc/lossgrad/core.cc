@@ -26,10 +26,11 @@
 #include <utility>
 #include <vector>
 
-#include "lossgrad/convert.h"
+#include "lossgrad/formula.h"
 #include "lossgrad/generated_defs.h"
 #include "lossgrad/generated_families.h"
 #include "lossgrad/half.h"
+#include "lossgrad/isa.h"
 #include "op_host/lossgrad_shape.h"  // the one shape module (framework/ascend/op_host, see there)
 
 namespace lossgrad {
@@ -109,41 +110,6 @@ template <> struct Elem<double> {
 
 int64_t ItemSize(int32_t dtype) { return dtype == kFloat64 ? 8 : dtype == kFloat32 ? 4 : 2; }
 
-// ---------------------------------------------------------------------------
-// The element formulas of docs/SPEC.md (the family functors) as the loops see
-// them: every op ternary with a scale; a loss ignores the scale, an op of two
-// inputs its third operand.
-//
-// A functor with attributes other than `reduction` has a constructor taking the op's attribute
-// values (`const gen::AttrValue*`, in declared order, the reduction first); Run() builds it once
-// per call. A functor without one is default-constructed.
-template <class F>
-F MakeFunctor(const gen::AttrValue* attrs) {
-  if constexpr (std::is_constructible_v<F, const gen::AttrValue*>) {
-    return F(attrs);
-  } else {
-    static_cast<void>(attrs);
-    return F{};
-  }
-}
-
-template <class F, int kArity, bool kIsLoss>
-struct Formula {
-  static_assert(kArity == 2 || kArity == 3, "the core's loops handle ops of 2 or 3 inputs");
-  F f;
-  explicit Formula(const gen::AttrValue* attrs) : f(MakeFunctor<F>(attrs)) {}
-  template <class C> C Apply(C a, C b, C c, C s) const {
-    if constexpr (kIsLoss && kArity == 2) {
-      return f.Apply(a, b);
-    } else if constexpr (kIsLoss) {
-      return f.Apply(a, b, c);
-    } else if constexpr (kArity == 2) {
-      return f.Apply(a, b, s);
-    } else {
-      return f.Apply(a, b, c, s);
-    }
-  }
-};
 struct ScaleF {  // ReduceTo's copy path: y = a * s (s = +-1)
   template <class C> static C Apply(C a, C, C, C s) { return a * s; }
 };
@@ -189,51 +155,15 @@ void Coalesce(Geometry* g, int64_t* extra = nullptr) {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Fast path: one dimension, same dtype everywhere, each input contiguous (S=false)
-// or a broadcast scalar (S=true). The compiler vectorizes these loops.
-template <class T, class F, bool S0, bool S1, bool S2>
-void FastElementwise(const F& f, const T* a, const T* b, const T* c, T* y, int64_t lo, int64_t hi,
-                     typename Elem<T>::C s) {
-  using E = Elem<T>;
-  using C = typename E::C;
-  const C a0 = E::Load(a[0]), b0 = E::Load(b[0]), c0 = E::Load(c[0]);
-  for (int64_t i = lo; i < hi; ++i) {
-    const C va = S0 ? a0 : E::Load(a[i]);
-    const C vb = S1 ? b0 : E::Load(b[i]);
-    const C vc = S2 ? c0 : E::Load(c[i]);
-    y[i] = E::Store(f.Apply(va, vb, vc, s));
-  }
-}
-
-constexpr int kLanes = 8;
-
 template <class A> double CombineLanes(const A* acc) {
   // Fixed pairwise tree: the order never changes.
   return static_cast<double>(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
 }
 
-// Inside a block, sub-blocks of kSubBlock elements accumulate in the compute
-// type across kLanes lanes (vectorizable), then fold into accumulators of type A.
-constexpr int64_t kSubBlock = 256;
-
-template <class C, class A, class Value>
-void AccumulateRange(A* total, int64_t lo, int64_t hi, Value&& value) {
-  for (int64_t s = lo; s < hi; s += kSubBlock) {
-    const int64_t e = std::min(hi, s + kSubBlock);
-    C acc[kLanes] = {};
-    int64_t i = s;
-    for (; i + kLanes <= e; i += kLanes)
-      for (int k = 0; k < kLanes; ++k) acc[k] += value(i + k);
-    for (int k = 0; i < e; ++i, ++k) acc[k] += value(i);
-    for (int k = 0; k < kLanes; ++k) total[k] += static_cast<A>(acc[k]);
-  }
-}
-
-// The same accumulation fed segment by segment (the tiled path): lane and
-// sub-block positions are counted from the block start exactly as in
-// AccumulateRange, so both paths add the same values in the same order and a
-// strided input reduces to the same bits as its contiguous copy.
+// The reduction's accumulation (core.h: kLanes, kSubBlock) fed segment by segment (the tiled
+// path): lane and sub-block positions are counted from the block start exactly as in the fused
+// path (ReduceLoop in lossgrad/kernels_isa.cc), so both add the same values in the same order
+// and a strided input reduces to the same bits as its contiguous copy.
 template <class C, class A>
 struct LaneAccumulator {
   C acc[kLanes] = {};
@@ -269,19 +199,6 @@ struct LaneAccumulator {
   }
 };
 
-template <class T, class F, bool S0, bool S1>
-double FastReduceBlock(const F& f, const T* a, const T* b, int64_t lo, int64_t hi) {
-  using E = Elem<T>;
-  using C = typename E::C;
-  using A = typename E::A;
-  const C a0 = E::Load(a[0]), b0 = E::Load(b[0]);
-  A total[kLanes] = {};
-  AccumulateRange<C>(total, lo, hi, [&](int64_t i) {
-    return f.Apply(S0 ? a0 : E::Load(a[i]), S1 ? b0 : E::Load(b[i]), C(0), C(0));
-  });
-  return CombineLanes(total);
-}
-
 // ---------------------------------------------------------------------------
 // General path: gather segments of each operand into compute-type buffers.
 constexpr int64_t kTile = 512;
@@ -302,7 +219,7 @@ void GatherTyped(C* dst, const T* src, int64_t stride, int64_t n) {
 template <class C>
 void Gather(C* dst, const char* src, int32_t dtype, int64_t stride, int64_t n) {
   if constexpr (std::is_same<C, float>::value) {
-    if (dtype == kFloat16 && stride == 1) return HalfToFloatN(reinterpret_cast<const Half*>(src), dst, n);
+    if (dtype == kFloat16 && stride == 1) return isa::Kernels().half_to_float(reinterpret_cast<const Half*>(src), dst, n);
   }
   switch (dtype) {
     case kFloat16: GatherTyped(dst, reinterpret_cast<const Half*>(src), stride, n); break;
@@ -321,7 +238,7 @@ void StoreTyped(T* dst, const C* src, int64_t n) {
 template <class C>
 void Scatter(char* dst, int32_t dtype, const C* src, int64_t n) {
   if constexpr (std::is_same<C, float>::value) {
-    if (dtype == kFloat16) return FloatToHalfN(src, reinterpret_cast<Half*>(dst), n);
+    if (dtype == kFloat16) return isa::Kernels().float_to_half(src, reinterpret_cast<Half*>(dst), n);
   }
   switch (dtype) {
     case kFloat16: StoreTyped(reinterpret_cast<Half*>(dst), src, n); break;
@@ -402,30 +319,25 @@ struct Call {
   Executor* exec;   // null below the parallel threshold
 };
 
-template <class T, class F>
-void ElementwiseFast(const Call& c, const F& f) {
-  using C = typename Elem<T>::C;
-  const T* a = reinterpret_cast<const T*>(c.geo.op[0].base);
-  const T* b = reinterpret_cast<const T*>(c.geo.op[1].base);
-  const T* cc = c.geo.nops > 2 ? reinterpret_cast<const T*>(c.geo.op[2].base) : a;
-  T* y = reinterpret_cast<T*>(c.out);
-  const C s = static_cast<C>(c.scale);
-  const int mask = (c.geo.op[0].stride[0] == 0 ? 1 : 0) | (c.geo.op[1].stride[0] == 0 ? 2 : 0) |
-                   (c.geo.nops < 3 || c.geo.op[2].stride[0] == 0 ? 4 : 0);
-  using Kernel = void (*)(const F&, const T*, const T*, const T*, T*, int64_t, int64_t, C);
-  static constexpr Kernel kKernels[8] = {
-      FastElementwise<T, F, false, false, false>, FastElementwise<T, F, true, false, false>,
-      FastElementwise<T, F, false, true, false>,  FastElementwise<T, F, true, true, false>,
-      FastElementwise<T, F, false, false, true>,  FastElementwise<T, F, true, false, true>,
-      FastElementwise<T, F, false, true, true>,   FastElementwise<T, F, true, true, true>};
-  const Kernel kernel = kKernels[mask];
+// The fused loops of the active instruction-set level (lossgrad/isa.h, lossgrad/kernels_isa.cc):
+// every operand in the output's dtype, contiguous or a broadcast scalar (bit i of the mask).
+int ScalarMask(const Geometry& g) {
+  return (g.op[0].stride[0] == 0 ? 1 : 0) | (g.op[1].stride[0] == 0 ? 2 : 0) |
+         (g.nops < 3 || g.op[2].stride[0] == 0 ? 4 : 0);
+}
+
+void ElementwiseFast(const Call& c) {
+  const isa::ElementwiseFn kernel = isa::Kernels().elementwise[c.op][c.out_dtype];
+  const void* in[kMaxInputs] = {c.geo.op[0].base, c.geo.op[1].base,
+                                c.geo.nops > 2 ? c.geo.op[2].base : c.geo.op[0].base};
+  const int mask = ScalarMask(c.geo);
   const int64_t n = c.n;
   auto task = [&](int64_t t) {
     const int64_t lo = t * kTaskElements;
-    kernel(f, a, b, cc, y, lo, std::min(n, lo + kTaskElements), s);
+    kernel(c.attrs, in, c.out, lo, std::min(n, lo + kTaskElements), mask, c.scale);
   };
   if (c.exec == nullptr) {
-    kernel(f, a, b, cc, y, 0, n, s);
+    kernel(c.attrs, in, c.out, 0, n, mask, c.scale);
   } else {
     ParallelTasks(c.exec, NumTasks(n, kTaskElements), task);
   }
@@ -452,20 +364,15 @@ void ElementwiseGeneral(const Call& c, const F& f) {
 
 // Reductions: one double partial per kReduceBlock block (inside a block,
 // kLanes accumulators of the accumulator type A), blocks summed in order.
-template <class T, class F>
-double ReduceFast(const Call& c, const F& f) {
-  const T* a = reinterpret_cast<const T*>(c.geo.op[0].base);
-  const T* b = reinterpret_cast<const T*>(c.geo.op[1].base);
-  const int mask = (c.geo.op[0].stride[0] == 0 ? 1 : 0) | (c.geo.op[1].stride[0] == 0 ? 2 : 0);
-  using Block = double (*)(const F&, const T*, const T*, int64_t, int64_t);
-  static constexpr Block kBlocks[4] = {FastReduceBlock<T, F, false, false>, FastReduceBlock<T, F, true, false>,
-                                       FastReduceBlock<T, F, false, true>, FastReduceBlock<T, F, true, true>};
-  const Block block = kBlocks[mask];
+double ReduceFast(const Call& c) {
+  const isa::ReduceBlockFn block = isa::Kernels().reduce_block[c.op][c.out_dtype];
+  const void* in[kMaxInputs] = {c.geo.op[0].base, c.geo.op[1].base, c.geo.op[0].base};
+  const int mask = ScalarMask(c.geo) & 3;
   const int64_t nblocks = NumTasks(c.n, kReduceBlock);
   std::vector<double> partial(static_cast<size_t>(nblocks));
   auto task = [&](int64_t t) {
     const int64_t lo = t * kReduceBlock;
-    partial[static_cast<size_t>(t)] = block(f, a, b, lo, std::min(c.n, lo + kReduceBlock));
+    partial[static_cast<size_t>(t)] = block(c.attrs, in, lo, std::min(c.n, lo + kReduceBlock), mask);
   };
   ParallelTasks(c.exec, nblocks, task);
   double total = 0.0;
@@ -491,8 +398,7 @@ double ReduceGeneral(const Call& c, const F& f) {
 }
 
 bool IsFast(const Call& c) {
-  // float16 takes the tiled path, whose bulk conversions use F16C where available.
-  if (c.geo.ndim != 1 || c.out_dtype == kFloat16) return false;
+  if (c.geo.ndim != 1) return false;
   for (int i = 0; i < c.geo.nops; ++i) {
     const Operand& o = c.geo.op[i];
     if (o.dtype != c.out_dtype || (o.stride[0] != 0 && o.stride[0] != 1)) return false;
@@ -503,7 +409,7 @@ bool IsFast(const Call& c) {
 template <class T, class F>
 void ElementwiseTyped(const Call& c, const F& f) {
   if (IsFast(c)) {
-    ElementwiseFast<T, F>(c, f);
+    ElementwiseFast(c);
   } else {
     ElementwiseGeneral<typename Elem<T>::C, F>(c, f);
   }
@@ -512,7 +418,7 @@ void ElementwiseTyped(const Call& c, const F& f) {
 template <class T, class F>
 void ReduceTyped(const Call& c, const F& f) {
   using E = Elem<T>;
-  const double total = IsFast(c) ? ReduceFast<T, F>(c, f) : ReduceGeneral<typename E::C, typename E::A, F>(c, f);
+  const double total = IsFast(c) ? ReduceFast(c) : ReduceGeneral<typename E::C, typename E::A, F>(c, f);
   const double value = c.reduction == kMean ? total / static_cast<double>(c.n) : total;
   // Half types: the result is an fp32 value rounded once to the storage type.
   *reinterpret_cast<T*>(c.out) = E::Store(static_cast<typename E::C>(value));

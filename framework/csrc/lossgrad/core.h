@@ -118,5 +118,10 @@ const char* DTypeName(int32_t dtype);
 int64_t ParallelThreshold();
 constexpr int64_t kTaskElements = int64_t{1} << 16;
 constexpr int64_t kReduceBlock = int64_t{1} << 15;
+// Inside a reduction block, sub-blocks of kSubBlock elements accumulate in the compute type over
+// kLanes lanes (element i of the sub-block into lane i % kLanes), then fold into kLanes
+// accumulators of the accumulation type; the lanes are combined by a fixed pairwise tree.
+constexpr int kLanes = 8;
+constexpr int64_t kSubBlock = 256;
 
 }  // namespace lossgrad

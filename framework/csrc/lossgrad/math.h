@@ -1,12 +1,67 @@
-// Element helpers shared by the family functors (framework/csrc/families/*.h).
+// Element helpers shared by the family functors (framework/csrc/families/*.h) and the core.
+//
+// A family functor's Apply is a template on its compute type C, which the core instantiates
+// twice: with a scalar (float or double: the general strided path and the Ascend stand-in) and
+// with a GCC vector of that scalar (the fused fast path of lossgrad/kernels_isa.cc, 16 lanes).
+// Arithmetic, comparisons and `cond ? a : b` mean the same on both (GCC's vector extensions
+// evaluate both sides and select per lane); what does not, a family takes from here:
+//   Splat<C>(v)  the constant v in every lane of C (a scalar: v itself)
+//   Abs(x)       |x| with the sign bit cleared, as std::fabs (also for -0.0 and NaN)
+//   Sign(x)      -1, 0 or 1, and NaN for NaN (as numpy.sign)
+// Every helper is force-inlined: the ISA-specific copies of the core (lossgrad/kernels_isa.cc)
+// instantiate them with the same types, and an out-of-line copy built for one instruction set
+// must never be what another calls.
 #pragma once
+
+#include <cmath>
+#include <type_traits>
+#include <utility>
+
+#define LOSSGRAD_INLINE inline __attribute__((always_inline))
 
 namespace lossgrad {
 
-//! sign(x) in the compute type: -1, 0 or 1, and NaN for NaN (as numpy.sign).
-template <class C> inline C Sign(C x) {
-  C r = x > C(0) ? C(1) : C(0);
-  r = x < C(0) ? C(-1) : r;
+//! The lane type of a compute type: C for a scalar, the element type of a GCC vector.
+template <class C, class = void> struct LaneOf { using type = C; };
+template <class C> struct LaneOf<C, std::void_t<decltype(std::declval<C&>()[0])>> {
+  using type = std::decay_t<decltype(std::declval<C&>()[0])>;
+};
+template <class C> using Lane = typename LaneOf<C>::type;
+template <class C> constexpr bool kIsVector = !std::is_same<Lane<C>, C>::value;
+
+//! The unsigned integer vector (or scalar) with C's lanes: the bit pattern of each lane.
+template <class C> struct BitsOf {
+  using L = Lane<C>;
+  using U = std::conditional_t<sizeof(L) == 8, unsigned long long, std::conditional_t<sizeof(L) == 4, unsigned, unsigned short>>;
+  typedef U type __attribute__((vector_size(sizeof(C))));
+};
+template <class C> using Bits = typename BitsOf<C>::type;
+
+//! v in every lane of C (a scalar: v converted to C). -0.0 stays -0.0, NaN stays NaN.
+template <class C> LOSSGRAD_INLINE C Splat(double v) {
+  if constexpr (kIsVector<C>) {
+    return static_cast<Lane<C>>(v) - C{};
+  } else {
+    return static_cast<C>(v);
+  }
+}
+
+//! |x|: the sign bit cleared (as std::fabs, for every lane).
+template <class C> LOSSGRAD_INLINE C Abs(C x) {
+  if constexpr (kIsVector<C>) {
+    using U = Bits<C>;
+    constexpr auto kMagnitude = static_cast<Lane<U>>(~(Lane<U>{1} << (8 * sizeof(Lane<U>) - 1)));
+    return __builtin_bit_cast(C, __builtin_bit_cast(U, x) & kMagnitude);
+  } else {
+    return std::fabs(x);
+  }
+}
+
+//! sign(x) in the compute type: -1, 0 or 1, and NaN for NaN (as numpy.sign). Branch-free.
+template <class C> LOSSGRAD_INLINE C Sign(C x) {
+  const C zero = Splat<C>(0.0), one = Splat<C>(1.0);
+  C r = x > zero ? one : zero;
+  r = x < zero ? -one : r;
   return x != x ? x : r;
 }
 

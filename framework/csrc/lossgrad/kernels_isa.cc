@@ -1,0 +1,285 @@
+// The fused fast path of the kernel core, compiled once per instruction-set level (lossgrad/isa.h):
+// CMakeLists.txt builds this file with LOSSGRAD_ISA_NS = baseline, avx2 or avx512 and that level's
+// compiler flags, and the core picks one table when the library loads.
+//
+// The loops work on 16 lanes at a time in GCC vector types (64 bytes of float, 128 of double),
+// which every level lowers to its own registers (SSE2 xmm, AVX2 ymm, AVX-512 zmm). Half types are
+// converted in registers inside the fused pass: with F16C (vcvtph2ps / vcvtps2ph) on the avx2 and
+// avx512 levels, by the integer conversions of lossgrad/half.h on the baseline (the same bits:
+// half.h follows F16C's NaN rules). bfloat16 uses half.h's integer round-to-nearest-even on every
+// level. The family functors are applied to whole vectors (framework/csrc/families/*.h are written
+// for scalar and vector compute types alike; lossgrad/math.h), so a select such as SmoothL1's is
+// computed branch-free on both sides. The tail of a range (< 16 elements) goes through the same
+// vector code on a padded copy, so no scalar formula is instantiated here.
+//
+// Bitwise equality across levels: the build never contracts a*b+c into an FMA
+// (-ffp-contract=off), nothing is reassociated, and the reduction adds in the fixed order of
+// docs/SPEC.md (8 lanes per 256-element sub-block, then per block), exactly as the general path's
+// LaneAccumulator (lossgrad/core.cc) does.
+//
+// One-definition safety: everything here is in this level's own namespace with internal linkage;
+// the shared templates it instantiates (family functors, half.h, math.h) are force-inlined into
+// the `flatten` entry points, so no out-of-line copy built for one level can be linked into
+// another's callers.
+#include <cstdint>
+#include <cstring>
+
+#include "lossgrad/core.h"
+#include "lossgrad/formula.h"
+#include "lossgrad/half.h"
+#include "lossgrad/isa.h"
+#include "lossgrad/math.h"
+
+#if defined(LOSSGRAD_ISA_F16C)
+#include <immintrin.h>
+#endif
+#if defined(LOSSGRAD_ISA_AVX512) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+// GCC 12's _mm512_cvtph_ps / _mm512_cvtps_ph pass an _mm*_undefined_*() operand, which its own
+// -Wmaybe-uninitialized reports at every use (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#ifndef LOSSGRAD_ISA_NS
+#error "compile kernels_isa.cc with -DLOSSGRAD_ISA_NS=<level> (see CMakeLists.txt)"
+#endif
+
+#define LOSSGRAD_ENTRY __attribute__((flatten, noinline))
+
+namespace lossgrad {
+namespace isa {
+namespace LOSSGRAD_ISA_NS {
+namespace {
+
+constexpr int kW = 16;  // lanes per step
+template <class L> struct VecOf { typedef L type __attribute__((vector_size(kW * sizeof(L)))); };
+template <class L> using Vec = typename VecOf<L>::type;
+using VF = Vec<float>;
+using VU32 = Vec<uint32_t>;
+using VU16 = Vec<uint16_t>;
+
+static_assert(kW % kLanes == 0 && kSubBlock % kW == 0, "a step covers whole lane groups of a sub-block");
+
+// Storage type T <-> vector of its compute type C; A is the reduction's accumulator type.
+template <class T> struct Elem;
+template <> struct Elem<float> {
+  using C = float; using A = double;
+  static LOSSGRAD_INLINE VF Load(const float* p) { VF v; std::memcpy(&v, p, sizeof v); return v; }
+  static LOSSGRAD_INLINE void Store(float* p, VF v) { std::memcpy(p, &v, sizeof v); }
+};
+template <> struct Elem<double> {
+  using C = double; using A = double;
+  using V = Vec<double>;
+  static LOSSGRAD_INLINE V Load(const double* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
+  static LOSSGRAD_INLINE void Store(double* p, V v) { std::memcpy(p, &v, sizeof v); }
+};
+template <> struct Elem<BFloat16> {
+  using C = float; using A = float;
+  static LOSSGRAD_INLINE VF Load(const BFloat16* p) {
+    VU16 raw;
+    std::memcpy(&raw, p, sizeof raw);
+    return BFloat16BitsToFloat<VU32, VF>(__builtin_convertvector(raw, VU32));
+  }
+  static LOSSGRAD_INLINE void Store(BFloat16* p, VF v) {
+    const VU16 raw = __builtin_convertvector(FloatToBFloat16Bits<VU32>(v), VU16);
+    std::memcpy(p, &raw, sizeof raw);
+  }
+};
+template <> struct Elem<Half> {
+  using C = float; using A = float;
+  static LOSSGRAD_INLINE VF Load(const Half* p) {
+#if defined(LOSSGRAD_ISA_AVX512)
+    return __builtin_bit_cast(VF, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+#elif defined(LOSSGRAD_ISA_F16C)
+    const __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)));
+    VF v;
+    std::memcpy(&v, &lo, sizeof lo);
+    std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
+    return v;
+#else
+    VU16 raw;
+    std::memcpy(&raw, p, sizeof raw);
+    return HalfBitsToFloat<VU32, VF>(__builtin_convertvector(raw, VU32));
+#endif
+  }
+  static LOSSGRAD_INLINE void Store(Half* p, VF v) {
+#if defined(LOSSGRAD_ISA_F16C)
+    constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+#endif
+#if defined(LOSSGRAD_ISA_AVX512)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(__builtin_bit_cast(__m512, v), kRound));
+#elif defined(LOSSGRAD_ISA_F16C)
+    __m256 lo, hi;
+    std::memcpy(&lo, &v, sizeof lo);
+    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(lo, kRound));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8), _mm256_cvtps_ph(hi, kRound));
+#else
+    const VU16 raw = __builtin_convertvector(FloatToHalfBits<VU32>(v), VU16);
+    std::memcpy(p, &raw, sizeof raw);
+#endif
+  }
+};
+template <class T> using VecC = Vec<typename Elem<T>::C>;
+
+// Operand access: a contiguous input at element i, a broadcast scalar, or a padded tail copy.
+template <class T> LOSSGRAD_INLINE VecC<T> LoadScalar(const T* p) {
+  T block[kW];
+  for (int k = 0; k < kW; ++k) block[k] = p[0];
+  return Elem<T>::Load(block);
+}
+template <class T> LOSSGRAD_INLINE VecC<T> LoadPartial(const T* p, int64_t n) {
+  T block[kW] = {};
+  std::memcpy(block, p, static_cast<size_t>(n) * sizeof(T));
+  return Elem<T>::Load(block);
+}
+
+template <class T, class Fm, bool S0, bool S1, bool S2>
+LOSSGRAD_INLINE void ElementwiseLoop(const Fm& f, const T* a, const T* b, const T* c, T* y, int64_t lo, int64_t hi,
+                                     double scale) {
+  using E = Elem<T>;
+  using V = VecC<T>;
+  const V s = Splat<V>(static_cast<typename E::C>(scale));
+  const V a0 = S0 ? LoadScalar(a) : V{}, b0 = S1 ? LoadScalar(b) : V{}, c0 = S2 ? LoadScalar(c) : V{};
+  int64_t i = lo;
+  for (; i + kW <= hi; i += kW)
+    E::Store(y + i, f.Apply(S0 ? a0 : E::Load(a + i), S1 ? b0 : E::Load(b + i), S2 ? c0 : E::Load(c + i), s));
+  if (i < hi) {
+    const int64_t n = hi - i;
+    const V va = S0 ? a0 : LoadPartial(a + i, n), vb = S1 ? b0 : LoadPartial(b + i, n);
+    const V vc = S2 ? c0 : LoadPartial(c + i, n);
+    T block[kW];
+    E::Store(block, f.Apply(va, vb, vc, s));
+    std::memcpy(y + i, block, static_cast<size_t>(n) * sizeof(T));
+  }
+}
+
+template <class T, class Fm>
+LOSSGRAD_ENTRY void ElementwiseEntry(const gen::AttrValue* attrs, const void* const* in, void* out, int64_t lo,
+                                     int64_t hi, int mask, double scale) {
+  const Fm f(attrs);
+  const T* a = static_cast<const T*>(in[0]);
+  const T* b = static_cast<const T*>(in[1]);
+  const T* c = static_cast<const T*>(in[2]);
+  T* y = static_cast<T*>(out);
+  switch (mask & 7) {
+    case 0: return ElementwiseLoop<T, Fm, false, false, false>(f, a, b, c, y, lo, hi, scale);
+    case 1: return ElementwiseLoop<T, Fm, true, false, false>(f, a, b, c, y, lo, hi, scale);
+    case 2: return ElementwiseLoop<T, Fm, false, true, false>(f, a, b, c, y, lo, hi, scale);
+    case 3: return ElementwiseLoop<T, Fm, true, true, false>(f, a, b, c, y, lo, hi, scale);
+    case 4: return ElementwiseLoop<T, Fm, false, false, true>(f, a, b, c, y, lo, hi, scale);
+    case 5: return ElementwiseLoop<T, Fm, true, false, true>(f, a, b, c, y, lo, hi, scale);
+    case 6: return ElementwiseLoop<T, Fm, false, true, true>(f, a, b, c, y, lo, hi, scale);
+    default: return ElementwiseLoop<T, Fm, true, true, true>(f, a, b, c, y, lo, hi, scale);
+  }
+}
+
+// Reduction of a loss over one block: 8 lanes of the compute type per sub-block, folded into 8
+// lanes of A, combined by the fixed pairwise tree (as LaneAccumulator and CombineLanes in core.cc).
+template <class T, class Fm, bool S0, bool S1>
+LOSSGRAD_INLINE double ReduceLoop(const Fm& f, const T* a, const T* b, int64_t lo, int64_t hi) {
+  using E = Elem<T>;
+  using C = typename E::C;
+  using A = typename E::A;
+  using V = VecC<T>;
+  typedef C Lanes __attribute__((vector_size(kLanes * sizeof(C))));
+  typedef A Totals __attribute__((vector_size(kLanes * sizeof(A))));
+  static_assert(sizeof(V) == 2 * sizeof(Lanes), "a step is two lane groups");
+  const V zero = Splat<V>(0.0);  // the unused third operand and the scale
+  const V a0 = S0 ? LoadScalar(a) : V{}, b0 = S1 ? LoadScalar(b) : V{};
+  auto add = [](Lanes& acc, const V& v) {
+    Lanes first, second;
+    std::memcpy(&first, &v, sizeof first);
+    std::memcpy(&second, reinterpret_cast<const char*>(&v) + sizeof first, sizeof second);
+    acc += first;
+    acc += second;
+  };
+  Totals total = {};
+  for (int64_t start = lo; start < hi; start += kSubBlock) {
+    const int64_t end = hi - start < kSubBlock ? hi : start + kSubBlock;
+    Lanes acc = {};
+    int64_t i = start;
+    for (; i + kW <= end; i += kW) add(acc, f.Apply(S0 ? a0 : E::Load(a + i), S1 ? b0 : E::Load(b + i), zero, zero));
+    if (i < end) {
+      // The tail: lanes past the data add -0.0, which leaves every sum (even -0.0) unchanged.
+      const int64_t n = end - i;
+      const V v = f.Apply(S0 ? a0 : LoadPartial(a + i, n), S1 ? b0 : LoadPartial(b + i, n), zero, zero);
+      using U = Bits<V>;
+      U lane;
+      for (int k = 0; k < kW; ++k) lane[k] = static_cast<Lane<U>>(k);
+      add(acc, lane < static_cast<Lane<U>>(n) ? v : Splat<V>(-0.0));
+    }
+    total += __builtin_convertvector(acc, Totals);
+  }
+  return static_cast<double>(((total[0] + total[1]) + (total[2] + total[3])) +
+                             ((total[4] + total[5]) + (total[6] + total[7])));
+}
+
+template <class T, class Fm>
+LOSSGRAD_ENTRY double ReduceEntry(const gen::AttrValue* attrs, const void* const* in, int64_t lo, int64_t hi,
+                                  int mask) {
+  const Fm f(attrs);
+  const T* a = static_cast<const T*>(in[0]);
+  const T* b = static_cast<const T*>(in[1]);
+  switch (mask & 3) {
+    case 0: return ReduceLoop<T, Fm, false, false>(f, a, b, lo, hi);
+    case 1: return ReduceLoop<T, Fm, true, false>(f, a, b, lo, hi);
+    case 2: return ReduceLoop<T, Fm, false, true>(f, a, b, lo, hi);
+    default: return ReduceLoop<T, Fm, true, true>(f, a, b, lo, hi);
+  }
+}
+
+// Bulk half conversions for the general path's gathers and stores (lossgrad/core.cc).
+LOSSGRAD_ENTRY void HalfToFloatN(const Half* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) Elem<float>::Store(dst + i, Elem<Half>::Load(src + i));
+  if (i < n) {
+    float block[kW];
+    Elem<float>::Store(block, LoadPartial(src + i, n - i));
+    std::memcpy(dst + i, block, static_cast<size_t>(n - i) * sizeof(float));
+  }
+}
+LOSSGRAD_ENTRY void FloatToHalfN(const float* src, Half* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) Elem<Half>::Store(dst + i, Elem<float>::Load(src + i));
+  if (i < n) {
+    Half block[kW];
+    Elem<Half>::Store(block, LoadPartial(src + i, n - i));
+    std::memcpy(dst + i, block, static_cast<size_t>(n - i) * sizeof(Half));
+  }
+}
+
+template <class Fm, bool kIsLoss>
+void FillOp(KernelTable& t, int id) {
+  t.elementwise[id][kFloat16] = &ElementwiseEntry<Half, Fm>;
+  t.elementwise[id][kBFloat16] = &ElementwiseEntry<BFloat16, Fm>;
+  t.elementwise[id][kFloat32] = &ElementwiseEntry<float, Fm>;
+  t.elementwise[id][kFloat64] = &ElementwiseEntry<double, Fm>;
+  if constexpr (kIsLoss) {
+    t.reduce_block[id][kFloat16] = &ReduceEntry<Half, Fm>;
+    t.reduce_block[id][kBFloat16] = &ReduceEntry<BFloat16, Fm>;
+    t.reduce_block[id][kFloat32] = &ReduceEntry<float, Fm>;
+    t.reduce_block[id][kFloat64] = &ReduceEntry<double, Fm>;
+  }
+}
+
+KernelTable MakeTable() {
+  KernelTable t{};
+#define LOSSGRAD_FILL_OP(Name, id, arity, is_loss) FillOp<Formula<ops::Name, arity, is_loss>, is_loss>(t, id);
+  LOSSGRAD_FOR_EACH_OP(LOSSGRAD_FILL_OP)
+#undef LOSSGRAD_FILL_OP
+  t.half_to_float = &HalfToFloatN;
+  t.float_to_half = &FloatToHalfN;
+  return t;
+}
+
+}  // namespace
+
+const KernelTable* Table() {
+  static const KernelTable table = MakeTable();
+  return &table;
+}
+
+}  // namespace LOSSGRAD_ISA_NS
+}  // namespace isa
+}  // namespace lossgrad
