@@ -11,24 +11,24 @@ namespace ops {
 
 //! e = 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = predict - label; beta = 0: |d|)
 struct SmoothL1Loss {
-  double beta;
+  Divisor beta;
   explicit SmoothL1Loss(const gen::AttrValue* attrs) : beta(attrs[1].f) {}
   template <class C> C Apply(C predict, C label) const {
     const C d = predict - label;
     const C a = Abs(d);
-    const C b = Splat<C>(beta), half = Splat<C>(0.5);
-    return a < b ? half * d * d / b : a - half * b;
+    const C b = Splat<C>(beta.value()), half = Splat<C>(0.5);
+    return a < b ? beta.Over(half * d * d) : a - half * b;
   }
 };
 
 //! y = dout * g(d) * s, g(d) = d / beta where |d| < beta, else sign(d)
 struct SmoothL1LossGrad {
-  double beta;
+  Divisor beta;
   explicit SmoothL1LossGrad(const gen::AttrValue* attrs) : beta(attrs[1].f) {}
   template <class C> C Apply(C predict, C label, C dout, C s) const {
     const C d = predict - label;
-    const C b = Splat<C>(beta);
-    return dout * (Abs(d) < b ? d / b : Sign(d)) * s;
+    const C b = Splat<C>(beta.value());
+    return dout * (Abs(d) < b ? beta.Over(d) : Sign(d)) * s;
   }
 };
 

@@ -50,14 +50,36 @@ namespace isa {
 namespace LOSSGRAD_ISA_NS {
 namespace {
 
-constexpr int kW = 16;  // lanes per step
-template <class L> struct VecOf { typedef L type __attribute__((vector_size(kW * sizeof(L)))); };
-template <class L> using Vec = typename VecOf<L>::type;
+// A step is one 64-byte vector of the compute type: 16 floats or 8 doubles.
+constexpr int kVectorBytes = 64;
+template <class L, int N = kVectorBytes / static_cast<int>(sizeof(L))> struct VecOf {
+  typedef L type __attribute__((vector_size(N * sizeof(L))));
+};
+template <class L, int N = kVectorBytes / static_cast<int>(sizeof(L))> using Vec = typename VecOf<L, N>::type;
 using VF = Vec<float>;
 using VU32 = Vec<uint32_t>;
-using VU16 = Vec<uint16_t>;
+using VU16 = Vec<uint16_t, 16>;
 
-static_assert(kW % kLanes == 0 && kSubBlock % kW == 0, "a step covers whole lane groups of a sub-block");
+static_assert(kSubBlock % 16 == 0 && 16 % kLanes == 0, "a step covers whole lane groups of a sub-block");
+
+// 16 bit patterns widened to 32-bit lanes and back (the half-type loads and stores).
+LOSSGRAD_INLINE VU32 Widen(const void* p) {
+#if defined(LOSSGRAD_ISA_AVX512)
+  return __builtin_bit_cast(VU32, _mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(p))));
+#else
+  VU16 raw;
+  std::memcpy(&raw, p, sizeof raw);
+  return __builtin_convertvector(raw, VU32);
+#endif
+}
+LOSSGRAD_INLINE void Narrow(void* p, VU32 v) {  // keeps the low 16 bits of each lane
+#if defined(LOSSGRAD_ISA_AVX512)
+  _mm256_storeu_si256(static_cast<__m256i*>(p), _mm512_cvtepi32_epi16(__builtin_bit_cast(__m512i, v)));
+#else
+  const VU16 raw = __builtin_convertvector(v, VU16);
+  std::memcpy(p, &raw, sizeof raw);
+#endif
+}
 
 // Storage type T <-> vector of its compute type C; A is the reduction's accumulator type.
 template <class T> struct Elem;
@@ -74,15 +96,8 @@ template <> struct Elem<double> {
 };
 template <> struct Elem<BFloat16> {
   using C = float; using A = float;
-  static LOSSGRAD_INLINE VF Load(const BFloat16* p) {
-    VU16 raw;
-    std::memcpy(&raw, p, sizeof raw);
-    return BFloat16BitsToFloat<VU32, VF>(__builtin_convertvector(raw, VU32));
-  }
-  static LOSSGRAD_INLINE void Store(BFloat16* p, VF v) {
-    const VU16 raw = __builtin_convertvector(FloatToBFloat16Bits<VU32>(v), VU16);
-    std::memcpy(p, &raw, sizeof raw);
-  }
+  static LOSSGRAD_INLINE VF Load(const BFloat16* p) { return BFloat16BitsToFloat<VU32, VF>(Widen(p)); }
+  static LOSSGRAD_INLINE void Store(BFloat16* p, VF v) { Narrow(p, FloatToBFloat16Bits<VU32>(v)); }
 };
 template <> struct Elem<Half> {
   using C = float; using A = float;
@@ -97,9 +112,7 @@ template <> struct Elem<Half> {
     std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
     return v;
 #else
-    VU16 raw;
-    std::memcpy(&raw, p, sizeof raw);
-    return HalfBitsToFloat<VU32, VF>(__builtin_convertvector(raw, VU32));
+    return HalfBitsToFloat<VU32, VF>(Widen(p));
 #endif
   }
   static LOSSGRAD_INLINE void Store(Half* p, VF v) {
@@ -115,21 +128,21 @@ template <> struct Elem<Half> {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(lo, kRound));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8), _mm256_cvtps_ph(hi, kRound));
 #else
-    const VU16 raw = __builtin_convertvector(FloatToHalfBits<VU32>(v), VU16);
-    std::memcpy(p, &raw, sizeof raw);
+    Narrow(p, FloatToHalfBits<VU32>(v));
 #endif
   }
 };
 template <class T> using VecC = Vec<typename Elem<T>::C>;
+template <class T> constexpr int kStep = kVectorBytes / static_cast<int>(sizeof(typename Elem<T>::C));
 
 // Operand access: a contiguous input at element i, a broadcast scalar, or a padded tail copy.
 template <class T> LOSSGRAD_INLINE VecC<T> LoadScalar(const T* p) {
-  T block[kW];
-  for (int k = 0; k < kW; ++k) block[k] = p[0];
+  T block[kStep<T>];
+  for (int k = 0; k < kStep<T>; ++k) block[k] = p[0];
   return Elem<T>::Load(block);
 }
 template <class T> LOSSGRAD_INLINE VecC<T> LoadPartial(const T* p, int64_t n) {
-  T block[kW] = {};
+  T block[kStep<T>] = {};
   std::memcpy(block, p, static_cast<size_t>(n) * sizeof(T));
   return Elem<T>::Load(block);
 }
@@ -141,6 +154,7 @@ LOSSGRAD_INLINE void ElementwiseLoop(const Fm& f, const T* a, const T* b, const 
   using V = VecC<T>;
   const V s = Splat<V>(static_cast<typename E::C>(scale));
   const V a0 = S0 ? LoadScalar(a) : V{}, b0 = S1 ? LoadScalar(b) : V{}, c0 = S2 ? LoadScalar(c) : V{};
+  constexpr int kW = kStep<T>;
   int64_t i = lo;
   for (; i + kW <= hi; i += kW)
     E::Store(y + i, f.Apply(S0 ? a0 : E::Load(a + i), S1 ? b0 : E::Load(b + i), S2 ? c0 : E::Load(c + i), s));
@@ -184,15 +198,17 @@ LOSSGRAD_INLINE double ReduceLoop(const Fm& f, const T* a, const T* b, int64_t l
   using V = VecC<T>;
   typedef C Lanes __attribute__((vector_size(kLanes * sizeof(C))));
   typedef A Totals __attribute__((vector_size(kLanes * sizeof(A))));
-  static_assert(sizeof(V) == 2 * sizeof(Lanes), "a step is two lane groups");
+  constexpr int kW = kStep<T>;
+  static_assert(kW == kLanes || kW == 2 * kLanes, "a step is one or two lane groups");
   const V zero = Splat<V>(0.0);  // the unused third operand and the scale
   const V a0 = S0 ? LoadScalar(a) : V{}, b0 = S1 ? LoadScalar(b) : V{};
-  auto add = [](Lanes& acc, const V& v) {
-    Lanes first, second;
-    std::memcpy(&first, &v, sizeof first);
-    std::memcpy(&second, reinterpret_cast<const char*>(&v) + sizeof first, sizeof second);
-    acc += first;
-    acc += second;
+  auto add = [](Lanes& acc, const V& v) {  // the step's elements into lanes 0..7, in order
+    if constexpr (kW == kLanes) {
+      acc += v;
+    } else {
+      acc += __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+      acc += __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    }
   };
   Totals total = {};
   for (int64_t start = lo; start < hi; start += kSubBlock) {
@@ -231,6 +247,7 @@ LOSSGRAD_ENTRY double ReduceEntry(const gen::AttrValue* attrs, const void* const
 
 // Bulk half conversions for the general path's gathers and stores (lossgrad/core.cc).
 LOSSGRAD_ENTRY void HalfToFloatN(const Half* src, float* dst, int64_t n) {
+  constexpr int kW = kStep<Half>;
   int64_t i = 0;
   for (; i + kW <= n; i += kW) Elem<float>::Store(dst + i, Elem<Half>::Load(src + i));
   if (i < n) {
@@ -240,6 +257,7 @@ LOSSGRAD_ENTRY void HalfToFloatN(const Half* src, float* dst, int64_t n) {
   }
 }
 LOSSGRAD_ENTRY void FloatToHalfN(const float* src, Half* dst, int64_t n) {
+  constexpr int kW = kStep<Half>;
   int64_t i = 0;
   for (; i + kW <= n; i += kW) Elem<Half>::Store(dst + i, Elem<float>::Load(src + i));
   if (i < n) {

@@ -8,6 +8,8 @@
 //   Splat<C>(v)  the constant v in every lane of C (a scalar: v itself)
 //   Abs(x)       |x| with the sign bit cleared, as std::fabs (also for -0.0 and NaN)
 //   Sign(x)      -1, 0 or 1, and NaN for NaN (as numpy.sign)
+//   Divisor      an attribute a formula divides by: x / d as the formula says, without a division
+//                where that gives the same bits
 // Every helper is force-inlined: the ISA-specific copies of the core (lossgrad/kernels_isa.cc)
 // instantiate them with the same types, and an out-of-line copy built for one instruction set
 // must never be what another calls.
@@ -64,5 +66,37 @@ template <class C> LOSSGRAD_INLINE C Sign(C x) {
   r = x < zero ? -one : r;
   return x != x ? x : r;
 }
+
+//! A divisor fixed for a whole call (an attribute), in both lane types. Over(x) is x / d, rounded
+//! once as the division is; when d is a power of two whose reciprocal is a normal number of the
+//! lane type (beta = 1.0, 0.5, ...), that is exactly x * (1 / d), computed so: a vector division
+//! costs many times a multiplication.
+class Divisor {
+ public:
+  explicit Divisor(double d) : d_(d), inv_f_(ExactReciprocal<float>(d)), inv_d_(ExactReciprocal<double>(d)) {}
+  double value() const { return d_; }
+  template <class C> LOSSGRAD_INLINE C Over(C x) const {
+    const Lane<C> inv = Inverse<Lane<C>>();
+    return inv != 0 ? x * Splat<C>(inv) : x / Splat<C>(d_);
+  }
+
+ private:
+  template <class L> static L ExactReciprocal(double d) {
+    const L b = static_cast<L>(d);
+    int exponent = 0;
+    const L r = L(1) / b;
+    return std::frexp(b, &exponent) == L(0.5) && std::isnormal(r) ? r : L(0);
+  }
+  template <class L> LOSSGRAD_INLINE L Inverse() const {
+    if constexpr (sizeof(L) == sizeof(float)) {
+      return inv_f_;
+    } else {
+      return inv_d_;
+    }
+  }
+  double d_;
+  float inv_f_;
+  double inv_d_;
+};
 
 }  // namespace lossgrad
