@@ -47,10 +47,10 @@ from .reference import plan_for
 from .rules import ATTRIBUTE_TYPES, REDUCTION
 from .registry import make_face
 
-__all__ = ["library_path", "run", "reduce_to", "num_threads", "set_num_threads", "parallel_threshold",
+__all__ = ["library_path", "run", "reduce_to", "num_threads", "set_num_threads", "parallel_threshold", "isa", "isa_levels",
            "stream_floor", "NativeLibraryError"]  # + one function per declared op, below
 
-_ABI_VERSION = 5
+_ABI_VERSION = 6
 #: input data pointers lossgrad_run_direct takes (lossgrad::kMaxInputs)
 MAX_INPUTS = 3
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -152,6 +152,16 @@ def _load() -> ctypes.CDLL:
     lib.lossgrad_pool_note.argtypes = [ctypes.c_char_p, ctypes.c_int64]
     lib.lossgrad_pool_note.restype = ctypes.c_int64
     lib.lossgrad_parallel_threshold.restype = ctypes.c_int64
+    lib.lossgrad_isa.restype = ctypes.c_int32
+    lib.lossgrad_isa_name.argtypes = [ctypes.c_int32]
+    lib.lossgrad_isa_name.restype = ctypes.c_char_p
+    lib.lossgrad_isa_available.argtypes = [ctypes.c_int32]
+    lib.lossgrad_isa_available.restype = ctypes.c_int32
+    lib.lossgrad_isa_note.restype = ctypes.c_char_p
+    # An unknown LOSSGRAD_ISA, or a level this machine lacks, is a warning (the library uses another).
+    isa_note = lib.lossgrad_isa_note()
+    if isa_note:
+        warnings.warn(f"framework.cpu: {isa_note.decode(errors='replace')}", RuntimeWarning, stacklevel=4)
     # Starts the pool: a bad LOSSGRAD_NUM_THREADS, or fewer threads than it asks for, is a warning.
     note = ctypes.create_string_buffer(1024)
     if lib.lossgrad_pool_note(note, len(note)):
@@ -193,6 +203,24 @@ def set_num_threads(n: int) -> None:
 def parallel_threshold() -> int:
     """Element count from which a call is split over the pool."""
     return int(_library().lossgrad_parallel_threshold())
+
+
+def isa() -> str:
+    """The instruction-set level the native kernels run at: ``"baseline"``, ``"avx2"`` or
+    ``"avx512"``, chosen when the library loads (the best this machine runs, or the environment
+    variable ``LOSSGRAD_ISA``). Every level gives the same bits; only speed differs."""
+    lib = _library()
+    return lib.lossgrad_isa_name(lib.lossgrad_isa()).decode()
+
+
+def isa_levels() -> list:
+    """The instruction-set levels this build has and this machine runs, lowest first."""
+    lib, levels, i = _library(), [], 0
+    while (name := lib.lossgrad_isa_name(i)) is not None:
+        if lib.lossgrad_isa_available(i):
+            levels.append(name.decode())
+        i += 1
+    return levels
 
 
 def _ref(a: np.ndarray) -> _TensorRef:

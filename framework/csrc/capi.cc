@@ -5,6 +5,7 @@
 
 #include "lossgrad/core.h"
 #include "lossgrad/generated_defs.h"
+#include "lossgrad/isa.h"
 #include "lossgrad/thread_pool.h"
 
 #define LOSSGRAD_EXPORT extern "C" __attribute__((visibility("default")))
@@ -16,7 +17,8 @@ namespace {
 // 4: lossgrad_run[_named] take the op's declared attribute values (lossgrad::AttrValue[]) instead of
 //    the reduction alone; lossgrad_num_attrs / lossgrad_attr_name / lossgrad_attr_type.
 // 5: lossgrad_run_direct (the small-call path of cpu.py: cached geometry, data pointers as arguments).
-constexpr int kAbiVersion = 5;
+// 6: lossgrad_isa / lossgrad_isa_name / lossgrad_isa_available / lossgrad_isa_note (lossgrad/isa.h).
+constexpr int kAbiVersion = 6;
 
 // Error kind of a resource failure (a thread that could not be started): a RuntimeError.
 constexpr int kRuntimeError = 3;
@@ -204,6 +206,16 @@ LOSSGRAD_EXPORT void lossgrad_stream_floor(int32_t ninputs, const void* const* i
     *static_cast<uint64_t*>(out) = acc;
   }
 }
+
+// The instruction-set level of the fused loops (lossgrad/isa.h): the active one, a level's name
+// (null past the last), whether this machine and build run a level, and why the active level is
+// not the one LOSSGRAD_ISA asked for ("" if it is).
+LOSSGRAD_EXPORT int32_t lossgrad_isa() { return lossgrad::isa::Active(); }
+LOSSGRAD_EXPORT const char* lossgrad_isa_name(int32_t level) {
+  return level >= 0 && level < lossgrad::isa::kNumLevels ? lossgrad::isa::Name(level) : nullptr;
+}
+LOSSGRAD_EXPORT int32_t lossgrad_isa_available(int32_t level) { return lossgrad::isa::Available(level) ? 1 : 0; }
+LOSSGRAD_EXPORT const char* lossgrad_isa_note() { return lossgrad::isa::Note(); }
 
 // Sums `in` to `out`'s shape (the reduce_to of the gradient formulas). 0, or 1/2 with a message.
 LOSSGRAD_EXPORT int lossgrad_reduce_to(const lossgrad::TensorRef* in, lossgrad::TensorRef* out, double scale,

@@ -274,7 +274,7 @@ void WalkTiles(const F& f, const Geometry& g, int64_t lo, int64_t hi, C s, Visit
       const Operand& o = g.op[i];
       Gather(buf[i], o.base + off[i] * o.itemsize, o.dtype, o.stride[nd - 1], seg);
     }
-    for (int64_t j = 0; j < seg; ++j) res[j] = f.Apply(in[0][j], in[1][j], in[2][j], s);
+    for (int64_t j = 0; j < seg; ++j) res[j] = QuietNaN(f.Apply(in[0][j], in[1][j], in[2][j], s));
     visit(static_cast<const C*>(res), seg, pos);
     pos += seg;
     idx[nd - 1] += seg;
@@ -419,7 +419,7 @@ template <class T, class F>
 void ReduceTyped(const Call& c, const F& f) {
   using E = Elem<T>;
   const double total = IsFast(c) ? ReduceFast(c) : ReduceGeneral<typename E::C, typename E::A, F>(c, f);
-  const double value = c.reduction == kMean ? total / static_cast<double>(c.n) : total;
+  const double value = QuietNaN(c.reduction == kMean ? total / static_cast<double>(c.n) : total);
   // Half types: the result is an fp32 value rounded once to the storage type.
   *reinterpret_cast<T*>(c.out) = E::Store(static_cast<typename E::C>(value));
 }

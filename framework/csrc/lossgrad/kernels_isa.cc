@@ -157,13 +157,13 @@ LOSSGRAD_INLINE void ElementwiseLoop(const Fm& f, const T* a, const T* b, const 
   constexpr int kW = kStep<T>;
   int64_t i = lo;
   for (; i + kW <= hi; i += kW)
-    E::Store(y + i, f.Apply(S0 ? a0 : E::Load(a + i), S1 ? b0 : E::Load(b + i), S2 ? c0 : E::Load(c + i), s));
+    E::Store(y + i, QuietNaN(f.Apply(S0 ? a0 : E::Load(a + i), S1 ? b0 : E::Load(b + i), S2 ? c0 : E::Load(c + i), s)));
   if (i < hi) {
     const int64_t n = hi - i;
     const V va = S0 ? a0 : LoadPartial(a + i, n), vb = S1 ? b0 : LoadPartial(b + i, n);
     const V vc = S2 ? c0 : LoadPartial(c + i, n);
     T block[kW];
-    E::Store(block, f.Apply(va, vb, vc, s));
+    E::Store(block, QuietNaN(f.Apply(va, vb, vc, s)));
     std::memcpy(y + i, block, static_cast<size_t>(n) * sizeof(T));
   }
 }

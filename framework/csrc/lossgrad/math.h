@@ -8,6 +8,7 @@
 //   Splat<C>(v)  the constant v in every lane of C (a scalar: v itself)
 //   Abs(x)       |x| with the sign bit cleared, as std::fabs (also for -0.0 and NaN)
 //   Sign(x)      -1, 0 or 1, and NaN for NaN (as numpy.sign)
+//   QuietNaN(x)  x, or the default quiet NaN where x is NaN (the core applies it to every result)
 //   Divisor      an attribute a formula divides by: x / d as the formula says, without a division
 //                where that gives the same bits
 // Every helper is force-inlined: the ISA-specific copies of the core (lossgrad/kernels_isa.cc)
@@ -65,6 +66,14 @@ template <class C> LOSSGRAD_INLINE C Sign(C x) {
   C r = x > zero ? one : zero;
   r = x < zero ? -one : r;
   return x != x ? x : r;
+}
+
+//! x, with every NaN replaced by the positive quiet NaN of payload zero. Which operand's NaN an
+//! operation returns when several are NaN depends on the instruction order the compiler chose;
+//! the core stores every result through this, so NaN results have the same bits on every
+//! instruction-set level and path (docs/SPEC.md, "Determinism").
+template <class C> LOSSGRAD_INLINE C QuietNaN(C x) {
+  return x != x ? Splat<C>(__builtin_nan("")) : x;
 }
 
 //! A divisor fixed for a whole call (an attribute), in both lane types. Over(x) is x / d, rounded
