@@ -43,7 +43,8 @@ from _common import fmt_n, write_readme
 from lossgrad_ops.onnx_ops.models import Call, build_model, input_names
 
 REDUCTION = "mean"
-ACCEPTANCE = ("MseLossGrad", "float32", 10_000_000, 1.4)  # native must beat plain by this factor
+# native must beat plain by this factor at each of these sizes (issue 12)
+ACCEPTANCE = ("MseLossGrad", "float32", (1_000_000, 10_000_000), 1.7)
 
 
 def time_interleaved(fns: dict, budget: float, min_rounds: int = 5, max_rounds: int = 300) -> dict:
@@ -107,15 +108,21 @@ def _ort_value(a: np.ndarray, dtype: str) -> ort.OrtValue:
     return ort.OrtValue.ortvalue_from_numpy(a)
 
 
-def _session(model: onnx.ModelProto, native: bool, threads: int) -> ort.InferenceSession:
+def _session(model: onnx.ModelProto, native: bool, threads: int, spinning: bool) -> ort.InferenceSession:
     so = onnx_ops.session_options(native=native)
     if threads:
         so.intra_op_num_threads = threads
+    # Each session has its own intra-op pool. With spinning on (onnxruntime's default), the pools of
+    # the sessions that just ran keep their threads spinning for a while, on the same two cores as
+    # the session being timed: every path then measured up to 2x slower, by an amount that changed
+    # from run to run (this, not the kernels, made plain/native swing between 1.5x and 2.7x).
+    # A single-session application does not have that contention, so the paths are timed without it.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
 def bench_one(op_name: str, dtype: str, n: int, rng: np.random.Generator, threads: int,
-              budget: float) -> dict:
+              budget: float, spinning: bool = False) -> dict:
     op = OPS[op_name]
     call = Call(op_name, ((n,),) * len(op.inputs), dtype, REDUCTION)
     node_model = build_model([call], functions=False, check=False)
@@ -126,7 +133,7 @@ def bench_one(op_name: str, dtype: str, n: int, rng: np.random.Generator, thread
     feeds = dict(zip(input_names(op_name, 0), (_ort_value(a, dtype) for a in inputs)))
     fns = {}
     for path, model in models.items():
-        session = _session(model, native=path == "native", threads=threads)
+        session = _session(model, native=path == "native", threads=threads, spinning=spinning)
         out_names = [o.name for o in session.get_outputs()]
         fns[path] = lambda s=session, o=out_names: s.run_with_ort_values(o, feeds)
     return {"op": op_name, "dtype": dtype, "n": n, **time_interleaved(fns, budget)}
@@ -150,14 +157,18 @@ def table(rows: list) -> str:
 
 
 def acceptance(rows: list) -> str:
-    op, dtype, n, factor = ACCEPTANCE
-    for r in rows:
-        if (r["op"], r["dtype"], r["n"]) == (op, dtype, n) and "native" in r:
-            speedup = r["plain"] / r["native"]
-            verdict = "meets" if speedup >= factor else "MISSES"
-            return (f"Acceptance: native {op} {dtype} at {fmt_n(n)} is {speedup:.2f}x faster than the plain "
-                    f"standard-op graph ({verdict} the >= {factor}x target).")
-    return f"Acceptance: not measured ({op} {dtype} {fmt_n(n)} native not in this run)."
+    op, dtype, sizes, factor = ACCEPTANCE
+    lines = []
+    for n in sizes:
+        row = next((r for r in rows if (r["op"], r["dtype"], r["n"]) == (op, dtype, n) and "native" in r), None)
+        if row is None:
+            lines.append(f"Acceptance: not measured ({op} {dtype} {fmt_n(n)} native not in this run).")
+            continue
+        speedup = row["plain"] / row["native"]
+        verdict = "meets" if speedup >= factor else "MISSES"
+        lines.append(f"Acceptance: native {op} {dtype} at {fmt_n(n)} is {speedup:.2f}x faster than the plain "
+                     f"standard-op graph ({verdict} the >= {factor}x target).")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -167,6 +178,8 @@ def main() -> None:
     ap.add_argument("--dtypes", default=",".join(NP_DTYPES))
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: onnxruntime's default)")
     ap.add_argument("--budget", type=float, default=0.6, help="seconds of timing per (op, dtype, size)")
+    ap.add_argument("--spinning", action="store_true",
+                    help="leave onnxruntime's intra-op spinning on (its default; see _session)")
     ap.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = ap.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
@@ -178,12 +191,13 @@ def main() -> None:
     rows = []
     t0 = time.time()
     for i, (o, d, n) in enumerate(combos, 1):
-        rows.append(bench_one(o, d, n, rng, args.threads, args.budget))
+        rows.append(bench_one(o, d, n, rng, args.threads, args.budget, args.spinning))
         r = rows[-1]
         print(f"[{i}/{len(combos)} {time.time() - t0:.0f}s] {o} {d} {fmt_n(n)}: native {_ms(r, 'native')} ms, "
               f"function {_ms(r, 'function')} ms, plain {_ms(r, 'plain')} ms", file=sys.stderr, flush=True)
     threads = args.threads or f"default ({os.cpu_count()} cores)"
-    header = (f"onnxruntime {ort.__version__}, intra-op threads: {threads}, reduction {REDUCTION}, equal shapes; "
+    header = (f"onnxruntime {ort.__version__}, intra-op threads: {threads} (spinning "
+              f"{'on' if args.spinning else 'off'}), reduction {REDUCTION}, equal shapes; "
               f"native library: {'yes' if onnx_ops.native_available() else 'not built'}")
     text = f"{header}\n\n{table(rows)}\n\n{acceptance(rows)}"
     print(text)
