@@ -155,11 +155,6 @@ void Coalesce(Geometry* g, int64_t* extra = nullptr) {
   }
 }
 
-template <class A> double CombineLanes(const A* acc) {
-  // Fixed pairwise tree: the order never changes.
-  return static_cast<double>(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
-}
-
 // The reduction's accumulation (core.h: kLanes, kSubBlock) fed segment by segment (the tiled
 // path): lane and sub-block positions are counted from the block start exactly as in the fused
 // path (ReduceLoop in lossgrad/kernels_isa.cc), so both add the same values in the same order
@@ -362,39 +357,40 @@ void ElementwiseGeneral(const Call& c, const F& f) {
   }
 }
 
-// Reductions: one double partial per kReduceBlock block (inside a block,
-// kLanes accumulators of the accumulator type A), blocks summed in order.
-double ReduceFast(const Call& c) {
-  const isa::ReduceBlockFn block = isa::Kernels().reduce_block[c.op][c.out_dtype];
-  const void* in[kMaxInputs] = {c.geo.op[0].base, c.geo.op[1].base, c.geo.op[0].base};
-  const int mask = ScalarMask(c.geo) & 3;
+// Reductions: one double partial per kReduceBlock block (inside a block, kLanes accumulators
+// of the accumulator type A), blocks summed in order. A task takes ReduceBlocksPerTask
+// consecutive blocks (long runs of memory); each block keeps its own partial, so neither the
+// task size nor the thread count changes the result.
+template <class PerBlock>
+double SumOfBlocks(const Call& c, PerBlock&& per_block) {
   const int64_t nblocks = NumTasks(c.n, kReduceBlock);
+  const int64_t per_task = ReduceBlocksPerTask(ItemSize(c.out_dtype));
   std::vector<double> partial(static_cast<size_t>(nblocks));
   auto task = [&](int64_t t) {
-    const int64_t lo = t * kReduceBlock;
-    partial[static_cast<size_t>(t)] = block(c.attrs, in, lo, std::min(c.n, lo + kReduceBlock), mask);
+    const int64_t last = std::min(nblocks, (t + 1) * per_task);
+    for (int64_t b = t * per_task; b < last; ++b)
+      partial[static_cast<size_t>(b)] = per_block(b * kReduceBlock, std::min(c.n, (b + 1) * kReduceBlock));
   };
-  ParallelTasks(c.exec, nblocks, task);
+  ParallelTasks(c.exec, NumTasks(nblocks, per_task), task);
   double total = 0.0;
   for (double p : partial) total += p;
   return total;
 }
 
+double ReduceFast(const Call& c) {
+  const isa::ReduceBlockFn block = isa::Kernels().reduce_block[c.op][c.out_dtype];
+  const void* in[kMaxInputs] = {c.geo.op[0].base, c.geo.op[1].base, c.geo.op[0].base};
+  const int mask = ScalarMask(c.geo) & 3;
+  return SumOfBlocks(c, [&](int64_t lo, int64_t hi) { return block(c.attrs, in, lo, hi, mask); });
+}
+
 template <class C, class A, class F>
 double ReduceGeneral(const Call& c, const F& f) {
-  const int64_t nblocks = NumTasks(c.n, kReduceBlock);
-  std::vector<double> partial(static_cast<size_t>(nblocks));
-  auto task = [&](int64_t t) {
-    const int64_t lo = t * kReduceBlock;
+  return SumOfBlocks(c, [&](int64_t lo, int64_t hi) {
     LaneAccumulator<C, A> acc;
-    WalkTiles<C, F>(f, c.geo, lo, std::min(c.n, lo + kReduceBlock), C(0),
-                    [&](const C* v, int64_t cnt, int64_t) { acc.Add(v, cnt); });
-    partial[static_cast<size_t>(t)] = acc.Finish();
-  };
-  ParallelTasks(c.exec, nblocks, task);
-  double total = 0.0;
-  for (double p : partial) total += p;
-  return total;
+    WalkTiles<C, F>(f, c.geo, lo, hi, C(0), [&](const C* v, int64_t cnt, int64_t) { acc.Add(v, cnt); });
+    return acc.Finish();
+  });
 }
 
 bool IsFast(const Call& c) {

@@ -120,8 +120,27 @@ constexpr int64_t kTaskElements = int64_t{1} << 16;
 constexpr int64_t kReduceBlock = int64_t{1} << 15;
 // Inside a reduction block, sub-blocks of kSubBlock elements accumulate in the compute type over
 // kLanes lanes (element i of the sub-block into lane i % kLanes), then fold into kLanes
-// accumulators of the accumulation type; the lanes are combined by a fixed pairwise tree.
-constexpr int kLanes = 8;
+// accumulators of the accumulation type; the lanes are combined by a fixed pairwise tree
+// (CombineLanes). 32 lanes: two 16-float vectors per 32 elements, so the additions of a fused
+// loop form independent chains instead of waiting on one accumulator.
+constexpr int kLanes = 32;
 constexpr int64_t kSubBlock = 256;
+static_assert((kLanes & (kLanes - 1)) == 0 && kSubBlock % kLanes == 0, "whole lane rows per sub-block");
+// Reduction tasks: consecutive blocks, about kTaskBytes of each input, so that a task streams
+// long runs of memory whatever the dtype (the blocks, and so the result, do not change).
+constexpr int64_t kTaskBytes = int64_t{1} << 19;
+constexpr int64_t ReduceBlocksPerTask(int64_t itemsize) {
+  return kTaskBytes / (kReduceBlock * itemsize) > 1 ? kTaskBytes / (kReduceBlock * itemsize) : 1;
+}
+
+// The fixed pairwise tree over the kLanes accumulators: ((l0 + l1) + (l2 + l3)) + ..., in A,
+// then widened to double. Shared by both reduction paths (and every instruction-set level).
+template <class A> inline __attribute__((always_inline)) double CombineLanes(const A* lanes) {
+  A v[kLanes];
+  for (int k = 0; k < kLanes; ++k) v[k] = lanes[k];
+  for (int width = 1; width < kLanes; width *= 2)
+    for (int k = 0; k + width < kLanes; k += 2 * width) v[k] += v[k + width];
+  return static_cast<double>(v[0]);
+}
 
 }  // namespace lossgrad
