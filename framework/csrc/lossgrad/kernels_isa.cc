@@ -207,7 +207,6 @@ LOSSGRAD_ENTRY void ElementwiseEntry(const gen::AttrValue* attrs, const void* co
 template <class T, class Fm, bool S0, bool S1>
 LOSSGRAD_INLINE double ReduceLoop(const Fm& f, const T* a, const T* b, int64_t lo, int64_t hi) {
   using E = Elem<T>;
-  using C = typename E::C;
   using A = typename E::A;
   using V = VecC<T>;
   constexpr int kW = kStep<T>;
