@@ -21,7 +21,7 @@ SIM_LIB := $(SIM_DIR)/_lossgrad_ascend_sim.so
 DEFINITIONS := framework/definitions.py framework/rules.py framework/registry.py $(wildcard framework/families/*.py)
 NATIVE_SOURCES := $(wildcard framework/csrc/*.cc framework/csrc/*/*.cc framework/csrc/*/*.h) \
   framework/ascend/op_host/lossgrad_shape.h \
-  $(DEFINITIONS) framework/_codegen.py CMakeLists.txt tools/ort_headers.py
+  $(DEFINITIONS) framework/_codegen.py CMakeLists.txt tools/ort_headers.py tools/check_isa_objects.cmake
 PACKAGE_SOURCES := $(NATIVE_SOURCES) $(wildcard src/lossgrad_ops/* framework/*.py ms_ops/*.py onnx_ops/*.py) \
   pyproject.toml README.md LICENSE
 ASCEND_SOURCES := $(shell find framework/ascend -name '*.h' -o -name '*.cc' -o -name '*.cpp' 2>/dev/null)
