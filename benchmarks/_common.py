@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import statistics
+import time
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 
@@ -26,3 +28,24 @@ def write_readme(text: str, marker: str, path: str = README) -> None:
     _, tail = rest.split(end, 1)
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+
+
+def time_in_turns(fns: dict, budget: float, min_rounds: int = 5, max_rounds: int = 300) -> dict:
+    """Median wall time of each ``fns[key]()``, the calls taking turns round by round.
+
+    Taking turns exposes every path to the same phases of machine noise, which keeps the ratios
+    between them meaningful on a noisy machine (the ratios are what the tables report).
+    """
+    for fn in fns.values():
+        fn()  # warm-up (page faults of fresh buffers, arenas, lazy initialisation)
+    times = {key: [] for key in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() - start < budget and rounds < max_rounds):
+        for key, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t0)
+        rounds += 1
+    return {key: statistics.median(v) for key, v in times.items()}
+

@@ -31,7 +31,7 @@ from lossgrad_ops.framework import cpu
 from lossgrad_ops.framework.arrays import NP_DTYPES
 from lossgrad_ops.framework.definitions import OPS
 from lossgrad_ops.framework.registry import REFERENCE, function_name
-from _common import fmt_n, write_readme
+from _common import fmt_n, time_in_turns, write_readme
 
 
 
@@ -57,21 +57,6 @@ def timeit(fn, budget: float = 0.25, min_reps: int = 3, max_reps: int = 200) -> 
     return statistics.median(times)
 
 
-def timeit_together(fns: list, budget: float = 0.6, min_reps: int = 5, max_reps: int = 300) -> list:
-    """Median wall time of each ``fn()``, the functions taking turns, so that a slower or busier
-    moment of the machine falls on all of them alike (the ratios between them are what we report)."""
-    for fn in fns:
-        fn()  # warm-up
-    times = [[] for _ in fns]
-    start = time.perf_counter()
-    while len(times[0]) < min_reps or (time.perf_counter() - start < budget and len(times[0]) < max_reps):
-        for fn, ts in zip(fns, times):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) for ts in times]
-
-
 def bench_one(op_name: str, dtype_name: str, n: int, rng: np.random.Generator) -> dict:
     op = OPS[op_name]
     dtype = NP_DTYPES[dtype_name]
@@ -80,12 +65,13 @@ def bench_one(op_name: str, dtype_name: str, n: int, rng: np.random.Generator) -
     out = cpu.run(op_name, *inputs, reduction=reduction)
     scale = dtype.type(op.scale(reduction, n))
     floor_out = np.empty_like(out)
-    t_native, t_floor = timeit_together([
-        lambda: cpu.run(op_name, *inputs, reduction=reduction) if out.ndim == 0 else
+    # The kernel and the floor take turns, so that both see the same moments of the machine.
+    t = time_in_turns({
+        "native": lambda: cpu.run(op_name, *inputs, reduction=reduction) if out.ndim == 0 else
         getattr(cpu, function_name(op_name))(*inputs, reduction, out=out),
-        lambda: cpu.stream_floor(inputs, floor_out)])
+        "floor": lambda: cpu.stream_floor(inputs, floor_out)}, budget=0.6)
     t_numpy = timeit(lambda: numpy_expr(op_name, inputs, scale))
-    return {"op": op_name, "dtype": dtype_name, "n": n, "native": t_native, "numpy": t_numpy, "floor": t_floor}
+    return {"op": op_name, "dtype": dtype_name, "n": n, "native": t["native"], "numpy": t_numpy, "floor": t["floor"]}
 
 
 def table(rows: list) -> str:

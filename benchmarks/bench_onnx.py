@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -39,32 +38,12 @@ from lossgrad_ops.framework.arrays import NP_DTYPES
 from lossgrad_ops.framework.definitions import OPS
 from lossgrad_ops.framework.registry import ONNX_BODIES
 from lossgrad_ops.onnx_ops.functions import _Body
-from _common import fmt_n, write_readme
+from _common import fmt_n, time_in_turns, write_readme
 from lossgrad_ops.onnx_ops.models import Call, build_model, input_names
 
 REDUCTION = "mean"
 # native must beat plain by this factor at each of these sizes (issue 12)
 ACCEPTANCE = ("MseLossGrad", "float32", (1_000_000, 10_000_000), 1.7)
-
-
-def time_interleaved(fns: dict, budget: float, min_rounds: int = 5, max_rounds: int = 300) -> dict:
-    """Median wall time of each ``fns[key]()``, the calls interleaved round by round.
-
-    Interleaving exposes every path to the same phases of machine noise, which
-    keeps the ratios meaningful on a noisy machine.
-    """
-    for fn in fns.values():
-        fn()  # warm-up (arena allocation, lazy initialisation)
-    times = {key: [] for key in fns}
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < min_rounds or (time.perf_counter() - start < budget and rounds < max_rounds):
-        for key, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - t0)
-        rounds += 1
-    return {key: statistics.median(v) for key, v in times.items()}
 
 
 def plain_model(op_name: str, dtype: str, n: int) -> onnx.ModelProto:
@@ -136,7 +115,7 @@ def bench_one(op_name: str, dtype: str, n: int, rng: np.random.Generator, thread
         session = _session(model, native=path == "native", threads=threads, spinning=spinning)
         out_names = [o.name for o in session.get_outputs()]
         fns[path] = lambda s=session, o=out_names: s.run_with_ort_values(o, feeds)
-    return {"op": op_name, "dtype": dtype, "n": n, **time_interleaved(fns, budget)}
+    return {"op": op_name, "dtype": dtype, "n": n, **time_in_turns(fns, budget)}
 
 
 def _ratio(row: dict, a: str, b: str) -> str:

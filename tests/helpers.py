@@ -220,3 +220,29 @@ def torch_oracle(op, arrays, reduction="mean", **attrs) -> np.ndarray:
     value = fn(predict, by_name["target"], reduction="sum" if reduction == "none" else reduction, **attrs)
     (grad,) = torch.autograd.grad(value, predict)
     return (by_name["grad_output"] * grad).detach().numpy()
+
+
+def failures_in_threads(work, cases: int, threads: int = 8, rounds: int = 1) -> list:
+    """Run ``work(i, failures)`` for every case index ``i`` from ``threads`` threads at once, each
+    thread in its own (seeded) order and ``rounds`` times over; returns what the calls appended to
+    ``failures`` plus any exception a thread raised (repr), for the caller to assert empty."""
+    import threading
+
+    failures: list = []
+
+    def run(seed: int) -> None:
+        order = np.random.default_rng(seed).permutation(cases)
+        try:
+            for _ in range(rounds):
+                for i in order:
+                    work(int(i), failures)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            failures.append(repr(exc))
+
+    pool = [threading.Thread(target=run, args=(seed,)) for seed in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return failures
+

@@ -66,21 +66,12 @@ def test_stale_table_is_detected(tmp_path):
 
 
 def snake_case(op_type: str) -> str:
-    """CANN's op type -> kernel entry / file name rule (naming conversion table)."""
-    out = []
-    for i, c in enumerate(op_type):
-        prev = op_type[i - 1] if i else ""
-        nxt = op_type[i + 1] if i + 1 < len(op_type) else ""
-        if c.isupper():
-            if i and (not prev.isupper() or (nxt and nxt.islower())):
-                out.append("_")
-            out.append(c.lower())
-        else:
-            out.append(c)
-    return "".join(out)
+    """The generator's CANN naming rule (framework/_codegen.py), checked by test_snake_case_rule."""
+    return codegen().ascend_snake_case(op_type)
 
 
 def test_snake_case_rule():
+    # CANN's op type -> kernel entry / file name conversion, from its documented examples
     assert snake_case("AddCustom") == "add_custom"
     assert snake_case("Conv2DCustom") == "conv2_d_custom"
     assert snake_case("GRUCell") == "gru_cell"

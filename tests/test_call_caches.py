@@ -8,7 +8,6 @@ float64 reference (framework.reference). These tests assert behaviour only, neve
 """
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from lossgrad_ops.framework import cpu
 from lossgrad_ops.framework import definitions as d
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.registry import function_name
-from tests.helpers import ALL_DTYPES, assert_close, attribute_cases, rand, stable_seed
+from tests.helpers import ALL_DTYPES, assert_close, attribute_cases, failures_in_threads, rand, stable_seed
 
 OPS = list(d.OPS)
 
@@ -198,32 +197,21 @@ def test_threads_share_the_cache(op, fresh_cache):
                 inputs = [rand(rng, shape, dtype) for _ in range(arity(op))]
                 cases.append((inputs, reduction, expected(op, inputs, reduction)))
     bad = [np.ones((2, 3), np.float32), np.ones((4,), np.float32), np.ones((3,), np.float32)][:arity(op)]
-    failures = []
 
-    def work(seed: int) -> None:
-        order = np.random.default_rng(seed).permutation(len(cases))
+    def work(i: int, failures: list) -> None:
+        inputs, reduction, want = cases[i]
+        got = face(op)(*inputs, reduction)
+        if got.dtype != want.dtype or got.shape != want.shape:
+            failures.append(f"case {i}: {got.dtype}{got.shape} != {want.dtype}{want.shape}")
+        else:
+            assert_close(got, want.astype(np.float64), got.dtype)
         try:
-            for _ in range(3):
-                for i in order:
-                    inputs, reduction, want = cases[i]
-                    got = face(op)(*inputs, reduction)
-                    if got.dtype != want.dtype or got.shape != want.shape:
-                        failures.append(f"case {i}: {got.dtype}{got.shape} != {want.dtype}{want.shape}")
-                    else:
-                        assert_close(got, want.astype(np.float64), got.dtype)
-                    try:
-                        face(op)(*bad)
-                        failures.append("an invalid call did not raise")
-                    except ValueError:
-                        pass
-        except Exception as exc:  # noqa: BLE001 - reported below
-            failures.append(repr(exc))
+            face(op)(*bad)
+            failures.append("an invalid call did not raise")
+        except ValueError:
+            pass
 
-    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures = failures_in_threads(work, len(cases), rounds=3)
     assert not failures, failures[:5]
     assert len(fresh_cache) == len(cases)
 

@@ -7,7 +7,6 @@ compared with the float64 reference (framework.reference). Behaviour only, never
 """
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from lossgrad_ops.framework import definitions as d
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.registry import function_name
 from lossgrad_ops.ms_ops import primitives
-from tests.helpers import assert_close, attribute_cases, rand, stable_seed
+from tests.helpers import assert_close, attribute_cases, failures_in_threads, rand, stable_seed
 
 GRAD_OPS = [name for name, op in d.OPS.items() if not op.is_loss]
 MS_DT = {np.dtype(np.float16): ms.float16, np.dtype(np.float32): ms.float32, np.dtype(np.float64): ms.float64}
@@ -160,35 +159,24 @@ def test_threads_share_the_validation_cache(fresh_cache):
                         want = d.OPS[op].plan([shape] * arity(op), [str(dtype).lower()] * arity(op), reduction,
                                               **dict(attrs)).attrs
                         cases.append(((op, reduction, shapes, dtypes, None, tuple(attrs)), want))
-    failures = []
 
-    def work(seed: int) -> None:
-        order = np.random.default_rng(seed).permutation(len(cases))
+    def work(i: int, failures: list) -> None:
+        args, want = cases[i]
+        got = primitives.validate(*args)
+        if got != want:
+            failures.append(f"{args}: {got} != {want}")
+        op, _, shapes, dtypes, _, attrs = args
         try:
-            for _ in range(2):
-                for i in order:
-                    args, want = cases[i]
-                    got = primitives.validate(*args)
-                    if got != want:
-                        failures.append(f"{args}: {got} != {want}")
-                    op, _, shapes, dtypes, _, attrs = args
-                    try:
-                        primitives.validate(op, "avg", shapes, dtypes, None, attrs)
-                        failures.append("an invalid reduction did not raise")
-                    except ValueError:
-                        pass
-                    try:
-                        primitives.validate(op, "mean", ((2, 3), (4,), (4,))[:len(shapes)], dtypes, None, attrs)
-                        failures.append("non-broadcastable shapes did not raise")
-                    except ValueError:
-                        pass
-        except Exception as exc:  # noqa: BLE001 - reported below
-            failures.append(repr(exc))
+            primitives.validate(op, "avg", shapes, dtypes, None, attrs)
+            failures.append("an invalid reduction did not raise")
+        except ValueError:
+            pass
+        try:
+            primitives.validate(op, "mean", ((2, 3), (4,), (4,))[:len(shapes)], dtypes, None, attrs)
+            failures.append("non-broadcastable shapes did not raise")
+        except ValueError:
+            pass
 
-    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures = failures_in_threads(work, len(cases), rounds=2)
     assert not failures, failures[:5]
     assert len(fresh_cache) == len(cases)

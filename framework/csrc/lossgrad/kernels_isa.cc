@@ -259,27 +259,22 @@ LOSSGRAD_ENTRY double ReduceEntry(const gen::AttrValue* attrs, const void* const
   }
 }
 
-// Bulk half conversions for the general path's gathers and stores (lossgrad/core.cc).
-LOSSGRAD_ENTRY void HalfToFloatN(const Half* src, float* dst, int64_t n) {
-  constexpr int kW = kStep<Half>;
+// Bulk conversions for the general path's gathers and stores (lossgrad/core.cc): From -> To, both
+// of compute type float (float16 <-> float32).
+template <class From, class To>
+LOSSGRAD_INLINE void ConvertN(const From* src, To* dst, int64_t n) {
+  static_assert(kStep<From> == kStep<To>, "both sides step alike");
+  constexpr int kW = kStep<From>;
   int64_t i = 0;
-  for (; i + kW <= n; i += kW) Elem<float>::Store(dst + i, Elem<Half>::Load(src + i));
+  for (; i + kW <= n; i += kW) Elem<To>::Store(dst + i, Elem<From>::Load(src + i));
   if (i < n) {
-    float block[kW];
-    Elem<float>::Store(block, LoadPartial(src + i, n - i));
-    std::memcpy(dst + i, block, static_cast<size_t>(n - i) * sizeof(float));
+    To block[kW];
+    Elem<To>::Store(block, LoadPartial(src + i, n - i));
+    std::memcpy(dst + i, block, static_cast<size_t>(n - i) * sizeof(To));
   }
 }
-LOSSGRAD_ENTRY void FloatToHalfN(const float* src, Half* dst, int64_t n) {
-  constexpr int kW = kStep<Half>;
-  int64_t i = 0;
-  for (; i + kW <= n; i += kW) Elem<Half>::Store(dst + i, Elem<float>::Load(src + i));
-  if (i < n) {
-    Half block[kW];
-    Elem<Half>::Store(block, LoadPartial(src + i, n - i));
-    std::memcpy(dst + i, block, static_cast<size_t>(n - i) * sizeof(Half));
-  }
-}
+LOSSGRAD_ENTRY void HalfToFloatN(const Half* src, float* dst, int64_t n) { ConvertN(src, dst, n); }
+LOSSGRAD_ENTRY void FloatToHalfN(const float* src, Half* dst, int64_t n) { ConvertN(src, dst, n); }
 
 template <class Fm, bool kIsLoss>
 void FillOp(KernelTable& t, int id) {
