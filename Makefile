@@ -72,8 +72,9 @@ msrun-demo: setup
 	  --master_port=8118 --log_dir=runs/dp_logs --join=True examples/data_parallel.py --out runs/dp
 
 # Build the native libraries with AddressSanitizer + UBSan (separate build directories), run the
-# tests that drive them in-process, then reinstall the normal build (build/dev is untouched).
-SANITIZED_TESTS := tests/test_kernels.py tests/test_errors.py tests/test_numpy_face.py tests/test_call_caches.py tests/test_threads.py tests/test_native_core.py $(wildcard tests/test_onnx_*.py tests/test_ascend_*.py)
+# tests that drive them in-process (and tests/test_isa.py, whose children inherit the sanitizers and
+# run every instruction-set level), then reinstall the normal build (build/dev is untouched).
+SANITIZED_TESTS := tests/test_kernels.py tests/test_errors.py tests/test_numpy_face.py tests/test_call_caches.py tests/test_threads.py tests/test_native_core.py tests/test_isa.py $(wildcard tests/test_onnx_*.py tests/test_ascend_*.py)
 asan: setup
 	$(PIP_INSTALL) --no-deps --force-reinstall -C build-dir=build/asan -C cmake.build-type=Debug \
 	  -C install.strip=false -C cmake.define.LOSSGRAD_SANITIZE=ON .
