@@ -207,33 +207,25 @@ class LossGradKernel {
     // Inf and NaN must survive the fp32 -> half/bfloat16 store (CTRL[48] = 1:
     // non-saturating); the default would clamp Inf to +-MAX and NaN to 0.
     AscendC::SetCtrlSpr<48, 48>(1);
-    if (mode_[0] == kLossGradBcast || mode_[1] == kLossGradBcast || mode_[2] == kLossGradBcast) {
+    if (AnyBroadcast()) {
       Materialize();
     }
-    const uint64_t tiles = (count_ + tile_ - 1) / tile_;
-    for (uint64_t i = 0; i < tiles; ++i) {
-      const uint64_t offset = start_ + i * tile_;
-      const uint64_t left = count_ - i * tile_;
-      const uint32_t n = static_cast<uint32_t>(left < tile_ ? left : tile_);
-      CopyIn(offset, n);
-      Compute(n);
-      CopyOut(offset, n);
-    }
+    RunTiles(true);
     AscendC::SetCtrlSpr<48, 48>(0);
   }
 
  private:
   static constexpr uint32_t kSlotFloats = kBlockBytes / sizeof(float);  // one 32-byte slot per partial
 
-  //! "mean"/"sum" of a loss op: partial sums per core, then core 0 combines them in core order.
-  __aicore__ inline void ProcessReduce()
+  //! Whether an input is a general broadcast (Materialize() expands it first).
+  __aicore__ inline bool AnyBroadcast() const
   {
-    AscendC::SetCtrlSpr<48, 48>(1);  // Inf/NaN survive the final narrowing store
-    if (count_ != 0 && (mode_[0] == kLossGradBcast || mode_[1] == kLossGradBcast || mode_[2] == kLossGradBcast)) {
-      Materialize();
-    }
-    AscendC::LocalTensor<float> acc = accBuf_.template Get<float>();
-    AscendC::Duplicate(acc, 0.0f, static_cast<int32_t>(tile_));
+    return mode_[0] == kLossGradBcast || mode_[1] == kLossGradBcast || mode_[2] == kLossGradBcast;
+  }
+
+  //! This core's range, tile by tile: copy in, compute, and copy out unless the op reduces.
+  __aicore__ inline void RunTiles(bool copy_out)
+  {
     const uint64_t tiles = (count_ + tile_ - 1) / tile_;
     for (uint64_t i = 0; i < tiles; ++i) {
       const uint64_t offset = start_ + i * tile_;
@@ -241,7 +233,22 @@ class LossGradKernel {
       const uint32_t n = static_cast<uint32_t>(left < tile_ ? left : tile_);
       CopyIn(offset, n);
       Compute(n);
+      if (copy_out) {
+        CopyOut(offset, n);
+      }
     }
+  }
+
+  //! "mean"/"sum" of a loss op: partial sums per core, then core 0 combines them in core order.
+  __aicore__ inline void ProcessReduce()
+  {
+    AscendC::SetCtrlSpr<48, 48>(1);  // Inf/NaN survive the final narrowing store
+    if (count_ != 0 && AnyBroadcast()) {
+      Materialize();
+    }
+    AscendC::LocalTensor<float> acc = accBuf_.template Get<float>();
+    AscendC::Duplicate(acc, 0.0f, static_cast<int32_t>(tile_));
+    RunTiles(false);  // Compute() adds each tile into acc
     const float partial = FoldAccumulator(acc);
     // This core's partial into its own 32-byte slot of the workspace.
     AscendC::LocalTensor<float> slot = slotBuf_.template Get<float>();
