@@ -6,14 +6,18 @@
 //      that are contiguous for every operand (a (4,5,6) contiguous tensor with a
 //      scalar dout becomes one dimension of 120 with strides 1, 1, 0).
 //   3. If the result is one dimension, every input already has the output dtype
-//      and each inner stride is 1 or 0, run the fused fast loop (templated on
-//      which inputs are scalars); otherwise run the tiled general loop, which
-//      gathers up to kTile elements of each operand (any dtype, any stride) into
-//      compute-type buffers, applies the op and stores or accumulates.
+//      and each inner stride is 1 or 0, run the fused fast loop of the active
+//      instruction-set level (lossgrad/isa.h, lossgrad/kernels_isa.cc: 16-lane
+//      vectors, half types converted in registers); otherwise run the tiled
+//      general loop, which gathers up to kTile elements of each operand (any
+//      dtype, any stride) into compute-type buffers, applies the op and stores or
+//      accumulates. Both add a reduction's values in the same order (core.h) and
+//      store NaN results as the default quiet NaN, so they give the same bits.
 //   4. Work above ParallelThreshold() is cut into fixed tasks (kTaskElements for
-//      elementwise outputs, kReduceBlock for reductions) that the executor may
-//      run in parallel. Reductions keep one partial per block, summed in block
-//      order, so results are bitwise independent of the thread count.
+//      elementwise outputs, ReduceBlocksPerTask blocks of kReduceBlock for
+//      reductions) that the executor may run in parallel. Reductions keep one
+//      partial per block, summed in block order, so results are bitwise
+//      independent of the thread count.
 #include "lossgrad/core.h"
 
 #include <algorithm>
