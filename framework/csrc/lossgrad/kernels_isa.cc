@@ -2,14 +2,16 @@
 // CMakeLists.txt builds this file with LOSSGRAD_ISA_NS = baseline, avx2 or avx512 and that level's
 // compiler flags, and the core picks one table when the library loads.
 //
-// The loops work on 16 lanes at a time in GCC vector types (64 bytes of float, 128 of double),
-// which every level lowers to its own registers (SSE2 xmm, AVX2 ymm, AVX-512 zmm). Half types are
+// The loops work on one register of the level at a time, as GCC vector types: 16 bytes on the
+// baseline (SSE2 xmm), 32 on avx2 (ymm), 64 on avx512 (zmm). Wider generic vectors than the
+// hardware's are not an option: GCC lowers their selects (a family's `c ? a : b`, QuietNaN) lane
+// by lane with scalar compares, which measured 3-7x slower than the floor on avx2. Half types are
 // converted in registers inside the fused pass: with F16C (vcvtph2ps / vcvtps2ph) on the avx2 and
 // avx512 levels, by the integer conversions of lossgrad/half.h on the baseline (the same bits:
 // half.h follows F16C's NaN rules). bfloat16 uses half.h's integer round-to-nearest-even on every
 // level. The family functors are applied to whole vectors (framework/csrc/families/*.h are written
 // for scalar and vector compute types alike; lossgrad/math.h), so a family's select is
-// computed branch-free on both sides. The tail of a range (< 16 elements) goes through the same
+// computed branch-free on both sides. The tail of a range (< one step) goes through the same
 // vector code on a padded copy, so no scalar formula is instantiated here.
 //
 // Bitwise equality across levels: the build never contracts a*b+c into an FMA
@@ -50,30 +52,44 @@ namespace isa {
 namespace LOSSGRAD_ISA_NS {
 namespace {
 
-// A step is one 64-byte vector of the compute type: 16 floats or 8 doubles.
+// A step is one register of the compute type: 4/8/16 floats or 2/4/8 doubles.
+#if defined(LOSSGRAD_ISA_AVX512)
 constexpr int kVectorBytes = 64;
+#elif defined(LOSSGRAD_ISA_F16C)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
 template <class L, int N = kVectorBytes / static_cast<int>(sizeof(L))> struct VecOf {
   typedef L type __attribute__((vector_size(N * sizeof(L))));
 };
 template <class L, int N = kVectorBytes / static_cast<int>(sizeof(L))> using Vec = typename VecOf<L, N>::type;
 using VF = Vec<float>;
 using VU32 = Vec<uint32_t>;
-using VU16 = Vec<uint16_t, 16>;
+using VU16 = Vec<uint16_t, kVectorBytes / 4>;  // the 16-bit patterns of one float step
 
 
 // 16 bit patterns widened to 32-bit lanes and back (the half-type loads and stores).
 LOSSGRAD_INLINE VU32 Widen(const void* p) {
 #if defined(LOSSGRAD_ISA_AVX512)
   return __builtin_bit_cast(VU32, _mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(p))));
+#elif defined(LOSSGRAD_ISA_F16C)
+  return __builtin_bit_cast(VU32, _mm256_cvtepu16_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))));
 #else
   VU16 raw;
   std::memcpy(&raw, p, sizeof raw);
   return __builtin_convertvector(raw, VU32);
 #endif
 }
-LOSSGRAD_INLINE void Narrow(void* p, VU32 v) {  // keeps the low 16 bits of each lane
+LOSSGRAD_INLINE void Narrow(void* p, VU32 v) {  // every lane holds a value <= 0xffff
 #if defined(LOSSGRAD_ISA_AVX512)
   _mm256_storeu_si256(static_cast<__m256i*>(p), _mm512_cvtepi32_epi16(__builtin_bit_cast(__m512i, v)));
+#elif defined(LOSSGRAD_ISA_F16C)
+  // Packing saturates (values <= 0xffff pass unchanged) within each 128-bit half: [w0-3 w0-3 | w4-7 w4-7];
+  // quadwords 0 and 2 are w0-7 in order.
+  const __m256i w = __builtin_bit_cast(__m256i, v);
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0x08);
+  _mm_storeu_si128(static_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
 #else
   const VU16 raw = __builtin_convertvector(v, VU16);
   std::memcpy(p, &raw, sizeof raw);
@@ -104,12 +120,7 @@ template <> struct Elem<Half> {
 #if defined(LOSSGRAD_ISA_AVX512)
     return __builtin_bit_cast(VF, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
 #elif defined(LOSSGRAD_ISA_F16C)
-    const __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    const __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)));
-    VF v;
-    std::memcpy(&v, &lo, sizeof lo);
-    std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
-    return v;
+    return __builtin_bit_cast(VF, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 #else
     return HalfBitsToFloat<VU32, VF>(Widen(p));
 #endif
@@ -121,11 +132,7 @@ template <> struct Elem<Half> {
 #if defined(LOSSGRAD_ISA_AVX512)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(__builtin_bit_cast(__m512, v), kRound));
 #elif defined(LOSSGRAD_ISA_F16C)
-    __m256 lo, hi;
-    std::memcpy(&lo, &v, sizeof lo);
-    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(lo, kRound));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8), _mm256_cvtps_ph(hi, kRound));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(__builtin_bit_cast(__m256, v), kRound));
 #else
     Narrow(p, FloatToHalfBits<VU32>(v));
 #endif
