@@ -7,8 +7,8 @@
 //      scalar dout becomes one dimension of 120 with strides 1, 1, 0).
 //   3. If the result is one dimension, every input already has the output dtype
 //      and each inner stride is 1 or 0, run the fused fast loop of the active
-//      instruction-set level (lossgrad/isa.h, lossgrad/kernels_isa.cc: 16-lane
-//      vectors, half types converted in registers); otherwise run the tiled
+//      instruction-set level (lossgrad/isa.h, lossgrad/kernels_isa.cc: vectors
+//      one register wide, half types converted in registers); otherwise run the tiled
 //      general loop, which gathers up to kTile elements of each operand (any
 //      dtype, any stride) into compute-type buffers, applies the op and stores or
 //      accumulates. Both add a reduction's values in the same order (core.h) and

@@ -2,7 +2,8 @@
 //
 // A family functor's Apply is a template on its compute type C, which the core instantiates
 // twice: with a scalar (float or double: the general strided path and the Ascend stand-in) and
-// with a GCC vector of that scalar (the fused fast path of lossgrad/kernels_isa.cc, 16 lanes).
+// with a GCC vector of that scalar (the fused fast path of lossgrad/kernels_isa.cc, one register
+// of the instruction-set level wide).
 // Arithmetic, comparisons and `cond ? a : b` mean the same on both (GCC's vector extensions
 // evaluate both sides and select per lane); what does not, a family takes from here:
 //   Splat<C>(v)  the constant v in every lane of C (a scalar: v itself)
