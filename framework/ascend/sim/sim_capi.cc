@@ -699,30 +699,21 @@ class CoreScheduler {
     self->Restore(c);
   }
 
-  void Save(uint64_t c)
-  {
-    lgsim::State& st = lgsim::S();
-    CoreState& cs = states_[c];
-    cs.blockIdx = st.blockIdx;
-    cs.floatSaturation = st.floatSaturation;
-    cs.ub.swap(st.ub);
-    cs.ubUsed = st.ubUsed;
-    cs.bufs.swap(st.bufs);
-    std::copy(std::begin(st.queueBuffers), std::end(st.queueBuffers), std::begin(cs.queueBuffers));
-    cs.coreOutputBytes = st.coreOutputBytes;
-  }
+  //! Parks core c's state in its slot, and puts it back: the same fields both ways (the buffers
+  //! by swap).
+  void Save(uint64_t c) { Move(lgsim::S(), states_[c]); }
+  void Restore(uint64_t c) { Move(states_[c], lgsim::S()); }
 
-  void Restore(uint64_t c)
+  template <class From, class To>
+  static void Move(From& from, To& to)
   {
-    lgsim::State& st = lgsim::S();
-    CoreState& cs = states_[c];
-    st.blockIdx = cs.blockIdx;
-    st.floatSaturation = cs.floatSaturation;
-    st.ub.swap(cs.ub);
-    st.ubUsed = cs.ubUsed;
-    st.bufs.swap(cs.bufs);
-    std::copy(std::begin(cs.queueBuffers), std::end(cs.queueBuffers), std::begin(st.queueBuffers));
-    st.coreOutputBytes = cs.coreOutputBytes;
+    to.blockIdx = from.blockIdx;
+    to.floatSaturation = from.floatSaturation;
+    to.ub.swap(from.ub);
+    to.ubUsed = from.ubUsed;
+    to.bufs.swap(from.bufs);
+    std::copy(std::begin(from.queueBuffers), std::end(from.queueBuffers), std::begin(to.queueBuffers));
+    to.coreOutputBytes = from.coreOutputBytes;
   }
 
   //! Scheduler: let core c run until it ends or waits in SyncAll.
