@@ -6,6 +6,7 @@ type) of the exact result.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
 from typing import Dict
@@ -245,4 +246,18 @@ def failures_in_threads(work, cases: int, threads: int = 8, rounds: int = 1) -> 
     for t in pool:
         t.join()
     return failures
+
+
+@contextlib.contextmanager
+def ms_mode(mode: int):
+    """MindSpore's execution mode set to ``mode`` (``ms.GRAPH_MODE`` / ``ms.PYNATIVE_MODE``) inside
+    the block, the previous one restored after it (also when the block raises)."""
+    import mindspore as ms
+
+    before = ms.get_context("mode")
+    ms.set_context(mode=mode)
+    try:
+        yield
+    finally:
+        ms.set_context(mode=before)
 

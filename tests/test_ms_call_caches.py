@@ -19,7 +19,7 @@ from lossgrad_ops.framework import definitions as d
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.registry import function_name
 from lossgrad_ops.ms_ops import primitives
-from tests.helpers import assert_close, attribute_cases, failures_in_threads, rand, stable_seed
+from tests.helpers import assert_close, attribute_cases, failures_in_threads, ms_mode, rand, stable_seed
 
 GRAD_OPS = [name for name, op in d.OPS.items() if not op.is_loss]
 MS_DT = {np.dtype(np.float16): ms.float16, np.dtype(np.float32): ms.float32, np.dtype(np.float64): ms.float64}
@@ -27,10 +27,8 @@ MS_DT = {np.dtype(np.float16): ms.float16, np.dtype(np.float32): ms.float32, np.
 
 @pytest.fixture
 def pynative():
-    before = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    yield
-    ms.set_context(mode=before)
+    with ms_mode(ms.PYNATIVE_MODE):
+        yield
 
 
 @pytest.fixture
@@ -124,9 +122,7 @@ def test_graph_mode_still_validates_at_compile_time(fresh_cache):
     op = GRAD_OPS[0]
     fn = getattr(ms_ops, function_name(op))
     x = Tensor(np.ones((2, 3), np.float32))
-    before = ms.get_context("mode")
-    try:
-        ms.set_context(mode=ms.PYNATIVE_MODE)
+    with ms_mode(ms.PYNATIVE_MODE):
         fn(*[x] * arity(op), "sum").asnumpy()
 
         class Net(ms.nn.Cell):
@@ -143,8 +139,6 @@ def test_graph_mode_still_validates_at_compile_time(fresh_cache):
         for _ in range(2):
             with pytest.raises(ValueError, match="reduction must be one of"):
                 Net("avg")(*[x] * arity(op))
-    finally:
-        ms.set_context(mode=before)
 
 
 def test_threads_share_the_validation_cache(fresh_cache):

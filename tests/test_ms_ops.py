@@ -20,7 +20,7 @@ from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.arrays import bfloat16
 from lossgrad_ops.framework.definitions import OPS
 from lossgrad_ops.framework.registry import function_name
-from tests.helpers import assert_close, rand
+from tests.helpers import assert_close, ms_mode, rand
 
 MODES = {"pynative": ms.PYNATIVE_MODE, "graph": ms.GRAPH_MODE}
 MS_DT = {np.dtype(np.float16): ms.float16, bfloat16: ms.bfloat16, np.dtype(np.float32): ms.float32,
@@ -31,10 +31,8 @@ DT_IDS = ["float16", "bfloat16", "float32", "float64"]
 
 @pytest.fixture(params=list(MODES), autouse=False)
 def mode(request):
-    before = ms.get_context("mode")
-    ms.set_context(mode=MODES[request.param])
-    yield request.param
-    ms.set_context(mode=before)
+    with ms_mode(MODES[request.param]):
+        yield request.param
 
 
 def T(a: np.ndarray) -> Tensor:
@@ -475,9 +473,7 @@ def test_mindspore_jit():
 
 
 def test_graph_mode_dynamic_shapes():
-    before = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    try:
+    with ms_mode(ms.GRAPH_MODE):
         net = Fwd(ms_ops.mse_loss_grad, "mean")
         net.set_inputs(Tensor(shape=[None, 3], dtype=ms.float32), Tensor(shape=[3], dtype=ms.float32),
                        Tensor(shape=[None, 1], dtype=ms.float32))
@@ -492,8 +488,6 @@ def test_graph_mode_dynamic_shapes():
         for rows in (3, 7):
             p, l = rand(rng, (rows, 4), np.float32), rand(rng, (rows, 4), np.float32)
             assert_close(N(loss(T(p), T(l))), ref.mse_loss(f64(p), f64(l), "sum"), np.float32, reduction_terms=64)
-    finally:
-        ms.set_context(mode=before)
 
 
 def test_bfloat16_training_step_on_cpu(mode):
@@ -531,9 +525,7 @@ def test_errors_in_both_modes(mode):
 
 
 def test_graph_mode_dynamic_shape_gradients():
-    before = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    try:
+    with ms_mode(ms.GRAPH_MODE):
         rng = np.random.default_rng(14)
         for cell, kind in ((ms_ops.MSELoss("mean"), "mse"), (ms_ops.L1Loss("sum"), "l1")):
             wrapped = _GradAll(LossCell(cell))
@@ -546,8 +538,6 @@ def test_graph_mode_dynamic_shape_gradients():
                 assert gp.shape == (rows, 3) and gl.shape == (3,)
                 assert_close(N(gp), ep, np.float32, eps_factor=16)
                 assert_close(N(gl), el, np.float32, eps_factor=16, atol=1e-6)
-    finally:
-        ms.set_context(mode=before)
 
 
 class _GradAll(nn.Cell):
@@ -622,10 +612,8 @@ def _dyn_call(net, rows_p, rows_l, rng):
 
 @pytest.fixture
 def graph_mode():
-    before = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=before)
+    with ms_mode(ms.GRAPH_MODE):
+        yield
 
 
 def test_dynamic_shapes_that_do_not_broadcast_name_the_shapes(graph_mode):

@@ -83,10 +83,8 @@ def test_ascend_input_promotion_logic_on_cpu(mode):
     from mindspore import Tensor, ops
     from lossgrad_ops.framework import reference as ref
     from lossgrad_ops.ms_ops import primitives
-    from tests.helpers import assert_close
-    before = ms.get_context("mode")
-    ms.set_context(mode=mode)
-    try:
+    from tests.helpers import assert_close, ms_mode
+    with ms_mode(mode):
         rng = np.random.default_rng(0)
         kinds = (np.float16, np.float32, np.float16)
         for op in OPS.values():
@@ -106,8 +104,6 @@ def test_ascend_input_promotion_logic_on_cpu(mode):
             at32 = ops.GradOperation(get_all=True)(plain)(*[Tensor(x.astype(np.float32)) for x in xs])
             for g, e, x in zip(gs, at32, xs):
                 np.testing.assert_array_equal(g.asnumpy(), e.asnumpy().astype(x.dtype))
-    finally:
-        ms.set_context(mode=before)
 
 
 def test_ascend_package_discovery(tmp_path):
