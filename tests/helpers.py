@@ -223,6 +223,16 @@ def torch_oracle(op, arrays, reduction="mean", **attrs) -> np.ndarray:
     return (by_name["grad_output"] * grad).detach().numpy()
 
 
+def unless_raises(failures: list, exc: type, what: str, fn, *args) -> None:
+    """Append ``what`` to ``failures`` unless ``fn(*args)`` raises ``exc`` (in worker threads, where
+    ``pytest.raises`` cannot report; any other exception propagates)."""
+    try:
+        fn(*args)
+    except exc:
+        return
+    failures.append(what)
+
+
 def failures_in_threads(work, cases: int, threads: int = 8, rounds: int = 1) -> list:
     """Run ``work(i, failures)`` for every case index ``i`` from ``threads`` threads at once, each
     thread in its own (seeded) order and ``rounds`` times over; returns what the calls appended to

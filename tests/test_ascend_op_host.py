@@ -64,18 +64,26 @@ CASES = [
 ]
 
 
+def tiling_and_plan(s, op, dtype, shapes, reduction):
+    """The op host's tiling function (as CANN calls it) and the stand-in's plan of the same call: the
+    call succeeds, the tiling data has its declared size, block count and workspace are the plan's."""
+    status, size, tiling, block, ws = s.cann_tiling(op, shapes, [dtype] * len(shapes), reduction,
+                                                    sys_workspace=12345)
+    plan = s.plan(op, dtype, shapes, reduction, cores=CORES_A2, ub=UB_A2)
+    assert status == 1 and plan.ok
+    assert size == ctypes.sizeof(s.Tiling)
+    assert block == plan.block_dim and ws == 12345 + plan.workspace
+    return tiling, plan
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("op", OPS)
 def test_tiling_func_writes_the_plan(op, dtype):
     s = sim()
     for shapes in CASES:
         for reduction in defs.REDUCTIONS:
-            status, size, tiling, block, ws = s.cann_tiling(op, shapes, [dtype] * 3, reduction, sys_workspace=12345)
-            plan = s.plan(op, dtype, shapes, reduction, cores=CORES_A2, ub=UB_A2)
-            assert status == 1 and plan.ok
+            tiling, plan = tiling_and_plan(s, op, dtype, shapes, reduction)
             assert tiling == plan.tiling, "every tiling field reaches the kernel unchanged"
-            assert size == ctypes.sizeof(s.Tiling)
-            assert block == plan.block_dim and ws == 12345 + plan.workspace
 
 
 def test_tiling_func_defaults_and_platform():
@@ -203,14 +211,10 @@ def test_loss_tiling_func_writes_the_plan(op, dtype):
     s = sim()
     for shapes in LOSS_CASES:
         for reduction in defs.REDUCTIONS:
-            status, size, tiling, block, ws = s.cann_tiling(op, shapes, [dtype] * 2, reduction, sys_workspace=12345)
-            plan = s.plan(op, dtype, shapes, reduction, cores=CORES_A2, ub=UB_A2)
-            assert status == 1 and plan.ok
+            tiling, plan = tiling_and_plan(s, op, dtype, shapes, reduction)
             # a mean of no element is NaN (the scale), which == cannot compare
             nan_safe = {k: (repr(v) if isinstance(v, float) else v) for k, v in tiling.items()}
             assert nan_safe == {k: (repr(v) if isinstance(v, float) else v) for k, v in plan.tiling.items()}
-            assert size == ctypes.sizeof(s.Tiling)
-            assert block == plan.block_dim and ws == 12345 + plan.workspace
             assert tiling["reduceOutput"] == (reduction != "none")
             n = int(np.prod(np.broadcast_shapes(*shapes)))
             if reduction == "mean" and n == 0:

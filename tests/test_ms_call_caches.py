@@ -19,7 +19,8 @@ from lossgrad_ops.framework import definitions as d
 from lossgrad_ops.framework import reference as ref
 from lossgrad_ops.framework.registry import function_name
 from lossgrad_ops.ms_ops import primitives
-from tests.helpers import assert_close, attribute_cases, failures_in_threads, ms_mode, rand, stable_seed
+from tests.helpers import (assert_close, attribute_cases, failures_in_threads, ms_mode, rand, stable_seed,
+                           unless_raises)
 
 GRAD_OPS = [name for name, op in d.OPS.items() if not op.is_loss]
 MS_DT = {np.dtype(np.float16): ms.float16, np.dtype(np.float32): ms.float32, np.dtype(np.float64): ms.float64}
@@ -160,16 +161,10 @@ def test_threads_share_the_validation_cache(fresh_cache):
         if got != want:
             failures.append(f"{args}: {got} != {want}")
         op, _, shapes, dtypes, _, attrs = args
-        try:
-            primitives.validate(op, "avg", shapes, dtypes, None, attrs)
-            failures.append("an invalid reduction did not raise")
-        except ValueError:
-            pass
-        try:
-            primitives.validate(op, "mean", ((2, 3), (4,), (4,))[:len(shapes)], dtypes, None, attrs)
-            failures.append("non-broadcastable shapes did not raise")
-        except ValueError:
-            pass
+        unless_raises(failures, ValueError, "an invalid reduction did not raise",
+                      primitives.validate, op, "avg", shapes, dtypes, None, attrs)
+        unless_raises(failures, ValueError, "non-broadcastable shapes did not raise",
+                      primitives.validate, op, "mean", ((2, 3), (4,), (4,))[:len(shapes)], dtypes, None, attrs)
 
     failures = failures_in_threads(work, len(cases), rounds=2)
     assert not failures, failures[:5]
