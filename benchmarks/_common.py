@@ -49,3 +49,9 @@ def time_in_turns(fns: dict, budget: float, min_rounds: int = 5, max_rounds: int
         rounds += 1
     return {key: statistics.median(v) for key, v in times.items()}
 
+
+def time_median(fn, budget: float, min_reps: int = 3, max_reps: int = 200) -> float:
+    """Median wall time of ``fn()`` alone, after one warm-up call, over repetitions that fill about
+    ``budget`` seconds (at least ``min_reps``, at most ``max_reps``)."""
+    return time_in_turns({"fn": fn}, budget, min_reps, max_reps)["fn"]
+

@@ -19,8 +19,6 @@ matplotlib, not a dependency of the package: ``pip install matplotlib``).
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import time
 
@@ -31,7 +29,7 @@ from lossgrad_ops.framework import cpu
 from lossgrad_ops.framework.arrays import NP_DTYPES
 from lossgrad_ops.framework.definitions import OPS
 from lossgrad_ops.framework.registry import REFERENCE, function_name
-from _common import fmt_n, time_in_turns, write_readme
+from _common import fmt_n, time_in_turns, time_median, write_readme
 
 
 
@@ -43,18 +41,6 @@ def numpy_expr(op_name: str, inputs: list, scale) -> np.ndarray:
     if OPS[op_name].is_loss:
         return np.mean(formula(np, *inputs, **attrs))
     return formula(np, *inputs, scale, **attrs)
-
-
-def timeit(fn, budget: float = 0.25, min_reps: int = 3, max_reps: int = 200) -> float:
-    """Median wall time of ``fn()`` over repetitions that fill about ``budget`` seconds."""
-    fn()  # warm-up (page faults of fresh buffers, lazy initialisation)
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_reps or (time.perf_counter() - start < budget and len(times) < max_reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def bench_one(op_name: str, dtype_name: str, n: int, rng: np.random.Generator) -> dict:
@@ -70,7 +56,7 @@ def bench_one(op_name: str, dtype_name: str, n: int, rng: np.random.Generator) -
         "native": lambda: cpu.run(op_name, *inputs, reduction=reduction) if out.ndim == 0 else
         getattr(cpu, function_name(op_name))(*inputs, reduction, out=out),
         "floor": lambda: cpu.stream_floor(inputs, floor_out)}, budget=0.6)
-    t_numpy = timeit(lambda: numpy_expr(op_name, inputs, scale))
+    t_numpy = time_median(lambda: numpy_expr(op_name, inputs, scale), budget=0.25)
     return {"op": op_name, "dtype": dtype_name, "n": n, "native": t["native"], "numpy": t_numpy, "floor": t["floor"]}
 
 

@@ -17,8 +17,6 @@ leaves it out. PyTorch runs on its own thread pool (``torch.get_num_threads()``)
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import time
 
@@ -28,7 +26,7 @@ import mindspore as ms
 from mindspore import Tensor, nn, ops
 
 from lossgrad_ops import ms_ops
-from _common import fmt_n, write_readme
+from _common import fmt_n, time_median, write_readme
 from lossgrad_ops.ms_ops._registry import MS_DTYPES
 
 #: every drop-in Cell of ms_ops and the mindspore.nn Cell it replaces
@@ -48,15 +46,9 @@ def _wait(out) -> None:
     out[1].asnumpy()  # wait for the result
 
 
-def timeit(fn, budget: float = 0.4, min_reps: int = 3, max_reps: int = 100, wait=_wait) -> float:
-    wait(fn())  # compile / warm up
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_reps or (time.perf_counter() - start < budget and len(times) < max_reps):
-        t0 = time.perf_counter()
-        wait(fn())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timeit(fn, wait=_wait) -> float:
+    """Median seconds of ``wait(fn())`` (the first call compiles and warms up)."""
+    return time_median(lambda: wait(fn()), budget=0.4, min_reps=3, max_reps=100)
 
 
 def _torch():
