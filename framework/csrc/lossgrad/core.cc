@@ -87,27 +87,22 @@ constexpr bool NativeIdsInOrder() {
 static_assert(NativeIdsInOrder(), "the native ids of definitions.py must be 0, 1, ... in declaration order");
 
 // ---------------------------------------------------------------------------
-// Element types: storage type T, compute type C (float for half types and
-// float32, double for float64) and accumulator type A for reductions (float for
-// half types, double otherwise).
+// Element types: a storage type T, its compute and accumulation types (ComputeTypes, formula.h)
+// and its scalar conversions.
 template <class T> struct Elem;
-template <> struct Elem<Half> {
-  using C = float; using A = float;
+template <> struct Elem<Half> : ComputeTypes<Half> {
   static float Load(Half v) { return HalfToFloat(v); }
   static Half Store(float v) { return FloatToHalf(v); }
 };
-template <> struct Elem<BFloat16> {
-  using C = float; using A = float;
+template <> struct Elem<BFloat16> : ComputeTypes<BFloat16> {
   static float Load(BFloat16 v) { return BFloat16ToFloat(v); }
   static BFloat16 Store(float v) { return FloatToBFloat16(v); }
 };
-template <> struct Elem<float> {
-  using C = float; using A = double;
+template <> struct Elem<float> : ComputeTypes<float> {
   static float Load(float v) { return v; }
   static float Store(float v) { return v; }
 };
-template <> struct Elem<double> {
-  using C = double; using A = double;
+template <> struct Elem<double> : ComputeTypes<double> {
   static double Load(double v) { return v; }
   static double Store(double v) { return v; }
 };

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "lossgrad/generated_defs.h"
+#include "lossgrad/math.h"  // LOSSGRAD_INLINE
 
 namespace lossgrad {
 
@@ -135,7 +136,7 @@ constexpr int64_t ReduceBlocksPerTask(int64_t itemsize) {
 
 // The fixed pairwise tree over the kLanes accumulators: ((l0 + l1) + (l2 + l3)) + ..., in A,
 // then widened to double. Shared by both reduction paths (and every instruction-set level).
-template <class A> inline __attribute__((always_inline)) double CombineLanes(const A* lanes) {
+template <class A> LOSSGRAD_INLINE double CombineLanes(const A* lanes) {
   A v[kLanes];
   for (int k = 0; k < kLanes; ++k) v[k] = lanes[k];
   for (int width = 1; width < kLanes; width *= 2)

@@ -8,9 +8,20 @@
 
 #include "lossgrad/generated_defs.h"
 #include "lossgrad/generated_families.h"
+#include "lossgrad/half.h"
 #include "lossgrad/math.h"
 
 namespace lossgrad {
+
+// The compute type C of each storage type and the accumulation type A of a reduction's lanes
+// (docs/SPEC.md "Precision"): half types compute and accumulate in float32, float32 computes in
+// float32 and accumulates in float64, float64 does both in float64. Both paths of the core take
+// them from here (lossgrad/core.cc, lossgrad/kernels_isa.cc).
+template <class T> struct ComputeTypes;
+template <> struct ComputeTypes<Half> { using C = float; using A = float; };
+template <> struct ComputeTypes<BFloat16> { using C = float; using A = float; };
+template <> struct ComputeTypes<float> { using C = float; using A = double; };
+template <> struct ComputeTypes<double> { using C = double; using A = double; };
 
 // A functor with attributes other than `reduction` has a constructor taking the op's attribute
 // values (`const gen::AttrValue*`, in declared order, the reduction first); the core builds it

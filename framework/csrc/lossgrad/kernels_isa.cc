@@ -98,24 +98,20 @@ LOSSGRAD_INLINE void Narrow(void* p, VU32 v) {  // every lane holds a value <= 0
 
 // Storage type T <-> vector of its compute type C; A is the reduction's accumulator type.
 template <class T> struct Elem;
-template <> struct Elem<float> {
-  using C = float; using A = double;
+template <> struct Elem<float> : ComputeTypes<float> {
   static LOSSGRAD_INLINE VF Load(const float* p) { VF v; std::memcpy(&v, p, sizeof v); return v; }
   static LOSSGRAD_INLINE void Store(float* p, VF v) { std::memcpy(p, &v, sizeof v); }
 };
-template <> struct Elem<double> {
-  using C = double; using A = double;
+template <> struct Elem<double> : ComputeTypes<double> {
   using V = Vec<double>;
   static LOSSGRAD_INLINE V Load(const double* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
   static LOSSGRAD_INLINE void Store(double* p, V v) { std::memcpy(p, &v, sizeof v); }
 };
-template <> struct Elem<BFloat16> {
-  using C = float; using A = float;
+template <> struct Elem<BFloat16> : ComputeTypes<BFloat16> {
   static LOSSGRAD_INLINE VF Load(const BFloat16* p) { return BFloat16BitsToFloat<VU32, VF>(Widen(p)); }
   static LOSSGRAD_INLINE void Store(BFloat16* p, VF v) { Narrow(p, FloatToBFloat16Bits<VU32>(v)); }
 };
-template <> struct Elem<Half> {
-  using C = float; using A = float;
+template <> struct Elem<Half> : ComputeTypes<Half> {
   static LOSSGRAD_INLINE VF Load(const Half* p) {
 #if defined(LOSSGRAD_ISA_AVX512)
     return __builtin_bit_cast(VF, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
