@@ -71,6 +71,14 @@ template <class U, class F> LOSSGRAD_INLINE U FloatToBFloat16Bits(F f) {
   return (x & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
 }
 
+//! FloatToBFloat16Bits(QuietNaN(f)) in one select: every NaN becomes the positive quiet NaN of
+//! payload zero (0x7fc0), the form in which the kernels store results (lossgrad/math.h).
+template <class U, class F> LOSSGRAD_INLINE U FloatToBFloat16BitsQuiet(F f) {
+  const U x = __builtin_bit_cast(U, f);
+  const U rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+  return (x & 0x7fffffffu) > 0x7f800000u ? U{} + 0x7fc0u : rounded;
+}
+
 LOSSGRAD_INLINE float HalfToFloat(Half h) { return HalfBitsToFloat<uint32_t, float>(h.bits); }
 LOSSGRAD_INLINE Half FloatToHalf(float f) { return Half{static_cast<uint16_t>(FloatToHalfBits<uint32_t>(f))}; }
 LOSSGRAD_INLINE float BFloat16ToFloat(BFloat16 b) { return BFloat16BitsToFloat<uint32_t, float>(b.bits); }

@@ -16,7 +16,7 @@
 //
 // Bitwise equality across levels: the build never contracts a*b+c into an FMA
 // (-ffp-contract=off), nothing is reassociated, and the reduction adds in the fixed order of
-// docs/SPEC.md (8 lanes per 256-element sub-block, then per block), exactly as the general path's
+// docs/SPEC.md (kLanes lanes per kSubBlock-element sub-block, then per block; core.h), exactly as the general path's
 // LaneAccumulator (lossgrad/core.cc) does.
 //
 // One-definition safety: everything here is in this level's own namespace with internal linkage;
@@ -25,6 +25,7 @@
 // another's callers.
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "lossgrad/core.h"
 #include "lossgrad/formula.h"
@@ -137,6 +138,16 @@ template <> struct Elem<Half> : ComputeTypes<Half> {
 template <class T> using VecC = Vec<typename Elem<T>::C>;
 template <class T> constexpr int kStep = kVectorBytes / static_cast<int>(sizeof(typename Elem<T>::C));
 
+// Stores a result of an op: every NaN as the positive quiet NaN of payload zero (QuietNaN,
+// lossgrad/math.h). bfloat16's narrowing already tests for NaN, so it does both in one select.
+template <class T> LOSSGRAD_INLINE void StoreResult(T* p, VecC<T> v) {
+  if constexpr (std::is_same<T, BFloat16>::value) {
+    Narrow(p, FloatToBFloat16BitsQuiet<VU32>(v));
+  } else {
+    Elem<T>::Store(p, QuietNaN(v));
+  }
+}
+
 // Software prefetch a fixed distance ahead of a streamed input: the loops do enough work per
 // byte (half conversions, selects) that the hardware prefetchers alone leave a single core
 // short of memory bandwidth (measured: the float16 loss with the most work per element, at
@@ -172,14 +183,14 @@ LOSSGRAD_INLINE void ElementwiseLoop(const Fm& f, const T* a, const T* b, const 
     if (!S0) Prefetch(a + i);
     if (!S1) Prefetch(b + i);
     if (!S2) Prefetch(c + i);
-    E::Store(y + i, QuietNaN(f.Apply(S0 ? a0 : E::Load(a + i), S1 ? b0 : E::Load(b + i), S2 ? c0 : E::Load(c + i), s)));
+    StoreResult(y + i, f.Apply(S0 ? a0 : E::Load(a + i), S1 ? b0 : E::Load(b + i), S2 ? c0 : E::Load(c + i), s));
   }
   if (i < hi) {
     const int64_t n = hi - i;
     const V va = S0 ? a0 : LoadPartial(a + i, n), vb = S1 ? b0 : LoadPartial(b + i, n);
     const V vc = S2 ? c0 : LoadPartial(c + i, n);
     T block[kW];
-    E::Store(block, QuietNaN(f.Apply(va, vb, vc, s)));
+    StoreResult(block, f.Apply(va, vb, vc, s));
     std::memcpy(y + i, block, static_cast<size_t>(n) * sizeof(T));
   }
 }
