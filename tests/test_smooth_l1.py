@@ -136,6 +136,36 @@ def test_bad_beta_is_refused_naming_it(bad, exc, words):
             fn(*args, beta=bad)
 
 
+#: betas exact in float32 (the compute type of every dtype but float64): 0, a float32 subnormal,
+#: one with an inexact reciprocal (a true division), powers of two (a multiplication), infinity
+EDGE_BETAS = [0.0, 2.0 ** -140, 0.375, 1.0, 4.0, float("inf")]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("beta", EDGE_BETAS, ids=str)
+def test_grad_edges_and_special_values_are_exact(beta, dtype):
+    """g(d) at the edges of |d| < beta and at ±0, ±inf and NaN, bit for bit against the float64
+    reference rounded to the compute type, then to the dtype (one rounding of d / beta: float64
+    division of float32 operands rounded to float32 is float32's correctly rounded division).
+    Contiguous inputs take the vectorized kernel (body and tail), strided ones the general path."""
+    compute = np.float64 if dtype == np.float64 else np.float32
+    b = compute(beta)
+    near = [b, -b, np.nextafter(b, compute(0)), np.nextafter(b, compute(np.inf)), b / 2, -b * 3]
+    specials = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30, -1e30, 1.0, -1.0, 2.5, 65504.0, -7.0]
+    with np.errstate(over="ignore"):  # -1e30 is -inf in the half types
+        d = np.array(([x for x in near if np.isfinite(x)] + specials) * 7, np.float64).astype(dtype)
+    label, dout = np.zeros_like(d), np.ones_like(d)  # predict - label = d exactly; dout * s = 1
+    expected = ref.smooth_l1_loss_grad(d.astype(np.float64), label.astype(np.float64), dout.astype(np.float64),
+                                       "sum", beta).astype(compute).astype(dtype)
+    for strided in (False, True):
+        args = [np.repeat(x, 2)[::2] if strided else x for x in (d, label, dout)]
+        got = cpu.smooth_l1_loss_grad(*args, reduction="sum", beta=beta)
+        np.testing.assert_array_equal(got.astype(np.float64), expected.astype(np.float64),
+                                      err_msg=f"beta={beta} strided={strided}")
+        same_sign = np.signbit(got.astype(np.float64)) == np.signbit(expected.astype(np.float64))
+        assert same_sign[~np.isnan(expected.astype(np.float64))].all(), f"sign of zero, beta={beta}"
+
+
 def test_integer_beta_is_a_float():
     p, l, d = inputs(stable_seed("int"), SHAPES[0], np.float64)
     check(cpu.smooth_l1_loss_grad(p, l, d, beta=np.int64(2)), torch_loss_grad(t64(p), t64(l), t64(d), "mean", 2.0)

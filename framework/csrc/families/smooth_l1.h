@@ -22,11 +22,19 @@ struct SmoothL1Loss {
 };
 
 //! y = dout * g(d) * s, g(d) = d / beta where |d| < beta, else sign(d)
+// For 0 < beta < inf, g(d) is also d / beta limited to [-1, 1], with the same bits: d / beta is
+// correctly rounded and monotonic in d, so |d| >= beta gives |d / beta| >= 1 (clamped to sign(d),
+// infinities included), |d| < beta gives |d / beta| <= 1 (unchanged), and ±0 and NaN pass through.
+// The clamp is two selects where the case split takes five. beta = 0 (d = 0: 0/0) and
+// beta = inf (d = ±inf: inf/inf) are not such betas, so they take the split.
 struct SmoothL1LossGrad {
   Divisor beta;
-  explicit SmoothL1LossGrad(const gen::AttrValue* attrs) : beta(attrs[1].f) {}
+  bool clamp;
+  explicit SmoothL1LossGrad(const gen::AttrValue* attrs)
+      : beta(attrs[1].f), clamp(attrs[1].f > 0.0 && attrs[1].f < HUGE_VAL) {}
   template <class C> C Apply(C predict, C label, C dout, C s) const {
     const C d = predict - label;
+    if (clamp) return dout * ClampMagnitude(beta.Over(d), Splat<C>(1.0)) * s;
     const C b = Splat<C>(beta.value());
     return dout * (Abs(d) < b ? beta.Over(d) : Sign(d)) * s;
   }

@@ -9,6 +9,7 @@
 //   Splat<C>(v)  the constant v in every lane of C (a scalar: v itself)
 //   Abs(x)       |x| with the sign bit cleared, as std::fabs (also for -0.0 and NaN)
 //   Sign(x)      -1, 0 or 1, and NaN for NaN (as numpy.sign)
+//   ClampMagnitude(x, m)  x limited to [-m, m], NaN kept
 //   QuietNaN(x)  x, or the default quiet NaN where x is NaN (the core applies it to every result)
 //   Divisor      an attribute a formula divides by: x / d as the formula says, without a division
 //                where that gives the same bits
@@ -67,6 +68,12 @@ template <class C> LOSSGRAD_INLINE C Sign(C x) {
   C r = x > zero ? one : zero;
   r = x < zero ? -one : r;
   return x != x ? x : r;
+}
+
+//! x limited to [-m, m] (m >= 0); NaN stays NaN. Branch-free (vminps/vmaxps on a vector).
+template <class C> LOSSGRAD_INLINE C ClampMagnitude(C x, C m) {
+  x = x < -m ? -m : x;
+  return x > m ? m : x;
 }
 
 //! x, with every NaN replaced by the positive quiet NaN of payload zero. Which operand's NaN an
