@@ -132,6 +132,25 @@ def test_nan_and_inf_propagate(op, dtype):
         assert np.isnan(out[0]) and out[1] == 0.0 and out[2] == -1.0
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(np.float16), bfloat16, np.dtype(np.float32), np.dtype(np.float64)],
+                         ids=["float16", "bfloat16", "float32", "float64"])
+def test_l1_grad_sign_is_numpy_sign_bit_for_bit(dtype):
+    """L1LossGrad's branch-free sign against numpy.sign in float64: every float16 / bfloat16 bit
+    pattern, and for float32/float64 the zeros, subnormals, extremes, infinities and NaNs, with
+    d = predict exactly (label 0, dout 1, scale 1). sign(±0) is +0 and sign(NaN) is NaN."""
+    if dtype.itemsize == 2:
+        p = np.arange(1 << 16, dtype=np.uint16).view(dtype)
+    else:
+        info = np.finfo(dtype)
+        edges = [0.0, info.smallest_subnormal, info.tiny, 1.0, info.max, np.inf, np.nan]
+        p = np.array(edges + [-x for x in edges], dtype)
+    with np.errstate(invalid="ignore"):
+        expected = np.sign(p.astype(np.float64)).astype(dtype).astype(np.float64)
+    got = cpu.l1_loss_grad(np.ones_like(p), p, np.zeros_like(p), "sum").astype(np.float64)  # (grads, predict, label)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.signbit(got[got == 0]).any()
+
+
 @pytest.mark.parametrize("op", OPS)
 def test_non_contiguous_inputs(op):
     rng = np.random.default_rng(9)

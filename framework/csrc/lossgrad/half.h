@@ -76,7 +76,7 @@ template <class U, class F> LOSSGRAD_INLINE U FloatToBFloat16Bits(F f) {
 template <class U, class F> LOSSGRAD_INLINE U FloatToBFloat16BitsQuiet(F f) {
   const U x = __builtin_bit_cast(U, f);
   const U rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-  return (x & 0x7fffffffu) > 0x7f800000u ? U{} + 0x7fc0u : rounded;
+  return f != f ? U{} + 0x7fc0u : rounded;  // a float compare: AVX2 has no unsigned one
 }
 
 LOSSGRAD_INLINE float HalfToFloat(Half h) { return HalfBitsToFloat<uint32_t, float>(h.bits); }
