@@ -411,46 +411,48 @@ inline bool Disjoint(uint32_t a, uint64_t aBytes, uint32_t b, uint64_t bBytes)
 
 }  // namespace sim_detail
 
+namespace sim_detail {
+//! Both directions of DataCopy: the whole 32-byte blocks of `count` elements between a UB tensor
+//! and GM (the byte count is truncated to 32-byte blocks), `toGm` telling which way (MTE3 out,
+//! MTE2 in) and `what` naming it in violations.
+template <typename T>
+void BlockCopy(const LocalTensor<T>& ub, const GlobalTensor<T>& gm, uint32_t count, bool toGm, const char* what)
+{
+  lgsim::State& st = lgsim::S();
+  ++(toGm ? st.stats.dataCopyOut : st.stats.dataCopyIn);
+  const uint64_t want = static_cast<uint64_t>(count) * sizeof(T);
+  const uint64_t bytes = want / kBlock * kBlock;
+  if (bytes != want) {
+    ++st.stats.truncatedCopies;
+  }
+  const lgsim::Pipe pipe = toGm ? lgsim::Pipe::kMte3 : lgsim::Pipe::kMte2;
+  if (!ub.Check(bytes / sizeof(T), what) || !lgsim::Touch(ub.Id(), pipe, "DataCopy")) {
+    return;
+  }
+  uint8_t* g = lgsim::GmAccess(gm.Handle(), gm.ByteOffset(), bytes, gm.LimitBytes(), toGm, pipe, what);
+  if (g == nullptr) {
+    return;
+  }
+  if (toGm) {
+    std::memcpy(g, ub.Data(), bytes);
+  } else {
+    std::memcpy(ub.Data(), g, bytes);
+  }
+}
+}  // namespace sim_detail
+
 //! GM -> UB, `count` elements; the byte count is truncated to 32-byte blocks.
 template <typename T>
 void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, uint32_t count)
 {
-  lgsim::State& st = lgsim::S();
-  ++st.stats.dataCopyIn;
-  const uint64_t want = static_cast<uint64_t>(count) * sizeof(T);
-  const uint64_t bytes = want / sim_detail::kBlock * sim_detail::kBlock;
-  if (bytes != want) {
-    ++st.stats.truncatedCopies;
-  }
-  if (!dst.Check(bytes / sizeof(T), "DataCopy GM->UB") || !lgsim::Touch(dst.Id(), lgsim::Pipe::kMte2, "DataCopy")) {
-    return;
-  }
-  const uint8_t* p = lgsim::GmAccess(src.Handle(), src.ByteOffset(), bytes, src.LimitBytes(), false,
-                                     lgsim::Pipe::kMte2, "DataCopy GM->UB");
-  if (p != nullptr) {
-    std::memcpy(dst.Data(), p, bytes);
-  }
+  sim_detail::BlockCopy(dst, src, count, false, "DataCopy GM->UB");
 }
 
 //! UB -> GM, `count` elements; the byte count is truncated to 32-byte blocks.
 template <typename T>
 void DataCopy(const GlobalTensor<T>& dst, const LocalTensor<T>& src, uint32_t count)
 {
-  lgsim::State& st = lgsim::S();
-  ++st.stats.dataCopyOut;
-  const uint64_t want = static_cast<uint64_t>(count) * sizeof(T);
-  const uint64_t bytes = want / sim_detail::kBlock * sim_detail::kBlock;
-  if (bytes != want) {
-    ++st.stats.truncatedCopies;
-  }
-  if (!src.Check(bytes / sizeof(T), "DataCopy UB->GM") || !lgsim::Touch(src.Id(), lgsim::Pipe::kMte3, "DataCopy")) {
-    return;
-  }
-  uint8_t* p = lgsim::GmAccess(dst.Handle(), dst.ByteOffset(), bytes, dst.LimitBytes(), true, lgsim::Pipe::kMte3,
-                               "DataCopy UB->GM");
-  if (p != nullptr) {
-    std::memcpy(p, src.Data(), bytes);
-  }
+  sim_detail::BlockCopy(src, dst, count, true, "DataCopy UB->GM");
 }
 
 namespace sim_detail {
