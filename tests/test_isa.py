@@ -96,7 +96,9 @@ def _run_battery(tmp_path, level: str, threads: int) -> tuple:
     assert proc.returncode == 0, f"LOSSGRAD_ISA={level}: exit status {proc.returncode}\n{proc.stderr[-3000:]}"
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     with np.load(path) as z:
-        return report, {k: z[k] for k in z.files}
+        results = {k: z[k] for k in z.files}
+    os.remove(path)  # 80 MB a run; pytest keeps the temporary directories of its last runs
+    return report, results
 
 
 def _cpu_flags() -> set:
