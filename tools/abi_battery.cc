@@ -11,6 +11,10 @@
 // reports (ISA level, threads) goes to stderr, so stdout is comparable between runs as it is.
 // Exit status: 0, or 1 if a call failed, a NaN result was not the canonical quiet NaN of
 // docs/SPEC.md ("Determinism"), or lossgrad_run_direct disagreed with lossgrad_run.
+//
+// The ops, their arities, kinds and attributes come from the generated op table (the battery is
+// built against the same checkout as the library: -I framework/csrc -I <build>/generated); every
+// float attribute takes each of kFloatAttrValues in turn, every other attribute its default.
 #include <dlfcn.h>
 
 #include <cinttypes>
@@ -22,24 +26,13 @@
 #include <string>
 #include <vector>
 
+#include "lossgrad/core.h"
+
 namespace {
 
-// The C ABI's structures (framework/csrc/lossgrad/core.h, ABI version 6), mirrored.
-constexpr int kAbiVersion = 6;
-constexpr int kMaxRank = 8;
-struct TensorRef {
-  void* data;
-  int32_t dtype;
-  int32_t ndim;
-  int64_t shape[kMaxRank];
-  int64_t strides[kMaxRank];
-};
-struct AttrValue {
-  int64_t i;
-  double f;
-};
-static_assert(sizeof(TensorRef) == 8 + 4 + 4 + 2 * 8 * kMaxRank, "TensorRef layout");
-static_assert(sizeof(AttrValue) == 16, "AttrValue layout");
+using lossgrad::TensorRef;
+using lossgrad::gen::AttrValue;
+namespace gen = lossgrad::gen;
 
 using RunFn = int (*)(int32_t, const AttrValue*, int32_t, const TensorRef*, TensorRef*, char*, int64_t);
 using RunDirectFn = int (*)(int32_t, const AttrValue*, int32_t, const TensorRef*, const void*, const void*,
@@ -48,32 +41,26 @@ using RunDirectFn = int (*)(int32_t, const AttrValue*, int32_t, const TensorRef*
 struct Lib {
   RunFn run;
   RunDirectFn run_direct;
-  int32_t (*num_ops)();
-  const char* (*op_name)(int32_t);
-  int32_t (*num_attrs)(int32_t);
-  const char* (*attr_name)(int32_t, int32_t);
 };
 
-// dtypes: float16, bfloat16, float32, float64 (lossgrad::DType)
+// The binary formats of the dtypes, in lossgrad::DType order (float16, bfloat16, float32, float64).
 struct Format {
-  const char* name;
   int bytes, exp_bits, mant_bits;
 };
-constexpr Format kFormats[4] = {{"float16", 2, 5, 10}, {"bfloat16", 2, 8, 7}, {"float32", 4, 8, 23},
-                                {"float64", 8, 11, 52}};
-constexpr const char* kReductions[3] = {"none", "mean", "sum"};
+static_assert(gen::kNumDTypes == 4, "a format per dtype");
+constexpr Format kFormats[gen::kNumDTypes] = {{2, 5, 10}, {2, 8, 7}, {4, 8, 23}, {8, 11, 52}};
 
-struct OpSpec {
-  const char* name;
-  int arity;
-  bool loss;
-  bool beta;
-};
-constexpr OpSpec kOps[] = {{"MseLossGrad", 3, false, false},     {"L1LossGrad", 3, false, false},
-                           {"SmoothL1LossGrad", 3, false, true}, {"MseLoss", 2, true, false},
-                           {"L1Loss", 2, true, false},           {"SmoothL1Loss", 2, true, true}};
-const double kBetas[4] = {0.0, 0.375, 1.0, std::numeric_limits<double>::infinity()};
-const char* const kBetaNames[4] = {"0", "0.375", "1", "inf"};
+// The values every float attribute takes in turn: the minimum of a nonnegative attribute, a value
+// with an inexact reciprocal (a true division), one (a multiplication), infinity.
+const double kFloatAttrValues[] = {0.0, 0.375, 1.0, std::numeric_limits<double>::infinity()};
+const char* const kFloatAttrNames[] = {"0", "0.375", "1", "inf"};
+constexpr int kNumFloatSettings = sizeof kFloatAttrValues / sizeof kFloatAttrValues[0];
+
+bool HasFloatAttr(int op) {
+  for (int a = 1; a < gen::kOpNumAttrs[op]; ++a)
+    if (gen::kOpAttrTypes[op][a] == gen::kAttrFloat) return true;
+  return false;
+}
 
 // plain/special: contiguous (the fused path); scalar: one input a 0-d scalar (fused, broadcast);
 // strided: input 0 with stride 2, the last with stride -1; rows: (r, c) with input 1 of shape (c,);
@@ -145,8 +132,10 @@ uint64_t Fnv1a(const uint8_t* p, size_t n) {
 }
 
 // Runs case number `index`; prints its line (or, with `dump`, its output elements).
-bool RunCase(const Lib& lib, int index, int op_id, const OpSpec& op, int dtype, int red, int beta, int variant,
-             int64_t n, bool dump, uint64_t* total) {
+bool RunCase(const Lib& lib, int index, int op, int dtype, int red, int setting, int variant, int64_t n, bool dump,
+             uint64_t* total) {
+  const int arity = gen::kOpArity[op];
+  const bool floats = HasFloatAttr(op);
   uint64_t rng = 0x6c6f737367726164ull ^ (static_cast<uint64_t>(index) * 0x9e3779b97f4a7c15ull);
   const int special = variant == kPlain || variant == kSparse ? 0 : 64;
   int in_dtype[3] = {dtype, dtype, dtype};
@@ -162,12 +151,12 @@ bool RunCase(const Lib& lib, int index, int op_id, const OpSpec& op, int dtype, 
   }
   std::vector<std::vector<uint8_t>> store(3);
   TensorRef in[3] = {};
-  for (int k = 0; k < op.arity; ++k) {
+  for (int k = 0; k < arity; ++k) {
     const Format& f = kFormats[in_dtype[k]];
     TensorRef& t = in[k];
     t.dtype = in_dtype[k];
     int64_t count = n, offset = 0;
-    if (variant == kScalar && k == index % op.arity) {
+    if (variant == kScalar && k == index % arity) {
       t.ndim = 0;
       count = 1;
     } else if (variant == kRows) {
@@ -187,7 +176,7 @@ bool RunCase(const Lib& lib, int index, int op_id, const OpSpec& op, int dtype, 
       if (variant == kStrided && k == 0) {
         t.strides[0] = 2;
         count = 2 * n;
-      } else if (variant == kStrided && k == op.arity - 1) {
+      } else if (variant == kStrided && k == arity - 1) {
         t.strides[0] = -1;
         offset = n - 1;
       }
@@ -209,7 +198,7 @@ bool RunCase(const Lib& lib, int index, int op_id, const OpSpec& op, int dtype, 
   }
   const int out_dtype = dtype;
   const Format& fo = kFormats[out_dtype];
-  const bool reduced = op.loss && red != 0;
+  const bool reduced = gen::kOpIsLoss[op] && red != 0;
   TensorRef out = {};
   out.dtype = out_dtype;
   out.ndim = reduced ? 0 : (variant == kRows ? 2 : 1);
@@ -222,18 +211,23 @@ bool RunCase(const Lib& lib, int index, int op_id, const OpSpec& op, int dtype, 
   const size_t out_bytes = static_cast<size_t>(out_n * fo.bytes);
   std::vector<uint8_t> result(out_bytes, 0xa5);
   out.data = result.data();
-  AttrValue attrs[2] = {{red, 0.0}, {0, op.beta ? kBetas[beta] : 0.0}};
+  AttrValue attrs[gen::kMaxAttrs] = {};
+  attrs[0].i = red;
+  for (int a = 1; a < gen::kOpNumAttrs[op]; ++a) {
+    attrs[a] = gen::kOpAttrDefaults[op][a];
+    if (gen::kOpAttrTypes[op][a] == gen::kAttrFloat) attrs[a].f = kFloatAttrValues[setting];
+  }
   char err[512] = "";
-  const int rc = lib.run(op_id, attrs, op.arity, in, &out, err, sizeof err);
+  const int rc = lib.run(op, attrs, arity, in, &out, err, sizeof err);
   bool ok = rc == 0;
   const char* note = "";
   if (ok && (variant == kPlain || variant == kScalar)) {  // the small-call path must give the same bits
     TensorRef geometry[4];
-    for (int k = 0; k < op.arity; ++k) geometry[k] = in[k], geometry[k].data = nullptr;
-    geometry[op.arity] = out, geometry[op.arity].data = nullptr;
+    for (int k = 0; k < arity; ++k) geometry[k] = in[k], geometry[k].data = nullptr;
+    geometry[arity] = out, geometry[arity].data = nullptr;
     std::vector<uint8_t> again(out_bytes, 0x5a);
-    const int rc2 = lib.run_direct(op_id, attrs, op.arity, geometry, in[0].data, in[1].data,
-                                   op.arity > 2 ? in[2].data : nullptr, again.data(), nullptr, 0);
+    const int rc2 = lib.run_direct(op, attrs, arity, geometry, in[0].data, in[1].data,
+                                   arity > 2 ? in[2].data : nullptr, again.data(), nullptr, 0);
     if (rc2 != 0 || again != result) ok = false, note = " DIRECT-MISMATCH";
   }
   int64_t noncanonical = 0;
@@ -249,8 +243,9 @@ bool RunCase(const Lib& lib, int index, int op_id, const OpSpec& op, int dtype, 
       std::printf("%" PRId64 " %0*" PRIx64 "\n", i, 2 * fo.bytes, Get(result.data() + i * fo.bytes, fo.bytes));
     return ok;
   }
-  std::printf("%05d %s %s %s beta=%s %s n=%" PRId64 " rc=%d fnv=%016" PRIx64, index, op.name, fo.name,
-              kReductions[red], op.beta ? kBetaNames[beta] : "-", kVariantNames[variant], n, rc, digest);
+  std::printf("%05d %s %s %s float-attrs=%s %s n=%" PRId64 " rc=%d fnv=%016" PRIx64, index, gen::kOpNames[op],
+              gen::kDTypeNames[out_dtype], gen::kReductionNames[red], floats ? kFloatAttrNames[setting] : "-",
+              kVariantNames[variant], n, rc, digest);
   if (noncanonical != 0) std::printf(" NONCANONICAL-NAN=%" PRId64, noncanonical);
   if (rc != 0) std::printf(" ERROR: %s", err);
   std::printf("%s\n", note);
@@ -279,17 +274,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "abi_battery: %s\n", dlerror());
     return 2;
   }
-  if (Sym<int (*)()>(h, "lossgrad_abi_version")() != kAbiVersion) {
-    std::fprintf(stderr, "abi_battery: the library's ABI version is not %d\n", kAbiVersion);
-    return 2;
-  }
   Lib lib;
   lib.run = Sym<RunFn>(h, "lossgrad_run");
   lib.run_direct = Sym<RunDirectFn>(h, "lossgrad_run_direct");
-  lib.num_ops = Sym<int32_t (*)()>(h, "lossgrad_num_ops");
-  lib.op_name = Sym<const char* (*)(int32_t)>(h, "lossgrad_op_name");
-  lib.num_attrs = Sym<int32_t (*)(int32_t)>(h, "lossgrad_num_attrs");
-  lib.attr_name = Sym<const char* (*)(int32_t, int32_t)>(h, "lossgrad_attr_name");
+  if (Sym<int32_t (*)()>(h, "lossgrad_num_ops")() != gen::kNumOps) {
+    std::fprintf(stderr, "abi_battery: the library was built from another op table than this battery\n");
+    return 2;
+  }
   const auto isa_name = Sym<const char* (*)(int32_t)>(h, "lossgrad_isa_name");
   const int32_t isa = Sym<int32_t (*)()>(h, "lossgrad_isa")();
   const int64_t threads = Sym<int64_t (*)()>(h, "lossgrad_num_threads")();
@@ -297,32 +288,19 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "abi_battery: %s: isa %s, %" PRId64 " threads, parallel threshold %" PRId64 "\n", argv[1],
                isa_name(isa), threads, threshold);
 
-  int op_ids[sizeof kOps / sizeof kOps[0]];
-  for (size_t o = 0; o < sizeof kOps / sizeof kOps[0]; ++o) {
-    op_ids[o] = -1;
-    for (int32_t id = 0; id < lib.num_ops(); ++id)
-      if (std::strcmp(lib.op_name(id), kOps[o].name) == 0) op_ids[o] = id;
-    const int want_attrs = kOps[o].beta ? 2 : 1;
-    if (op_ids[o] < 0 || lib.num_attrs(op_ids[o]) != want_attrs ||
-        (kOps[o].beta && std::strcmp(lib.attr_name(op_ids[o], 1), "beta") != 0)) {
-      std::fprintf(stderr, "abi_battery: the library does not declare %s as this battery expects\n", kOps[o].name);
-      return 2;
-    }
-  }
-
   int index = 0, failed = 0;
   uint64_t total = 0xcbf29ce484222325ull;
-  for (size_t o = 0; o < sizeof kOps / sizeof kOps[0]; ++o)
-    for (int beta = 0; beta < (kOps[o].beta ? 4 : 1); ++beta)
-      for (int dtype = 0; dtype < 4; ++dtype)
-        for (int red = 0; red < 3; ++red)
+  for (int op = 0; op < gen::kNumOps; ++op)
+    for (int setting = 0; setting < (HasFloatAttr(op) ? kNumFloatSettings : 1); ++setting)
+      for (int dtype = 0; dtype < gen::kNumDTypes; ++dtype)
+        for (int red = 0; red < gen::kNumReductions; ++red)
           for (int variant = 0; variant < kNumVariants; ++variant)
             for (int64_t n : kSizes) {
               if (variant == kMixed && dtype < 2) continue;  // promotion yields float32 or float64
               if (n > 100000 && variant != kPlain && variant != kSpecial) continue;
               const int k = index++;
               if (dump >= 0 && k != dump) continue;
-              if (!RunCase(lib, k, op_ids[o], kOps[o], dtype, red, beta, variant, n, k == dump, &total)) ++failed;
+              if (!RunCase(lib, k, op, dtype, red, setting, variant, n, k == dump, &total)) ++failed;
             }
   if (dump < 0) std::printf("cases=%d failed=%d digest=%016" PRIx64 "\n", index, failed, total);
   return failed != 0 ? 1 : 0;

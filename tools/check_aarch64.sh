@@ -47,7 +47,7 @@ build() {  # build <name> <c++ compiler> [cmake args...]: the C ABI library and 
     { cat "$dir.configure.log"; die "configuring $name failed"; }
   "$CMAKE" --build "$dir" --target lossgrad_native > "$dir.build.log" 2>&1 ||
     { cat "$dir.build.log"; die "building $name failed"; }
-  "$cxx" "${BATTERY_FLAGS[@]}" -o "$dir/abi_battery" tools/abi_battery.cc -ldl >> "$dir.build.log" 2>&1 ||
+  "$cxx" "${BATTERY_FLAGS[@]}" -I framework/csrc -I "$dir/generated" -o "$dir/abi_battery" tools/abi_battery.cc -ldl >> "$dir.build.log" 2>&1 ||
     { cat "$dir.build.log"; die "compiling the battery for $name failed"; }
   local warnings
   warnings=$(grep -c -i 'warning' "$dir.build.log" || true)
