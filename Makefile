@@ -6,6 +6,7 @@
 #   make lint        check that no generic file names an op
 #   make ascend-table  regenerate the committed Ascend op table after changing an op declaration
 #   make dist        sdist and wheel into dist/  make clean / make distclean (also removes .venv)
+#   make aarch64-check  cross-build the kernel library for aarch64, compare its result bits under qemu
 # The package is installed non-editable into .venv (tests run what a user gets); the CMake build
 # directory build/dev persists, so a reinstall after a change recompiles only what changed.
 PYTHON ?= python3
@@ -26,7 +27,7 @@ PACKAGE_SOURCES := $(NATIVE_SOURCES) $(wildcard src/lossgrad_ops/* framework/*.p
   pyproject.toml README.md LICENSE
 ASCEND_SOURCES := $(shell find framework/ascend -name '*.h' -o -name '*.cc' -o -name '*.cpp' 2>/dev/null)
 
-.PHONY: demo test setup bench msrun-demo asan lint ascend-table dist clean distclean
+.PHONY: demo test setup bench msrun-demo asan lint ascend-table aarch64-check dist clean distclean
 
 setup: $(VENV)/.installed
 
@@ -84,6 +85,11 @@ asan: setup
 	  ASAN_OPTIONS=detect_leaks=0 LOSSGRAD_ASCEND_SIM_LIB=$(abspath $(SIM_DIR)-asan/_lossgrad_ascend_sim.so) \
 	  $(PY) -m pytest -q -p no:cacheprovider $(SANITIZED_TESTS); status=$$?; \
 	  $(PIP_INSTALL) --no-deps --force-reinstall -C build-dir=build/dev . && exit $$status
+
+# The native kernel library cross-built for aarch64 (Kunpeng hosts) computes the same bits as on
+# this x86_64 machine: tools/check_aarch64.sh (needs g++-aarch64-linux-gnu and qemu-user; not part of `make test`).
+aarch64-check: $(VENV)/.tools
+	CMAKE=$(abspath $(CMAKE)) NINJA=$(abspath $(VENV)/bin/ninja) PYTHON=$(abspath $(PY)) tools/check_aarch64.sh
 
 dist: $(VENV)/.tools
 	$(PY) -m build --sdist --outdir dist .
