@@ -18,7 +18,7 @@ namespace lossgrad {
 namespace isa {
 
 enum Level : int32_t {
-  kBaseline = 0,  // the target's baseline (x86-64: SSE2)
+  kBaseline = 0,  // the target's baseline (x86-64: SSE2; aarch64: NEON, the only level there)
   kAvx2 = 1,      // AVX2 + FMA + F16C (FMA is never contracted into the formulas: bitwise equality)
   kAvx512 = 2,    // AVX-512 F/BW/VL/DQ + F16C
   kNumLevels = 3,

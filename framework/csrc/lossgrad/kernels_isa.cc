@@ -3,7 +3,7 @@
 // compiler flags, and the core picks one table when the library loads.
 //
 // The loops work on one register of the level at a time, as GCC vector types: 16 bytes on the
-// baseline (SSE2 xmm), 32 on avx2 (ymm), 64 on avx512 (zmm). Wider generic vectors than the
+// baseline (SSE2 xmm; NEON q registers on aarch64), 32 on avx2 (ymm), 64 on avx512 (zmm). Wider generic vectors than the
 // hardware's are not an option: GCC lowers their selects (a family's `c ? a : b`, QuietNaN) lane
 // by lane with scalar compares, which measured 3-7x slower than the floor on avx2. Half types are
 // converted in registers inside the fused pass: with F16C (vcvtph2ps / vcvtps2ph) on the avx2 and
