@@ -39,8 +39,6 @@ LOSSGRAD_INLINE F MakeFunctor(const gen::AttrValue* attrs) {
 template <class F, int kArity, bool kIsLoss>
 struct Formula {
   static_assert(kArity == 2 || kArity == 3, "the core's loops handle ops of 2 or 3 inputs");
-  static constexpr int kInputs = kArity;
-  static constexpr bool kLoss = kIsLoss;
   F f;
   explicit Formula(const gen::AttrValue* attrs) : f(MakeFunctor<F>(attrs)) {}
   template <class C> LOSSGRAD_INLINE C Apply(C a, C b, C c, C s) const {

@@ -61,22 +61,24 @@ template <class U, class F> LOSSGRAD_INLINE U FloatToHalfBits(F f) {
 //! bfloat16 bits (the low 16 bits of each lane of h) -> binary32, exact.
 template <class U, class F> LOSSGRAD_INLINE F BFloat16BitsToFloat(U h) { return __builtin_bit_cast(F, h << 16); }
 
+//! The top 16 bits of binary32 words x, rounded to nearest-even (right for every non-NaN x:
+//! a carry out of the mantissa rounds up to the next binade or to infinity).
+template <class U> LOSSGRAD_INLINE U RoundToBFloat16Bits(U x) { return (x + 0x7fffu + ((x >> 16) & 1u)) >> 16; }
+
 //! binary32 -> bfloat16 bits (in the low 16 bits of each lane), round-to-nearest-even; a NaN
 //! stays NaN with the quiet bit set. (Not AVX512-BF16's vcvtneps2bf16, which flushes binary32
 //! subnormals to zero.)
 template <class U, class F> LOSSGRAD_INLINE U FloatToBFloat16Bits(F f) {
   const U x = __builtin_bit_cast(U, f);
-  const U rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
   const U nan = (x >> 16) | 0x40u;
-  return (x & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+  return (x & 0x7fffffffu) > 0x7f800000u ? nan : RoundToBFloat16Bits(x);
 }
 
 //! FloatToBFloat16Bits(QuietNaN(f)) in one select: every NaN becomes the positive quiet NaN of
 //! payload zero (0x7fc0), the form in which the kernels store results (lossgrad/math.h).
 template <class U, class F> LOSSGRAD_INLINE U FloatToBFloat16BitsQuiet(F f) {
-  const U x = __builtin_bit_cast(U, f);
-  const U rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-  return f != f ? U{} + 0x7fc0u : rounded;  // a float compare: AVX2 has no unsigned one
+  // a float compare: AVX2 has no unsigned one
+  return f != f ? U{} + 0x7fc0u : RoundToBFloat16Bits(__builtin_bit_cast(U, f));
 }
 
 LOSSGRAD_INLINE float HalfToFloat(Half h) { return HalfBitsToFloat<uint32_t, float>(h.bits); }

@@ -108,9 +108,9 @@ template <> struct Elem<double> : ComputeTypes<double> {
   static LOSSGRAD_INLINE V Load(const double* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
   static LOSSGRAD_INLINE void Store(double* p, V v) { std::memcpy(p, &v, sizeof v); }
 };
+// bfloat16 is only ever stored as a result: StoreResult below.
 template <> struct Elem<BFloat16> : ComputeTypes<BFloat16> {
   static LOSSGRAD_INLINE VF Load(const BFloat16* p) { return BFloat16BitsToFloat<VU32, VF>(Widen(p)); }
-  static LOSSGRAD_INLINE void Store(BFloat16* p, VF v) { Narrow(p, FloatToBFloat16Bits<VU32>(v)); }
 };
 template <> struct Elem<Half> : ComputeTypes<Half> {
   static LOSSGRAD_INLINE VF Load(const Half* p) {

@@ -80,7 +80,7 @@ template <class C> LOSSGRAD_INLINE C Sign(C x) {
   }
 }
 
-//! x limited to [-m, m] (m >= 0); NaN stays NaN. Branch-free (vminps/vmaxps on a vector).
+//! x limited to [-m, m] (m >= 0); NaN stays NaN. Branch-free: two selects.
 template <class C> LOSSGRAD_INLINE C ClampMagnitude(C x, C m) {
   x = x < -m ? -m : x;
   return x > m ? m : x;
