@@ -137,7 +137,8 @@ def test_nan_and_inf_propagate(op, dtype):
 def test_l1_grad_sign_is_numpy_sign_bit_for_bit(dtype):
     """L1LossGrad's branch-free sign against numpy.sign in float64: every float16 / bfloat16 bit
     pattern, and for float32/float64 the zeros, subnormals, extremes, infinities and NaNs, with
-    d = predict exactly (label 0, dout 1, scale 1). sign(±0) is +0 and sign(NaN) is NaN."""
+    d = predict exactly (label 0, dout 1, scale 1), contiguous and strided. sign(±0) is +0 and
+    sign(NaN) is NaN."""
     if dtype.itemsize == 2:
         p = np.arange(1 << 16, dtype=np.uint16).view(dtype)
     else:
@@ -146,9 +147,11 @@ def test_l1_grad_sign_is_numpy_sign_bit_for_bit(dtype):
         p = np.array(edges + [-x for x in edges], dtype)
     with np.errstate(invalid="ignore"):
         expected = np.sign(p.astype(np.float64)).astype(dtype).astype(np.float64)
-    got = cpu.l1_loss_grad(np.ones_like(p), p, np.zeros_like(p), "sum").astype(np.float64)  # (grads, predict, label)
-    np.testing.assert_array_equal(got, expected)
-    assert not np.signbit(got[got == 0]).any()
+    for strided in (False, True):  # the fused vector path, the general scalar path
+        args = [np.repeat(x, 2)[::2] if strided else x for x in (np.ones_like(p), p, np.zeros_like(p))]
+        got = cpu.l1_loss_grad(*args, "sum").astype(np.float64)  # (grads, predict, label)
+        np.testing.assert_array_equal(got, expected, err_msg=f"strided={strided}")
+        assert not np.signbit(got[got == 0]).any()
 
 
 @pytest.mark.parametrize("op", OPS)
