@@ -170,20 +170,18 @@ void FloorRange(const uint64_t* const* in, uint64_t* __restrict out, int64_t lo,
   // the floor is the best pass over these bytes, not one the kernels can beat.
   constexpr int64_t kLine = 8, kAhead = 2048 / 8;
   uint64_t acc = 0;
+  auto word = [&](int64_t k) {
+    const uint64_t v = a[k] ^ (N > 1 ? b[k] : 0) ^ (N > 2 ? c[k] : 0);
+    if (out != nullptr) out[k] = v; else acc ^= v;
+  };
   int64_t j = lo;
   for (; j + kLine <= hi; j += kLine) {
     __builtin_prefetch(a + j + kAhead);
     if (N > 1) __builtin_prefetch(b + j + kAhead);
     if (N > 2) __builtin_prefetch(c + j + kAhead);
-    for (int64_t k = j; k < j + kLine; ++k) {
-      const uint64_t v = a[k] ^ (N > 1 ? b[k] : 0) ^ (N > 2 ? c[k] : 0);
-      if (out != nullptr) out[k] = v; else acc ^= v;
-    }
+    for (int64_t k = j; k < j + kLine; ++k) word(k);
   }
-  for (; j < hi; ++j) {
-    const uint64_t v = a[j] ^ (N > 1 ? b[j] : 0) ^ (N > 2 ? c[j] : 0);
-    if (out != nullptr) out[j] = v; else acc ^= v;
-  }
+  for (; j < hi; ++j) word(j);
   *sink ^= acc;
 }
 
